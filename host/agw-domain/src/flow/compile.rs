@@ -1,0 +1,219 @@
+//! Turns VisualFlow JSON into an executable graph, checking every connected node type.
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value};
+
+use super::model::{Pin, VisualFlow, VisualNode};
+
+/// Why a flow cannot run.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FlowError {
+    #[error("flow is not valid VisualFlow JSON: {0}")]
+    Invalid(String),
+    #[error("node '{node_id}' has type '{node_type}', which no engine builtin or loaded plugin provides")]
+    UnknownNodeType { node_id: String, node_type: String },
+    #[error("edge '{edge}' points at node '{node_id}', which does not exist")]
+    DanglingEdge { edge: String, node_id: String },
+    #[error("input '{target}' is wired from both '{first}' and '{second}'; a pin takes one data edge")]
+    DuplicateInput { target: String, first: String, second: String },
+    #[error("flow has no entry node (no execution node without an incoming execution edge)")]
+    NoEntry,
+}
+
+/// How the engine treats a node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeKind {
+    FlowStart,
+    FlowEnd,
+    Literal,
+    GetVar,
+    SetVar,
+    If,
+    Switch,
+    For,
+    While,
+    Loop,
+    Sequence,
+    Reroute,
+    /// Provided by a plugin; `pure` nodes are evaluated on demand.
+    Plugin { pure: bool },
+}
+
+impl NodeKind {
+    /// The engine's own node types.
+    pub fn builtin(node_type: &str) -> Option<Self> {
+        Some(match node_type {
+            "on_flow_start" => Self::FlowStart,
+            "on_flow_end" => Self::FlowEnd,
+            "literal_string" | "literal_number" | "literal_boolean" | "literal_json" | "literal_array"
+            | "json_schema" => Self::Literal,
+            "get_var" => Self::GetVar,
+            "set_var" => Self::SetVar,
+            "if" => Self::If,
+            "switch" => Self::Switch,
+            "for" => Self::For,
+            "while" => Self::While,
+            "loop" => Self::Loop,
+            "sequence" => Self::Sequence,
+            "reroute" => Self::Reroute,
+            _ => return None,
+        })
+    }
+
+    /// Whether the node is evaluated on demand rather than stepped through.
+    pub fn is_pure(self) -> bool {
+        matches!(self, Self::Literal | Self::GetVar | Self::Reroute | Self::Plugin { pure: true })
+    }
+}
+
+/// One node, ready to execute.
+#[derive(Debug, Clone)]
+pub struct CNode {
+    pub id: String,
+    pub node_type: String,
+    pub kind: NodeKind,
+    pub data: Map<String, Value>,
+    pub pin_defaults: Map<String, Value>,
+    /// Declared data input pins (execution pins left out).
+    pub data_inputs: Vec<String>,
+    /// Declared type of each data input pin (`number`, `string`...).
+    pub input_kinds: HashMap<String, String>,
+    /// Declared data output pins.
+    pub data_outputs: Vec<String>,
+    /// Execution output handles, in declaration order (`then:0`, `then:1`... for sequences).
+    pub exec_outputs: Vec<String>,
+}
+
+/// A flow whose edges are resolved and whose node types are all known.
+#[derive(Debug, Clone)]
+pub struct CompiledFlow {
+    pub flow_id: String,
+    pub entry: String,
+    nodes: Vec<CNode>,
+    index: HashMap<String, usize>,
+    exec_next: HashMap<(usize, String), usize>,
+    data_in: HashMap<(usize, String), (usize, String)>,
+}
+
+fn is_exec_pin(pin: &Pin) -> bool {
+    pin.kind.as_deref() == Some("execution")
+}
+
+impl CompiledFlow {
+    /// Compiles `flow`. `plugin_node` answers whether a plugin provides a node type and if
+    /// that node is pure.
+    pub fn compile(flow: &Value, plugin_node: &dyn Fn(&str) -> Option<bool>) -> Result<Self, FlowError> {
+        let flow: VisualFlow =
+            serde_json::from_value(flow.clone()).map_err(|e| FlowError::Invalid(e.to_string()))?;
+        let node_ids: HashMap<&str, &VisualNode> = flow.nodes.iter().map(|n| (n.id.as_str(), n)).collect();
+        for edge in &flow.edges {
+            for end in [&edge.source, &edge.target] {
+                if !node_ids.contains_key(end.as_str()) {
+                    return Err(FlowError::DanglingEdge {
+                        edge: edge.id.clone().unwrap_or_default(),
+                        node_id: end.clone(),
+                    });
+                }
+            }
+        }
+        let connected = |id: &str| flow.edges.iter().any(|e| e.source == id || e.target == id);
+
+        let mut nodes = Vec::new();
+        let mut index = HashMap::new();
+        let mut is_exec = Vec::new();
+        for node in &flow.nodes {
+            let node_type = node.kind().to_owned();
+            let kind = match NodeKind::builtin(&node_type) {
+                Some(kind) => kind,
+                None => match plugin_node(&node_type) {
+                    Some(pure) => NodeKind::Plugin { pure },
+                    // Disconnected unknown nodes are editor leftovers: ignore them.
+                    None if !connected(&node.id) => continue,
+                    None => {
+                        return Err(FlowError::UnknownNodeType { node_id: node.id.clone(), node_type });
+                    }
+                },
+            };
+            let inputs = node.pins("inputs");
+            let outputs = node.pins("outputs");
+            let declares_exec = inputs.iter().chain(&outputs).any(is_exec_pin);
+            let no_pins = inputs.is_empty() && outputs.is_empty();
+            is_exec.push(kind != NodeKind::Literal && (declares_exec || (no_pins && !kind.is_pure())));
+            index.insert(node.id.clone(), nodes.len());
+            nodes.push(CNode {
+                id: node.id.clone(),
+                kind,
+                data: node.data.clone(),
+                pin_defaults: node.pin_defaults(),
+                input_kinds: inputs
+                    .iter()
+                    .filter_map(|p| Some((p.id.clone(), p.kind.clone()?)))
+                    .collect(),
+                data_inputs: inputs.iter().filter(|p| !is_exec_pin(p)).map(|p| p.id.clone()).collect(),
+                data_outputs: outputs.iter().filter(|p| !is_exec_pin(p)).map(|p| p.id.clone()).collect(),
+                exec_outputs: outputs.iter().filter(|p| is_exec_pin(p)).map(|p| p.id.clone()).collect(),
+                node_type,
+            });
+        }
+
+        let mut exec_next = HashMap::new();
+        let mut data_in = HashMap::new();
+        let mut has_exec_in = vec![false; nodes.len()];
+        for edge in &flow.edges {
+            let (Some(&src), Some(&dst)) = (index.get(&edge.source), index.get(&edge.target)) else {
+                continue; // an edge of an ignored node
+            };
+            let source_handle = edge.source_handle.clone().unwrap_or_else(|| "exec-out".into());
+            let target_handle = edge.target_handle.clone().unwrap_or_else(|| "exec-in".into());
+            if target_handle == "exec-in" {
+                exec_next.entry((src, source_handle)).or_insert(dst);
+                has_exec_in[dst] = true;
+            } else if source_handle != "exec-out" {
+                if let Some((prev, prev_handle)) = data_in.insert((dst, target_handle.clone()), (src, source_handle.clone())) {
+                    return Err(FlowError::DuplicateInput {
+                        target: format!("{}.{}", nodes[dst].id, target_handle),
+                        first: format!("{}.{}", nodes[prev].id, prev_handle),
+                        second: format!("{}.{}", nodes[src].id, source_handle),
+                    });
+                }
+            }
+        }
+
+        // The reference: `entryNode` when it names an execution node, else the first
+        // execution node (document order) without an incoming execution edge, else the first.
+        let named = flow.entry_node.as_ref().and_then(|id| index.get(id)).copied().filter(|&i| is_exec[i]);
+        let entry = named
+            .or_else(|| (0..nodes.len()).find(|&i| is_exec[i] && !has_exec_in[i]))
+            .or_else(|| (0..nodes.len()).find(|&i| is_exec[i]))
+            .map(|i| nodes[i].id.clone())
+            .ok_or(FlowError::NoEntry)?;
+        Ok(Self { flow_id: flow.id, entry, nodes, index, exec_next, data_in })
+    }
+
+    pub fn node(&self, id: &str) -> Option<&CNode> {
+        self.index.get(id).map(|&i| &self.nodes[i])
+    }
+
+    pub fn nodes(&self) -> &[CNode] {
+        &self.nodes
+    }
+
+    /// The node an execution handle leads to.
+    pub fn next(&self, node_id: &str, handle: &str) -> Option<&CNode> {
+        let &i = self.index.get(node_id)?;
+        self.exec_next.get(&(i, handle.to_owned())).map(|&j| &self.nodes[j])
+    }
+
+    /// The source (node, handle) feeding a data input pin.
+    pub fn source_of(&self, node_id: &str, pin: &str) -> Option<(&CNode, &str)> {
+        let &i = self.index.get(node_id)?;
+        self.data_in.get(&(i, pin.to_owned())).map(|(j, handle)| (&self.nodes[*j], handle.as_str()))
+    }
+
+    /// Every connected data input pin of a node.
+    pub fn connected_inputs(&self, node_id: &str) -> Vec<&str> {
+        let Some(&i) = self.index.get(node_id) else { return Vec::new() };
+        self.data_in.keys().filter(|(n, _)| *n == i).map(|(_, pin)| pin.as_str()).collect()
+    }
+}

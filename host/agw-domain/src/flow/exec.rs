@@ -1,0 +1,569 @@
+//! The interpreter: steps a run's execution chain, evaluating pure nodes on demand.
+//!
+//! Control flow is a cursor (the next execution node to enter) plus a stack of frames for
+//! the constructs that run a body and come back (`for`, `while`, `loop`, `sequence`). When a
+//! chain ends, control returns to the innermost frame; when no frame is left, the flow ends.
+//! Pure nodes are never cached: each read evaluates them again, so a loop body sees fresh
+//! values.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use super::compile::{CNode, CompiledFlow, NodeKind};
+use super::value::{get_path, number, py_str, set_path, truthy};
+use crate::env::Env;
+use crate::record::RecordCtx;
+use crate::run::{RunState, RunStatus};
+
+/// A call of a plugin-provided node.
+#[derive(Debug)]
+pub struct NodeCall<'a> {
+    pub run_id: &'a str,
+    pub workflow_id: &'a str,
+    pub node_id: &'a str,
+    pub node_type: &'a str,
+    pub config: &'a Map<String, Value>,
+    pub inputs: Map<String, Value>,
+}
+
+/// A plugin-provided node failed; the message names the plugin and the reason.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct NodeFailure {
+    pub message: String,
+}
+
+/// Executes plugin-provided node types. One executor serves one tick of one run.
+pub trait NodeExecutor {
+    fn execute(&mut self, call: NodeCall<'_>) -> std::result::Result<Map<String, Value>, NodeFailure>;
+}
+
+/// A construct waiting for its body to finish.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Frame {
+    For { node: String, next: f64, end: f64, step: f64, index: u64, total: u64 },
+    While { node: String, index: u64 },
+    Loop { node: String, items: Vec<Value>, index: u64 },
+    Sequence { node: String, branches: Vec<String>, next: usize },
+}
+
+impl Frame {
+    fn node(&self) -> &str {
+        match self {
+            Self::For { node, .. } | Self::While { node, .. } | Self::Loop { node, .. } | Self::Sequence { node, .. } => node,
+        }
+    }
+}
+
+/// The interpreter's durable state, checkpointed with the run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ExecState {
+    /// The next execution node to enter; `None` means "return to the innermost frame".
+    pub cursor: Option<String>,
+    #[serde(default)]
+    pub vars: Map<String, Value>,
+    /// Outputs of execution nodes already run (a `for` node's `i`, a `set_var`'s `value`).
+    #[serde(default)]
+    pub outputs: Map<String, Value>,
+    /// The output of the last execution node that produces one. As in the reference, an
+    /// execution node's unset input pins fall back to same-named keys of it.
+    #[serde(default)]
+    pub ambient: Map<String, Value>,
+    #[serde(default)]
+    pub frames: Vec<Frame>,
+    #[serde(default)]
+    pub steps: u64,
+}
+
+impl ExecState {
+    pub fn starting_at(entry: String) -> Self {
+        Self { cursor: Some(entry), ..Self::default() }
+    }
+}
+
+/// Bounds on one tick.
+#[derive(Debug, Clone, Copy)]
+pub struct TickLimits {
+    /// Execution steps before the tick yields (and the run is checkpointed).
+    pub max_steps: u32,
+    /// How deep pure nodes may feed each other before the flow is declared cyclic.
+    pub max_pure_depth: u32,
+    /// Iterations a `for` or `while` may run (the reference's guard).
+    pub max_loop_iterations: u64,
+}
+
+impl Default for TickLimits {
+    fn default() -> Self {
+        Self { max_steps: 100, max_pure_depth: 256, max_loop_iterations: 10_000 }
+    }
+}
+
+/// How a tick ended. Records it produced are in the run's outbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TickOutcome {
+    /// Still running; tick again.
+    Yielded,
+    /// The run reached a terminal status.
+    Finished(RunStatus),
+}
+
+/// Runs up to `limits.max_steps` execution steps of `run`.
+pub fn tick(
+    flow: &CompiledFlow,
+    run: &mut RunState,
+    executor: &mut dyn NodeExecutor,
+    env: &dyn Env,
+    limits: TickLimits,
+) -> TickOutcome {
+    if !run.is_runnable() {
+        return TickOutcome::Yielded;
+    }
+    let mut interp = Interp { flow, run, executor, limits };
+    for _ in 0..limits.max_steps {
+        match interp.step() {
+            Ok(Step::Continue) => {}
+            Ok(Step::End { node_id, output }) => return interp.complete(env, &node_id, output),
+            Err(error) => return interp.fail(env, error),
+        }
+    }
+    TickOutcome::Yielded
+}
+
+enum Step {
+    Continue,
+    End { node_id: String, output: Map<String, Value> },
+}
+
+struct Interp<'a> {
+    flow: &'a CompiledFlow,
+    run: &'a mut RunState,
+    executor: &'a mut dyn NodeExecutor,
+    limits: TickLimits,
+}
+
+/// A step failure: the node and what went wrong.
+struct Failure {
+    node_id: String,
+    message: String,
+}
+
+type Result<T> = std::result::Result<T, Failure>;
+
+fn failure(node: &CNode, message: impl Into<String>) -> Failure {
+    Failure { node_id: node.id.clone(), message: message.into() }
+}
+
+impl Interp<'_> {
+    fn exec(&mut self) -> &mut ExecState {
+        &mut self.run.exec
+    }
+
+    fn step(&mut self) -> Result<Step> {
+        self.exec().steps += 1;
+        let flow = self.flow;
+        let Some(node_id) = self.exec().cursor.take() else {
+            return self.resume_frame();
+        };
+        let node = flow
+            .node(&node_id)
+            .ok_or_else(|| Failure { message: format!("node '{node_id}' is not in the flow"), node_id })?;
+        self.run.current_node = Some(node.id.clone());
+        match node.kind {
+            NodeKind::FlowStart => {
+                let outputs = self.start_outputs(node);
+                self.produce(node, outputs);
+                self.follow(node, "exec-out")
+            }
+            NodeKind::FlowEnd => {
+                let mut output = Map::new();
+                if node.data_inputs.is_empty() {
+                    output = self.exec().ambient.clone();
+                }
+                let mut pins = node.data_inputs.clone();
+                pins.extend(flow.connected_inputs(&node.id).into_iter().map(str::to_owned));
+                for pin in pins {
+                    let value = self.exec_input(node, &pin)?.unwrap_or(Value::Null);
+                    output.insert(pin, value);
+                }
+                output.entry("success").or_insert(Value::Bool(true));
+                Ok(Step::End { node_id: node.id.clone(), output })
+            }
+            NodeKind::SetVar => {
+                let name = self.var_name(node, true)?;
+                let value = match self.exec_input(node, "value")? {
+                    Some(v) => v,
+                    None => typed_default(node),
+                };
+                set_path(&mut self.exec().vars, &name, value.clone());
+                self.exec().outputs.insert(node.id.clone(), json!({ "value": value }));
+                self.follow(node, "exec-out")
+            }
+            NodeKind::If => {
+                let condition = self.exec_input(node, "condition")?.unwrap_or(Value::Null);
+                let branch = if truthy(&condition) { "true" } else { "false" };
+                self.produce(node, obj(json!({ "branch": branch, "condition": condition })));
+                self.follow(node, branch)
+            }
+            NodeKind::Switch => {
+                let value = self.exec_input(node, "value")?.unwrap_or(Value::Null);
+                let output = switch_branch(node, &value);
+                let branch = output.get("branch").map(py_str).unwrap_or_default();
+                self.produce(node, output);
+                self.follow(node, &branch)
+            }
+            NodeKind::For => {
+                let start = self.exec_input(node, "start")?.as_ref().and_then(number);
+                let end = self.exec_input(node, "end")?.as_ref().and_then(number);
+                let step = match self.exec_input(node, "step")? {
+                    None | Some(Value::Null) => Some(1.0),
+                    Some(v) => number(&v),
+                };
+                let (Some(start), Some(end)) = (start, end) else {
+                    return Err(failure(node, "For loop requires numeric 'start' and 'end'."));
+                };
+                let step = step.filter(|s| *s != 0.0 && s.is_finite());
+                let Some(step) = step else {
+                    return Err(failure(node, "For loop requires a non-zero 'step'."));
+                };
+                let total = ((end - start) / step).ceil().max(0.0) as u64;
+                self.exec().frames.push(Frame::For { node: node.id.clone(), next: start, end, step, index: 0, total });
+                self.resume_frame()
+            }
+            NodeKind::While => {
+                self.exec().frames.push(Frame::While { node: node.id.clone(), index: 0 });
+                self.resume_frame()
+            }
+            NodeKind::Loop => {
+                let items = match self.exec_input(node, "items")? {
+                    None | Some(Value::Null) => Vec::new(),
+                    Some(Value::Array(items)) => items,
+                    Some(other) => vec![other],
+                };
+                self.exec().frames.push(Frame::Loop { node: node.id.clone(), items, index: 0 });
+                self.resume_frame()
+            }
+            NodeKind::Sequence => {
+                let mut branches: Vec<(u64, String)> = node
+                    .exec_outputs
+                    .iter()
+                    .filter_map(|h| Some((h.strip_prefix("then:")?.parse().ok()?, h.clone())))
+                    .filter(|(_, h)| flow.next(&node.id, h).is_some())
+                    .collect();
+                branches.sort();
+                let branches = branches.into_iter().map(|(_, h)| h).collect();
+                self.exec().frames.push(Frame::Sequence { node: node.id.clone(), branches, next: 0 });
+                self.resume_frame()
+            }
+            NodeKind::Plugin { pure: false } => {
+                let outputs = self.call_plugin(node, 0)?;
+                self.produce(node, outputs);
+                self.follow(node, "exec-out")
+            }
+            // A pure node wired into the execution chain passes control straight on.
+            NodeKind::Reroute | NodeKind::Literal | NodeKind::GetVar | NodeKind::Plugin { pure: true } => {
+                self.follow(node, "exec-out")
+            }
+        }
+    }
+
+    /// Records an execution node's output and makes it the ambient.
+    fn produce(&mut self, node: &CNode, outputs: Map<String, Value>) {
+        self.exec().outputs.insert(node.id.clone(), Value::Object(outputs.clone()));
+        self.exec().ambient = outputs;
+    }
+
+    /// Moves to where `handle` leads. A chain that ends returns to the innermost frame, or
+    /// ends the flow with the node's own output when no frame is left.
+    fn follow(&mut self, node: &CNode, handle: &str) -> Result<Step> {
+        let next = self.flow.next(&node.id, handle).map(|n| n.id.clone());
+        if next.is_none() && self.exec().frames.is_empty() {
+            return Ok(Step::End { node_id: node.id.clone(), output: self.implicit_output(node) });
+        }
+        self.exec().cursor = next;
+        Ok(Step::Continue)
+    }
+
+    /// The run output of a flow that ends without `on_flow_end`, as the reference builds it.
+    fn implicit_output(&mut self, node: &CNode) -> Map<String, Value> {
+        let ambient = self.exec().ambient.clone();
+        match node.kind {
+            NodeKind::FlowStart | NodeKind::If | NodeKind::Switch | NodeKind::Plugin { .. } => {
+                let mut output = ambient;
+                output.entry("success").or_insert(Value::Bool(true));
+                output
+            }
+            _ => obj(json!({ "success": true, "result": ambient })),
+        }
+    }
+
+    /// Continues the innermost construct.
+    fn resume_frame(&mut self) -> Result<Step> {
+        let flow = self.flow;
+        let Some(frame) = self.exec().frames.last().cloned() else {
+            // Only reachable with a corrupted checkpoint: nothing to run and nothing to return to.
+            let node_id = self.run.current_node.clone().unwrap_or_default();
+            return Ok(Step::End { node_id, output: obj(json!({ "success": true, "result": {} })) });
+        };
+        let node = flow.node(frame.node()).ok_or_else(|| Failure {
+            node_id: frame.node().to_owned(),
+            message: format!("node '{}' is not in the flow", frame.node()),
+        })?;
+        self.run.current_node = Some(node.id.clone());
+        let max = self.limits.max_loop_iterations;
+        let body = match frame {
+            Frame::For { node: id, next, end, step, index, total } => {
+                let more = if step > 0.0 { next < end } else { next > end };
+                if more && index >= max {
+                    return Err(failure(node, format!("For loop exceeded max_iterations={max}")));
+                }
+                more.then(|| {
+                    let mut out = self.exec().ambient.clone();
+                    out.extend(obj(json!({ "i": next, "index": index, "total": total })));
+                    (Frame::For { node: id, next: next + step, end, step, index: index + 1, total }, out, "loop".to_owned())
+                })
+            }
+            Frame::While { node: id, index } => {
+                let condition = self.exec_input(node, "condition")?.unwrap_or(Value::Null);
+                let more = truthy(&condition);
+                if more && index >= max {
+                    return Err(failure(node, format!("While loop exceeded max_iterations={max}")));
+                }
+                more.then(|| {
+                    let mut out = self.exec().ambient.clone();
+                    let item = out.get("item").cloned().unwrap_or_else(|| Value::Object(out.clone()));
+                    out.extend(obj(json!({ "item": item, "index": index })));
+                    (Frame::While { node: id, index: index + 1 }, out, "loop".to_owned())
+                })
+            }
+            Frame::Loop { node: id, items, index } => items.get(index as usize).cloned().map(|item| {
+                let mut out = self.exec().ambient.clone();
+                out.extend(obj(json!({ "item": item, "index": index, "total": items.len() })));
+                (Frame::Loop { node: id, items, index: index + 1 }, out, "loop".to_owned())
+            }),
+            Frame::Sequence { node: id, branches, next } => {
+                if let Some(handle) = branches.get(next).cloned() {
+                    self.set_top(Frame::Sequence { node: id, branches, next: next + 1 });
+                    self.exec().cursor = flow.next(&node.id, &handle).map(|n| n.id.clone());
+                    return Ok(Step::Continue);
+                }
+                // A sequence has no `done`: after its last branch, control returns outward.
+                self.exec().frames.pop();
+                return self.chain_end(node);
+            }
+        };
+        match body {
+            Some((frame, out, handle)) if flow.next(&node.id, &handle).is_some() => {
+                self.set_top(frame);
+                self.produce(node, out);
+                self.exec().cursor = flow.next(&node.id, &handle).map(|n| n.id.clone());
+                Ok(Step::Continue)
+            }
+            // Finished, or no body wired: go to `done`.
+            _ => {
+                self.exec().frames.pop();
+                match flow.next(&node.id, "done") {
+                    Some(next) => {
+                        self.exec().cursor = Some(next.id.clone());
+                        Ok(Step::Continue)
+                    }
+                    None => self.chain_end(node),
+                }
+            }
+        }
+    }
+
+    /// A chain ended at a control node: return to the enclosing frame or end the flow.
+    fn chain_end(&mut self, node: &CNode) -> Result<Step> {
+        if self.exec().frames.is_empty() {
+            return Ok(Step::End { node_id: node.id.clone(), output: self.implicit_output(node) });
+        }
+        self.exec().cursor = None;
+        Ok(Step::Continue)
+    }
+
+    fn set_top(&mut self, frame: Frame) {
+        if let Some(top) = self.exec().frames.last_mut() {
+            *top = frame;
+        }
+    }
+
+    /// `on_flow_start` outputs: each declared pin from `input_data` (even a null), else its
+    /// default, else null. With no declared pins, the whole input plus defaults.
+    fn start_outputs(&self, node: &CNode) -> Map<String, Value> {
+        let input = &self.run.input_data;
+        if node.data_outputs.is_empty() {
+            let mut outputs: Map<String, Value> =
+                input.iter().filter(|(k, _)| !k.starts_with('_')).map(|(k, v)| (k.clone(), v.clone())).collect();
+            for (key, value) in &node.pin_defaults {
+                outputs.entry(key.clone()).or_insert_with(|| value.clone());
+            }
+            return outputs;
+        }
+        node.data_outputs
+            .iter()
+            .map(|pin| {
+                let value = input.get(pin).or_else(|| node.pin_defaults.get(pin)).cloned().unwrap_or(Value::Null);
+                (pin.clone(), value)
+            })
+            .collect()
+    }
+
+    fn var_name(&mut self, node: &CNode, exec_context: bool) -> Result<String> {
+        let name = if exec_context { self.exec_input(node, "name")? } else { self.input(node, "name", 1)? };
+        let name = name.filter(|v| !v.is_null()).map(|v| py_str(&v)).unwrap_or_default();
+        if exec_context {
+            if name.is_empty() {
+                return Err(failure(node, "Set Variable requires a non-empty variable name."));
+            }
+            if name.starts_with('_') {
+                return Err(failure(node, format!("Invalid variable name '{name}': names starting with '_' are reserved.")));
+            }
+        }
+        Ok(name)
+    }
+
+    /// An execution node's own input: edge, else `pinDefaults`, else the ambient's key.
+    /// A wired pin whose source produced nothing stays unset, as in the reference.
+    fn exec_input(&mut self, node: &CNode, pin: &str) -> Result<Option<Value>> {
+        if self.flow.source_of(&node.id, pin).is_some() || node.pin_defaults.contains_key(pin) {
+            return self.input(node, pin, 1);
+        }
+        Ok(self.exec().ambient.get(pin).cloned())
+    }
+
+    /// A pure read of an input pin: the connected edge's value, else `pinDefaults`.
+    fn input(&mut self, node: &CNode, pin: &str, depth: u32) -> Result<Option<Value>> {
+        let flow = self.flow;
+        match flow.source_of(&node.id, pin) {
+            Some((source, handle)) => self.output_of(source, handle, depth + 1),
+            None => Ok(node.pin_defaults.get(pin).cloned()),
+        }
+    }
+
+    /// The value a node offers on an output handle; `None` when it offers nothing there.
+    fn output_of(&mut self, node: &CNode, handle: &str, depth: u32) -> Result<Option<Value>> {
+        if depth > self.limits.max_pure_depth {
+            return Err(failure(node, format!("Data edge cycle detected at '{}'", node.id)));
+        }
+        let outputs = match node.kind {
+            NodeKind::FlowStart => self.start_outputs(node),
+            NodeKind::Literal => obj(json!({ "value": node.data.get("literalValue").cloned().unwrap_or(Value::Null) })),
+            NodeKind::GetVar => {
+                let name = self.var_name(node, false)?;
+                let found = get_path(&self.exec().vars, &name).cloned();
+                let value = match found {
+                    Some(v) => v,
+                    None => self.input(node, "default", depth)?.unwrap_or(Value::Null),
+                };
+                obj(json!({ "value": value }))
+            }
+            NodeKind::Reroute => {
+                let pins = self.flow.connected_inputs(&node.id);
+                let Some(pin) = pins.first().map(|p| (*p).to_owned()) else { return Ok(None) };
+                return self.input(node, &pin, depth);
+            }
+            NodeKind::Plugin { pure: true } => self.call_plugin(node, depth)?,
+            _ => match self.exec().outputs.get(&node.id) {
+                Some(Value::Object(outputs)) => outputs.clone(),
+                _ => return Ok(None),
+            },
+        };
+        Ok(match outputs.get(handle) {
+            Some(v) => Some(v.clone()),
+            None if matches!(handle, "result" | "output") => Some(Value::Object(outputs)),
+            None => None,
+        })
+    }
+
+    fn call_plugin(&mut self, node: &CNode, depth: u32) -> Result<Map<String, Value>> {
+        let flow = self.flow;
+        let mut pins: Vec<String> = node.data_inputs.clone();
+        for pin in flow.connected_inputs(&node.id).into_iter().chain(node.pin_defaults.keys().map(String::as_str)) {
+            if !pins.iter().any(|p| p == pin) {
+                pins.push(pin.to_owned());
+            }
+        }
+        let mut inputs = Map::new();
+        for pin in pins {
+            let value = if depth == 0 { self.exec_input(node, &pin)? } else { self.input(node, &pin, depth)? };
+            if let Some(value) = value {
+                inputs.insert(pin, value);
+            }
+        }
+        let call = NodeCall {
+            run_id: &self.run.run_id,
+            workflow_id: &self.run.workflow_id,
+            node_id: &node.id,
+            node_type: &node.node_type,
+            config: &node.data,
+            inputs,
+        };
+        self.executor
+            .execute(call)
+            .map_err(|e| failure(node, format!("node '{}' ({}): {}", node.id, node.node_type, e.message)))
+    }
+
+    fn complete(self, env: &dyn Env, node_id: &str, output: Map<String, Value>) -> TickOutcome {
+        let run = self.run;
+        let output = Value::Object(output);
+        let now = env.now_iso();
+        let ctx = RecordCtx { run_id: &run.run_id, actor_id: &run.actor_id, session_id: &run.session_id };
+        let completion = ctx.completion(env.new_id(), node_id, &output, &now);
+        let status = ctx.terminal_status(env.new_id(), node_id, "completed", &env.now_iso());
+        run.outbox.extend([completion, status]);
+        run.current_node = Some(node_id.to_owned());
+        run.output = Some(output);
+        run.status = RunStatus::Completed;
+        run.exec.cursor = None;
+        run.updated_at = now;
+        TickOutcome::Finished(RunStatus::Completed)
+    }
+
+    fn fail(self, env: &dyn Env, failure: Failure) -> TickOutcome {
+        let run = self.run;
+        let now = env.now_iso();
+        let ctx = RecordCtx { run_id: &run.run_id, actor_id: &run.actor_id, session_id: &run.session_id };
+        let failed = ctx.failure(env.new_id(), &failure.node_id, &failure.message, &now);
+        let status = ctx.terminal_status(env.new_id(), &failure.node_id, "failed", &env.now_iso());
+        run.outbox.extend([failed, status]);
+        run.current_node = Some(failure.node_id);
+        run.error = Some(failure.message);
+        run.status = RunStatus::Failed;
+        run.exec.cursor = None;
+        run.updated_at = now;
+        TickOutcome::Finished(RunStatus::Failed)
+    }
+}
+
+fn obj(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+/// `set_var` without a value: the reference's default for the `value` pin's declared type.
+fn typed_default(node: &CNode) -> Value {
+    match node.input_kinds.get("value").map(String::as_str) {
+        Some("number") => json!(0),
+        Some("boolean") => json!(false),
+        Some("string") => json!(""),
+        _ => Value::Null,
+    }
+}
+
+/// The reference's switch: the first case whose `str(value)` equals `str(input)` wins.
+fn switch_branch(node: &CNode, value: &Value) -> Map<String, Value> {
+    let wanted = py_str(value);
+    let cases = node.data.get("switchConfig").and_then(|c| c.get("cases")).and_then(Value::as_array);
+    for case in cases.into_iter().flatten() {
+        let id = case.get("id").map(py_str).unwrap_or_default();
+        let Some(case_value) = case.get("value").filter(|v| !v.is_null()) else { continue };
+        if !id.is_empty() && py_str(case_value) == wanted {
+            return obj(json!({ "branch": format!("case:{id}"), "value": value, "matched": py_str(case_value) }));
+        }
+    }
+    obj(json!({ "branch": "default", "value": value }))
+}
+

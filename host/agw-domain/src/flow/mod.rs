@@ -1,0 +1,13 @@
+//! VisualFlow: the JSON model, its compilation into an executable graph, and the interpreter.
+
+mod compile;
+mod exec;
+mod model;
+mod value;
+
+pub use compile::{CompiledFlow, FlowError, NodeKind};
+pub use exec::{ExecState, NodeCall, NodeExecutor, NodeFailure, TickLimits, TickOutcome, tick};
+pub use model::{Edge, Pin, VisualFlow, VisualNode};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,73 @@
+//! Checks every vector in `vectors.json` (generated from the reference by
+//! `tools/gen_vectors.py`). Run natively:
+//! `cargo test --target x86_64-unknown-linux-gnu -p std-nodes` from `plugins/`.
+
+use serde_json::{Map, Value};
+
+use crate::execute;
+
+fn check(vector: &Value) -> Result<(), String> {
+    let node_type = vector["node_type"].as_str().ok_or("vector without node_type")?;
+    let empty = Map::new();
+    let inputs = vector["inputs"].as_object().unwrap_or(&empty);
+    let config = &vector["config"];
+    let got = execute(node_type, inputs, config);
+    if vector.get("expect_error").is_some_and(|e| e == true) {
+        return match got {
+            Err(_) => Ok(()),
+            Ok(v) => Err(format!("expected an error, got {v}")),
+        };
+    }
+    let got = got.map_err(|e| format!("unexpected error {e:?}"))?;
+    if let Some(expect) = vector.get("expect") {
+        // Compare the text too: Value equality says 0.0 == -0.0.
+        let text = |v: &Value| serde_json::to_string(v).unwrap_or_default();
+        if &got != expect || text(&got) != text(expect) {
+            return Err(format!("expected {expect}, got {got}"));
+        }
+        return Ok(());
+    }
+    let range = vector["expect_range"].as_array().ok_or("vector without expectation")?;
+    let (lo, hi) = (range[0].as_f64().unwrap_or(0.0), range[1].as_f64().unwrap_or(0.0));
+    let want_int = vector["expect_kind"] == "int";
+    for _ in 0..200 {
+        let again = execute(node_type, inputs, config).map_err(|e| format!("{e:?}"))?;
+        let n = again["result"].as_number().ok_or("result is not a number")?;
+        let x = n.as_f64().unwrap_or(f64::NAN);
+        if !(lo <= x && x <= hi) || n.is_f64() == want_int {
+            return Err(format!("{n} outside [{lo}, {hi}] or wrong kind"));
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn reference_vectors() {
+    let text = include_str!("../vectors.json");
+    let vectors: Vec<Value> = serde_json::from_str(text).expect("vectors.json is a JSON list");
+    assert!(vectors.len() >= 150, "only {} vectors", vectors.len());
+    let failures: Vec<String> = vectors
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| check(v).err().map(|e| format!("#{i} {} {}: {e}", v["node_type"], v["inputs"])))
+        .collect();
+    assert!(failures.is_empty(), "{} of {} vectors fail:\n{}", failures.len(), vectors.len(), failures.join("\n"));
+}
+
+#[test]
+fn random_int_spans_both_ends() {
+    let inputs: Map<String, Value> = serde_json::from_str(r#"{"min": 1, "max": 2}"#).unwrap_or_default();
+    let seen: Vec<i64> = (0..200)
+        .filter_map(|_| execute("random_int", &inputs, &Value::Null).ok())
+        .filter_map(|v| v["result"].as_i64())
+        .collect();
+    assert!(seen.contains(&1) && seen.contains(&2));
+}
+
+#[test]
+fn specs_cover_dispatch() {
+    for spec in crate::specs::all() {
+        let name = format!("{spec:?}");
+        assert!(!name.contains("unknown"), "{name}");
+    }
+}
