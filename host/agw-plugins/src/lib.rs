@@ -1,1 +1,251 @@
-//! placeholder
+//! The plugin host: loads WebAssembly components that implement the gateway's WIT worlds and
+//! runs their node types in sandboxed, bounded stores.
+//!
+//! - One wasmtime [`wasmtime::Engine`] per host (pooling allocator when the machine allows),
+//!   with an epoch thread that lets every call carry a CPU deadline.
+//! - [`PluginHost::load`] validates and compiles sources (compiled code cached on disk by
+//!   sha256 + engine hash) and swaps the loaded set in atomically; what failed is reported as
+//!   [`LoadProblem`]s while everything else keeps loading.
+//! - [`PluginHost::session`] gives a [`TickSession`], the [`agw_domain::flow::exec::NodeExecutor`]
+//!   for one run tick: fresh stores, never shared between ticks.
+
+mod bindings;
+mod cache;
+mod engine;
+mod load;
+mod registry;
+mod session;
+mod summary;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Duration;
+
+use serde::Serialize;
+use wasmtime::Engine;
+use wasmtime::component::Linker;
+
+use crate::bindings::PluginState;
+use crate::cache::{DiskCache, Obtained};
+use crate::engine::EpochTicker;
+use crate::registry::Registry;
+
+pub use crate::engine::Allocator;
+pub use crate::session::TickSession;
+pub use crate::summary::{
+    CapabilitiesSummary, HostRequestSummary, LoadProblem, NodeSummary, PinSummary, PluginOrigin, PluginSummary,
+};
+
+/// Operator-set limits and where compiled code is cached.
+#[derive(Debug, Clone)]
+pub struct HostConfig {
+    /// Directory for compiled components; `None` compiles on every load.
+    pub cache_dir: Option<PathBuf>,
+    /// Linear-memory cap of one plugin instance (default 64 MiB).
+    pub memory_limit_bytes: usize,
+    /// CPU time one call may take before it is interrupted (default 2 s).
+    pub call_deadline: Duration,
+}
+
+impl Default for HostConfig {
+    fn default() -> Self {
+        Self { cache_dir: None, memory_limit_bytes: 64 * 1024 * 1024, call_deadline: Duration::from_secs(2) }
+    }
+}
+
+/// A component to load.
+#[derive(Debug, Clone)]
+pub struct PluginSource {
+    /// The file name, or the first-party plugin's name; problems are reported under it.
+    pub label: String,
+    pub bytes: Arc<[u8]>,
+    pub origin: PluginOrigin,
+}
+
+impl PluginSource {
+    /// A plugin shipped inside the gateway.
+    pub fn first_party(name: &str, bytes: &[u8]) -> Self {
+        Self { label: name.to_owned(), bytes: Arc::from(bytes), origin: PluginOrigin::FirstParty }
+    }
+
+    /// A plugin read from the operator's plugin directory.
+    pub fn file(label: impl Into<String>, bytes: Vec<u8>) -> Self {
+        Self { label: label.into(), bytes: Arc::from(bytes), origin: PluginOrigin::Directory }
+    }
+}
+
+/// What one [`PluginHost::load`] did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LoadReport {
+    /// Plugins now loaded.
+    pub loaded: usize,
+    /// Components compiled (a warm start compiles none).
+    pub compiled: usize,
+    /// Components read from the disk cache.
+    pub cache_hits: usize,
+    /// Sources rejected, and node-type conflicts between loaded plugins.
+    pub problems: Vec<LoadProblem>,
+}
+
+/// How the engine is set up (for `/discovery` and the CLI).
+#[derive(Debug, Clone, Serialize)]
+pub struct EngineInfo {
+    pub allocator: Allocator,
+    /// Why the pooling allocator was not used, when it was not.
+    pub pooling_error: Option<String>,
+    /// Fingerprint of the engine's code-generation settings (part of cache file names).
+    pub engine_hash: String,
+    pub memory_limit_bytes: usize,
+    pub call_deadline: Duration,
+}
+
+/// Errors of the host itself (plugins' own failures are [`LoadProblem`]s or node failures).
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    /// The wasmtime engine or linker could not be set up.
+    #[error("cannot set up the WebAssembly engine: {0}")]
+    Engine(String),
+    /// The epoch thread could not be started.
+    #[error("cannot start the epoch thread: {0}")]
+    Ticker(#[from] std::io::Error),
+    /// The component was rejected (see [`PluginHost::inspect`]).
+    #[error("{0}")]
+    Rejected(LoadProblem),
+}
+
+/// State shared by the host handle and its sessions.
+pub(crate) struct Shared {
+    pub(crate) engine: Engine,
+    pub(crate) linker: Linker<PluginState>,
+    pub(crate) cache: DiskCache,
+    pub(crate) config: HostConfig,
+    allocator: Allocator,
+    pooling_error: Option<String>,
+    registry: RwLock<Arc<Registry>>,
+    /// Serialises loads so two reloads do not compile the same file twice.
+    load_lock: Mutex<()>,
+    /// Declared last: dropped (and joined) after everything that might still run guest code.
+    _ticker: EpochTicker,
+}
+
+/// Handle to the plugin host; cheap to clone, `Send + Sync`.
+#[derive(Clone)]
+pub struct PluginHost {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for PluginHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginHost").field("allocator", &self.shared.allocator).finish_non_exhaustive()
+    }
+}
+
+impl PluginHost {
+    /// Creates the engine (pooling allocator, falling back to on-demand), the linker and the
+    /// epoch thread. Nothing is loaded yet.
+    pub fn new(config: HostConfig) -> Result<Self, HostError> {
+        let (engine, allocator, pooling_error) =
+            engine::build(config.memory_limit_bytes).map_err(|e| HostError::Engine(format!("{e:#}")))?;
+        let linker = bindings::linker(&engine).map_err(|e| HostError::Engine(format!("{e:#}")))?;
+        let cache = DiskCache::new(config.cache_dir.clone(), &engine);
+        let ticker = EpochTicker::start(&engine)?;
+        let shared = Shared {
+            engine,
+            linker,
+            cache,
+            config,
+            allocator,
+            pooling_error,
+            registry: RwLock::new(Arc::new(Registry::default())),
+            load_lock: Mutex::new(()),
+            _ticker: ticker,
+        };
+        Ok(Self { shared: Arc::new(shared) })
+    }
+
+    /// Loads `sources` and replaces the loaded set with them in one step. A source that fails
+    /// validation is reported and skipped; the others load. Sessions already running keep the
+    /// set they started with.
+    pub fn load(&self, sources: Vec<PluginSource>) -> LoadReport {
+        let _serialised = self.shared.load_lock.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut report = LoadReport::default();
+        let mut plugins = Vec::new();
+        let mut problems = Vec::new();
+        for source in &sources {
+            let span = tracing::info_span!("plugin_load", plugin = %source.label);
+            let _entered = span.enter();
+            let mut obtained = None;
+            let result = load::load_one(&self.shared, source, &mut obtained);
+            match obtained {
+                Some(Obtained::Compiled) => report.compiled += 1,
+                Some(Obtained::CacheHit) => report.cache_hits += 1,
+                None => {}
+            }
+            match result {
+                Ok(plugin) => {
+                    tracing::info!(name = %plugin.name, version = %plugin.summary.version, nodes = plugin.summary.nodes.len(), "plugin loaded");
+                    plugins.push(plugin);
+                }
+                Err(reason) => {
+                    tracing::warn!(%reason, "plugin rejected");
+                    problems.push(LoadProblem { label: source.label.clone(), reason });
+                }
+            }
+        }
+        let registry = Registry::build(plugins, problems);
+        report.loaded = registry.plugins().count();
+        report.problems = registry.problems().to_vec();
+        *self.shared.registry.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(registry);
+        report
+    }
+
+    fn registry(&self) -> Arc<Registry> {
+        self.shared.registry.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// The loaded plugins, in load order.
+    pub fn plugins(&self) -> Vec<PluginSummary> {
+        self.registry().plugins().map(|p| p.summary.clone()).collect()
+    }
+
+    /// What went wrong in the last load: rejected sources and node-type conflicts.
+    pub fn problems(&self) -> Vec<LoadProblem> {
+        self.registry().problems().to_vec()
+    }
+
+    /// `Some(pure)` when exactly one loaded plugin provides `node_type`; `None` when none does
+    /// or several do (a conflict withholds the type).
+    pub fn provides(&self, node_type: &str) -> Option<bool> {
+        self.registry().provides(node_type)
+    }
+
+    /// A node executor for one run tick, over the currently loaded set.
+    pub fn session(&self) -> TickSession {
+        TickSession::new(self.shared.clone(), self.registry())
+    }
+
+    /// How the engine is set up.
+    pub fn engine_info(&self) -> EngineInfo {
+        let shared = &self.shared;
+        EngineInfo {
+            allocator: shared.allocator,
+            pooling_error: shared.pooling_error.clone(),
+            engine_hash: shared.cache.engine_hash().to_owned(),
+            memory_limit_bytes: shared.config.memory_limit_bytes,
+            call_deadline: shared.config.call_deadline,
+        }
+    }
+
+    /// Validates one component without serving it (the CLI's `plugins inspect <file>`):
+    /// compiles it (no cache), calls `describe()` and `list-nodes()`, and answers what it
+    /// implements and requests, or why it was rejected.
+    pub fn inspect(label: &str, bytes: &[u8]) -> Result<PluginSummary, HostError> {
+        let host = Self::new(HostConfig::default())?;
+        let report = host.load(vec![PluginSource::file(label, bytes.to_vec())]);
+        match (host.plugins().into_iter().next(), report.problems.into_iter().next()) {
+            (Some(summary), _) => Ok(summary),
+            (None, Some(problem)) => Err(HostError::Rejected(problem)),
+            (None, None) => Err(HostError::Rejected(LoadProblem { label: label.to_owned(), reason: "not loaded".into() })),
+        }
+    }
+}

@@ -1,1 +1,77 @@
-//! placeholder
+//! Durable storage: runs, ledgers and the command inbox behind one trait ([`RunStore`]),
+//! plus the bundle catalog read from disk.
+//!
+//! Every backend must pass [`conformance`], the one suite that defines what a store does.
+
+pub mod bundles;
+pub mod conformance;
+mod file;
+mod jsonl;
+
+use agw_domain::command::{Accepted, Command, NewCommand};
+use agw_domain::record::StepRecord;
+use agw_domain::run::RunState;
+
+pub use bundles::{BundleCatalog, CatalogError, LoadedBundle, SkippedBundle};
+pub use file::FileStore;
+
+/// What went wrong in a store. Callers decide on the variant, never on the text.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("run '{0}' already exists")]
+    RunExists(String),
+    #[error("run '{0}' not found")]
+    RunNotFound(String),
+    #[error("I/O error on {path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error("corrupt data in {path}: {reason}")]
+    Corrupt { path: String, reason: String },
+}
+
+impl StoreError {
+    pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
+        Self::Io { path: path.display().to_string(), source }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Runs, their ledgers and the command inbox.
+///
+/// Ledgers are append-only; a record once returned by `read_ledger` never changes. Run
+/// state writes are atomic: a reader sees the old state or the new one, never a mix.
+pub trait RunStore: Send + Sync {
+    /// Stores a new run; refuses an id that exists.
+    fn create_run(&self, run: &RunState) -> StoreResult<()>;
+    /// Replaces a run's state atomically.
+    fn save_run(&self, run: &RunState) -> StoreResult<()>;
+    fn load_run(&self, run_id: &str) -> StoreResult<Option<RunState>>;
+    /// Every run, newest first.
+    fn list_runs(&self) -> StoreResult<Vec<RunState>>;
+
+    /// Appends records durably; returns the new ledger length.
+    fn append_ledger(&self, run_id: &str, records: &[StepRecord]) -> StoreResult<u64>;
+    fn ledger_len(&self, run_id: &str) -> StoreResult<u64>;
+    /// Up to `limit` records after the first `after` ones.
+    fn read_ledger(&self, run_id: &str, after: u64, limit: usize) -> StoreResult<Vec<StepRecord>>;
+
+    /// Appends a command durably, or returns the original on a repeated `command_id`.
+    fn append_command(&self, command: NewCommand) -> StoreResult<Accepted>;
+    /// Up to `limit` commands with `seq > after`, in order.
+    fn commands_after(&self, after: u64, limit: usize) -> StoreResult<Vec<Command>>;
+    /// The sequence number of the last command the runner has fully handled.
+    fn command_cursor(&self) -> StoreResult<u64>;
+    fn set_command_cursor(&self, seq: u64) -> StoreResult<()>;
+}
+
+/// Brings a run's ledger in line with its checkpoint after a crash: appends whatever part
+/// of the checkpoint's outbox the ledger does not hold yet. Returns the ledger length.
+pub fn reconcile_outbox(store: &dyn RunStore, run: &RunState) -> StoreResult<u64> {
+    let len = store.ledger_len(&run.run_id)?;
+    let committed = run.committed_ledger_len();
+    if len >= committed || len < run.ledger_base {
+        return Ok(len);
+    }
+    let missing = &run.outbox[(len - run.ledger_base) as usize..];
+    store.append_ledger(&run.run_id, missing)
+}

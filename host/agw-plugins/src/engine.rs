@@ -1,0 +1,92 @@
+//! The process's one wasmtime [`Engine`] and the thread that drives its epoch.
+
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use serde::Serialize;
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+/// How often the epoch advances; a call's CPU deadline is counted in these ticks.
+pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Which instance allocator the engine ended up with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Allocator {
+    /// Pre-reserved slots: fast instantiation, bounded concurrency.
+    Pooling,
+    /// Plain mmap per instance: the fallback when the pool cannot be reserved.
+    OnDemand,
+}
+
+/// Builds the engine: component model, epoch interruption, and the pooling allocator when the
+/// machine can reserve it. Returns why pooling was given up, if it was.
+pub(crate) fn build(memory_limit_bytes: usize) -> wasmtime::Result<(Engine, Allocator, Option<String>)> {
+    let mut config = base_config();
+    let mut pool = PoolingAllocationConfig::new();
+    // Sized for a small box (2 cores): a few dozen concurrent plugin instances. Each memory
+    // slot reserves virtual address space (~4 GiB + guard), not RAM, so 100 slots is cheap.
+    pool.total_component_instances(100)
+        .total_memories(100)
+        .total_tables(400)
+        .total_core_instances(400)
+        .total_stacks(100)
+        .max_memory_size(memory_limit_bytes);
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    match Engine::new(&config) {
+        Ok(engine) => Ok((engine, Allocator::Pooling, None)),
+        Err(error) => {
+            let reason = format!("{error:#}");
+            tracing::warn!(error = %reason, "pooling allocator unavailable; falling back to on-demand allocation");
+            let engine = Engine::new(&base_config())?;
+            Ok((engine, Allocator::OnDemand, Some(reason)))
+        }
+    }
+}
+
+fn base_config() -> Config {
+    let mut config = Config::new();
+    config.wasm_component_model(true).epoch_interruption(true);
+    config
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] until dropped. Dropping closes the channel,
+/// which wakes the thread at once; the drop then joins it so no thread outlives the host.
+pub(crate) struct EpochTicker {
+    stop: Option<Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl EpochTicker {
+    pub(crate) fn start(engine: &Engine) -> std::io::Result<Self> {
+        // A weak handle: the ticker must not be what keeps the engine alive.
+        let engine = engine.weak();
+        let (stop, stopped) = mpsc::channel::<()>();
+        let thread = std::thread::Builder::new().name("agw-epoch".into()).spawn(move || {
+            while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(EPOCH_TICK) {
+                match engine.upgrade() {
+                    Some(engine) => engine.increment_epoch(),
+                    None => break,
+                }
+            }
+        })?;
+        Ok(Self { stop: Some(stop), thread: Some(thread) })
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            // The thread never panics; if it somehow did, there is nothing left to clean up.
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Epoch ticks that make up `deadline` (at least one, so a zero deadline still interrupts).
+pub(crate) fn deadline_ticks(deadline: Duration) -> u64 {
+    let tick = EPOCH_TICK.as_nanos();
+    u64::try_from(deadline.as_nanos().div_ceil(tick)).unwrap_or(u64::MAX).max(1)
+}

@@ -1,0 +1,79 @@
+//! Validating one source: is it a component, does it implement a known world, can it be linked,
+//! and does `describe()` / `list-nodes()` answer within the limits?
+
+use std::sync::Arc;
+
+use crate::Shared;
+use crate::bindings::{NODE_EXECUTOR_EXPORTS, NodeExecutorPre};
+use crate::cache::{Obtained, sha256_hex};
+use crate::registry::LoadedPlugin;
+use crate::session::{Live, explain};
+use crate::PluginSource;
+use crate::summary::summarize;
+
+/// The binary header of a component: magic, then version 0x0d and layer 1 (core modules have
+/// version 1, layer 0).
+const MAGIC: &[u8; 4] = b"\0asm";
+
+/// Loads one source. `Err` is the reason it was rejected; `obtained` says whether compiling
+/// was needed (only set once the component exists).
+pub(crate) fn load_one(
+    shared: &Shared,
+    source: &PluginSource,
+    obtained: &mut Option<Obtained>,
+) -> Result<LoadedPlugin, String> {
+    check_header(&source.bytes).map_err(|why| format!("not a WebAssembly component: {why}"))?;
+    let sha256 = sha256_hex(&source.bytes);
+    let (component, how) = shared
+        .cache
+        .component(&shared.engine, &sha256, &source.bytes)
+        .map_err(|e| format!("not a WebAssembly component: {e:#}"))?;
+    *obtained = Some(how);
+
+    let missing: Vec<&str> =
+        NODE_EXECUTOR_EXPORTS.into_iter().filter(|name| component.get_export_index(None, *name).is_none()).collect();
+    if !missing.is_empty() {
+        return Err(format!("does not implement a known world (node-executor): missing export {}", missing.join(", ")));
+    }
+    let instance_pre = shared
+        .linker
+        .instantiate_pre(&component)
+        .map_err(|e| format!("needs imports the host does not provide: {e:#}"))?;
+    let pre = NodeExecutorPre::new(instance_pre)
+        .map_err(|e| format!("does not implement a known world (node-executor): {e:#}"))?;
+
+    // Ask the plugin who it is, in a throwaway store with the same limits as a real call.
+    // Its name is not known yet: host log lines are attributed to the label meanwhile.
+    let label = source.label.clone();
+    let mut live =
+        Live::new(shared, Arc::from(label.as_str()), &pre).map_err(|e| format!("cannot be instantiated: {e:#}"))?;
+    let info = live
+        .bindings
+        .abstract_gateway_plugin()
+        .call_describe(&mut live.store)
+        .map_err(|e| format!("describe() failed: {}", explain(&e, &live.store, &shared.config)))?;
+    live.arm(&shared.config);
+    let nodes = live
+        .bindings
+        .abstract_gateway_nodes()
+        .call_list_nodes(&mut live.store)
+        .map_err(|e| format!("list-nodes() failed: {}", explain(&e, &live.store, &shared.config)))?;
+    if info.name.trim().is_empty() {
+        return Err("describe() answered an empty plugin name".to_owned());
+    }
+    let name: Arc<str> = Arc::from(info.name.as_str());
+    Ok(LoadedPlugin { name, summary: summarize(info, nodes, sha256, source.origin, label), pre })
+}
+
+fn check_header(bytes: &[u8]) -> Result<(), &'static str> {
+    match bytes {
+        [m0, m1, m2, m3, _, _, layer0, layer1, ..] if [*m0, *m1, *m2, *m3] == *MAGIC => {
+            if [*layer0, *layer1] == [0, 0] {
+                Err("this is a core WebAssembly module; build a component (e.g. for wasm32-wasip2)")
+            } else {
+                Ok(())
+            }
+        }
+        _ => Err("the file is not WebAssembly at all"),
+    }
+}

@@ -1,0 +1,141 @@
+//! One run tick's plugin instances: created on first use, reused within the tick, dropped with
+//! it. A store is never shared between ticks, so nothing a plugin keeps in memory leaks from
+//! one run (or tenant) to another.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use agw_domain::flow::exec::{NodeCall, NodeExecutor, NodeFailure};
+use serde_json::{Map, Value};
+use wasmtime::{Store, Trap};
+
+use crate::bindings::{NodeContext, NodeError, NodeExecutor as Bindings, NodeExecutorPre, PluginState};
+use crate::engine::deadline_ticks;
+use crate::registry::Registry;
+use crate::{HostConfig, Shared};
+
+/// Longest piece of guest stderr quoted in an error message.
+const MAX_QUOTED_STDERR: usize = 300;
+
+/// Executes plugin-provided nodes for one tick of one run (see [`crate::PluginHost::session`]).
+///
+/// The plugin set is the one loaded when the session was created: a reload during the tick
+/// does not change what this tick runs.
+pub struct TickSession {
+    shared: Arc<Shared>,
+    registry: Arc<Registry>,
+    live: HashMap<usize, Live>,
+}
+
+impl TickSession {
+    pub(crate) fn new(shared: Arc<Shared>, registry: Arc<Registry>) -> Self {
+        Self { shared, registry, live: HashMap::new() }
+    }
+
+    /// Runs `node_type` with JSON `config` and `inputs`; the answer is the node's output object.
+    fn run(&mut self, call: &NodeCall<'_>) -> Result<Map<String, Value>, NodeFailure> {
+        let (index, plugin) = self.registry.provider(call.node_type).map_err(|message| NodeFailure { message })?;
+        let name = plugin.name.clone();
+        let fail = |what: String| NodeFailure { message: format!("plugin '{name}' {what}") };
+        let live = match self.live.entry(index) {
+            std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
+            std::collections::hash_map::Entry::Vacant(entry) => {
+                let live = Live::new(&self.shared, plugin.name.clone(), &plugin.pre)
+                    .map_err(|e| fail(format!("could not be instantiated: {}", first_line(&e))))?;
+                entry.insert(live)
+            }
+        };
+        let config = serde_json::to_string(call.config).map_err(|e| fail(format!("config is not serializable: {e}")))?;
+        let inputs = serde_json::to_string(&call.inputs).map_err(|e| fail(format!("inputs are not serializable: {e}")))?;
+        let ctx = NodeContext {
+            run_id: call.run_id.to_owned(),
+            workflow_id: call.workflow_id.to_owned(),
+            node_id: call.node_id.to_owned(),
+        };
+        live.arm(&self.shared.config);
+        let answer = live.bindings.abstract_gateway_nodes().call_execute(&mut live.store, call.node_type, &config, &inputs, &ctx);
+        let answer = match answer {
+            Ok(answer) => answer,
+            Err(error) => {
+                let what = explain(&error, &live.store, &self.shared.config);
+                tracing::warn!(plugin = %name, node_type = call.node_type, error = %format!("{error:?}"), "plugin call failed");
+                // A trapped instance may be in any state; the next call gets a fresh one.
+                self.live.remove(&index);
+                return Err(fail(what));
+            }
+        };
+        match answer {
+            Ok(json) => match serde_json::from_str::<Value>(&json) {
+                Ok(Value::Object(outputs)) => Ok(outputs),
+                Ok(_) => Err(fail("answered with JSON that is not an object".to_owned())),
+                Err(e) => Err(fail(format!("answered with invalid JSON: {e}"))),
+            },
+            Err(NodeError::InvalidInput(message) | NodeError::Failed(message)) => {
+                Err(NodeFailure { message: format!("plugin '{name}': {message}") })
+            }
+            Err(NodeError::UnknownNode(node_type)) => Err(fail(format!("does not provide node type '{node_type}'"))),
+        }
+    }
+}
+
+impl NodeExecutor for TickSession {
+    fn execute(&mut self, call: NodeCall<'_>) -> Result<Map<String, Value>, NodeFailure> {
+        let span = tracing::debug_span!("plugin_call", run_id = call.run_id, node_id = call.node_id, node_type = call.node_type);
+        let _entered = span.enter();
+        self.run(&call)
+    }
+}
+
+/// A live instance of one plugin in its own store.
+pub(crate) struct Live {
+    pub(crate) store: Store<PluginState>,
+    pub(crate) bindings: Bindings,
+}
+
+impl Live {
+    /// A fresh store (memory cap, no WASI grants) and an instance from the prepared component.
+    pub(crate) fn new(shared: &Shared, plugin: Arc<str>, pre: &NodeExecutorPre<PluginState>) -> wasmtime::Result<Self> {
+        let state = PluginState::new(plugin, shared.config.memory_limit_bytes);
+        let mut store = Store::new(&shared.engine, state);
+        store.limiter(|state| &mut state.limiter);
+        // Instantiation runs guest start code too: it gets the same deadline as a call.
+        store.set_epoch_deadline(deadline_ticks(shared.config.call_deadline));
+        let bindings = pre.instantiate(&mut store)?;
+        Ok(Self { store, bindings })
+    }
+
+    /// Gives the next call a full deadline, counted from now.
+    pub(crate) fn arm(&mut self, config: &HostConfig) {
+        self.store.set_epoch_deadline(deadline_ticks(config.call_deadline));
+    }
+}
+
+/// Why a call into a plugin failed, as the end of "plugin 'x' ...": the CPU deadline, the
+/// memory cap, or another trap (with the guest's last stderr line, which holds a panic message).
+pub(crate) fn explain(error: &wasmtime::Error, store: &Store<PluginState>, config: &HostConfig) -> String {
+    let trap = error.downcast_ref::<Trap>();
+    if trap == Some(&Trap::Interrupt) {
+        return format!("exceeded its CPU deadline ({:?})", config.call_deadline);
+    }
+    if store.data().limiter.memory_denied {
+        return format!("ran out of memory (limit {})", human_bytes(config.memory_limit_bytes));
+    }
+    let reason = match trap {
+        Some(trap) => trap.to_string(),
+        None => first_line(error),
+    };
+    match store.data().stderr_tail(MAX_QUOTED_STDERR) {
+        Some(said) => format!("trapped: {reason} ({said})"),
+        None => format!("trapped: {reason}"),
+    }
+}
+
+fn first_line(error: &wasmtime::Error) -> String {
+    error.to_string().lines().next().unwrap_or_default().to_owned()
+}
+
+/// `64 MiB` for whole mebibytes, else bytes.
+pub(crate) fn human_bytes(bytes: usize) -> String {
+    const MIB: usize = 1024 * 1024;
+    if bytes % MIB == 0 { format!("{} MiB", bytes / MIB) } else { format!("{bytes} bytes") }
+}

@@ -1,0 +1,86 @@
+//! Run state files: atomic replacement, and a listing cache keyed by file metadata so the
+//! runner's frequent scans only parse what changed (also when another process wrote it).
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use agw_domain::run::RunState;
+
+use super::{FileStore, corrupt, lock};
+use crate::{StoreError, StoreResult};
+
+#[derive(Debug, Default)]
+pub(super) struct RunCache {
+    entries: Mutex<HashMap<PathBuf, (SystemTime, u64, RunState)>>,
+}
+
+/// Writes `bytes` to `path` so that readers see the old file or the new one, never a mix,
+/// and the new one survives a crash once this returns.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> StoreResult<()> {
+    let io = |e| StoreError::io(path, e);
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = path.with_extension(format!("tmp-{}-{n}", std::process::id()));
+    let mut file = std::fs::File::create(&tmp).map_err(io)?;
+    file.write_all(bytes).map_err(io)?;
+    file.sync_data().map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)?;
+    Ok(())
+}
+
+impl FileStore {
+    pub(super) fn run_path(&self, run_id: &str) -> PathBuf {
+        self.dir.join(format!("run_{run_id}.json"))
+    }
+
+    pub(super) fn write_run(&self, run: &RunState) -> StoreResult<()> {
+        let path = self.run_path(&run.run_id);
+        let bytes = serde_json::to_vec(run).map_err(|e| corrupt(&path, e))?;
+        write_atomic(&path, &bytes)
+    }
+
+    pub(super) fn read_run(&self, run_id: &str) -> StoreResult<Option<RunState>> {
+        let path = self.run_path(run_id);
+        match std::fs::metadata(&path) {
+            Ok(meta) => self.parse_cached(&path, &meta).map(Some),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(StoreError::io(&path, e)),
+        }
+    }
+
+    fn parse_cached(&self, path: &Path, meta: &std::fs::Metadata) -> StoreResult<RunState> {
+        let stamp = (meta.modified().unwrap_or(SystemTime::UNIX_EPOCH), meta.len());
+        if let Some((modified, len, run)) = lock(&self.runs.entries).get(path) {
+            if (*modified, *len) == stamp {
+                return Ok(run.clone());
+            }
+        }
+        let bytes = std::fs::read(path).map_err(|e| StoreError::io(path, e))?;
+        let run: RunState = serde_json::from_slice(&bytes).map_err(|e| corrupt(path, e))?;
+        lock(&self.runs.entries).insert(path.to_owned(), (stamp.0, stamp.1, run.clone()));
+        Ok(run)
+    }
+
+    pub(super) fn scan_runs(&self) -> StoreResult<Vec<RunState>> {
+        let entries = std::fs::read_dir(&self.dir).map_err(|e| StoreError::io(&self.dir, e))?;
+        let mut runs = Vec::new();
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if !(name.starts_with("run_") && name.ends_with(".json")) {
+                continue;
+            }
+            let Ok(meta) = entry.metadata() else { continue };
+            match self.parse_cached(&entry.path(), &meta) {
+                Ok(run) => runs.push(run),
+                // One unreadable file must not hide every other run.
+                Err(e) => tracing::warn!(error = %e, "skipping unreadable run file"),
+            }
+        }
+        runs.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| b.run_id.cmp(&a.run_id)));
+        Ok(runs)
+    }
+}
