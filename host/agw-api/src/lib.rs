@@ -1,1 +1,105 @@
-//! placeholder
+//! The HTTP edge: axum routes with the reference's request and response shapes, bearer
+//! authentication, request ids and SSE. Everything durable lives behind the store; this
+//! crate only translates.
+
+mod auth;
+mod error;
+mod pyjson;
+mod routes;
+mod views;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use agw_domain::Env;
+use agw_runner::{RunnerHandle, Workflows};
+use agw_store::{RunStore, SharedCatalog};
+use axum::Router;
+use axum::http::{HeaderName, Request};
+use tokio::sync::watch;
+use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+pub use auth::AuthConfig;
+pub use error::ApiError;
+
+/// What the gateway knows about its plugins, for health and discovery answers.
+pub trait PluginDirectory: Send + Sync {
+    /// One JSON object per loaded plugin.
+    fn plugins(&self) -> Vec<serde_json::Value>;
+    /// Load problems, each naming the file and the reason.
+    fn problems(&self) -> Vec<String>;
+}
+
+/// Tuning of the HTTP side.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// How often SSE streams look for records when no in-process wakeup arrives.
+    pub poll: Duration,
+    /// Default seconds of silence before an SSE keep-alive comment.
+    pub heartbeat: Duration,
+    /// Largest `limit` a ledger page may ask for.
+    pub max_ledger_page: usize,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self { poll: Duration::from_millis(250), heartbeat: Duration::from_secs(5), max_ledger_page: 5000 }
+    }
+}
+
+/// Cheap handles shared by every request.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn RunStore>,
+    pub catalog: SharedCatalog,
+    pub workflows: Arc<dyn Workflows>,
+    pub plugins: Arc<dyn PluginDirectory>,
+    pub runner: RunnerHandle,
+    pub env: Arc<dyn Env>,
+    pub auth: Arc<AuthConfig>,
+    pub data_dir: PathBuf,
+    pub config: ApiConfig,
+    /// Turns true when the server shuts down, so SSE streams end cleanly.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+#[derive(Clone, Copy)]
+struct HexRequestId;
+
+impl MakeRequestId for HexRequestId {
+    fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
+        uuid::Uuid::new_v4().simple().to_string().parse().ok().map(RequestId::new)
+    }
+}
+
+/// The whole HTTP surface.
+pub fn router(state: AppState) -> Router {
+    let request_id = HeaderName::from_static("x-request-id");
+    let gateway = routes::gateway_routes()
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token));
+    Router::new()
+        .nest("/api/gateway", gateway)
+        .merge(routes::public_routes())
+        .with_state(state)
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http())
+        .layer(SetRequestIdLayer::new(request_id, HexRequestId))
+}
+
+/// Serves until `shutdown` turns true, then stops accepting and lets requests finish.
+pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
+    let mut shutdown = state.shutdown.clone();
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            while !*shutdown.borrow() {
+                if shutdown.changed().await.is_err() {
+                    break;
+                }
+            }
+        })
+        .await
+}

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::flow::ExecState;
-use crate::record::StepRecord;
+use crate::record::{RecordCtx, StepRecord};
 
 /// Lifecycle status, lowercase on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -173,6 +173,44 @@ impl RunState {
     /// run must wait for the ledger to reach this length before it can say "done".
     pub fn committed_ledger_len(&self) -> u64 {
         self.ledger_base + self.outbox.len() as u64
+    }
+
+    /// Starts a new checkpoint: the ledger now holds `ledger_len` records (the previous
+    /// outbox included), so this state's outbox starts empty at that length.
+    pub fn begin_checkpoint(&mut self, ledger_len: u64) {
+        self.ledger_base = ledger_len;
+        self.outbox.clear();
+    }
+
+    /// Ends the run as failed at `node_id`, journaling the failure and the terminal status.
+    pub fn fail(&mut self, env: &dyn crate::Env, node_id: &str, message: &str) {
+        let now = env.now_iso();
+        let ctx = RecordCtx { run_id: &self.run_id, actor_id: &self.actor_id, session_id: &self.session_id };
+        let failed = ctx.failure(env.new_id(), node_id, message, &now);
+        let status = ctx.terminal_status(env.new_id(), node_id, "failed", &env.now_iso());
+        self.outbox.extend([failed, status]);
+        self.current_node = Some(node_id.to_owned());
+        self.error = Some(message.to_owned());
+        self.finish(RunStatus::Failed, now);
+    }
+
+    /// Ends the run as completed at `node_id` with `output`.
+    pub fn complete(&mut self, env: &dyn crate::Env, node_id: &str, output: Value) {
+        let now = env.now_iso();
+        let ctx = RecordCtx { run_id: &self.run_id, actor_id: &self.actor_id, session_id: &self.session_id };
+        let completion = ctx.completion(env.new_id(), node_id, &output, &now);
+        let status = ctx.terminal_status(env.new_id(), node_id, "completed", &env.now_iso());
+        self.outbox.extend([completion, status]);
+        self.current_node = Some(node_id.to_owned());
+        self.output = Some(output);
+        self.finish(RunStatus::Completed, now);
+    }
+
+    fn finish(&mut self, status: RunStatus, now: String) {
+        self.status = status;
+        self.waiting = None;
+        self.exec.cursor = None;
+        self.updated_at = now;
     }
 
     /// Whether the runner should tick this run.

@@ -15,6 +15,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 wasmtime::component::bindgen!({
     world: "node-executor",
     path: "../../wit",
+    debug: true,
 });
 
 pub(crate) use abstract_::gateway::host::LogLevel;

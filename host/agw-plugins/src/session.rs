@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use agw_domain::flow::exec::{NodeCall, NodeExecutor, NodeFailure};
+use agw_domain::{NodeCall, NodeExecutor, NodeFailure};
 use serde_json::{Map, Value};
 use wasmtime::{Store, Trap};
 

@@ -1,1 +1,27 @@
-//! placeholder
+//! The runner: applies inbox commands and ticks running runs, one data dir at a time.
+//!
+//! Commands and ticks of one run are serialized by a per-run lock and always start from the
+//! stored state, so a `pause` that arrives while a tick executes is applied right after that
+//! tick, never overwritten by it (the reference loses such pauses).
+
+mod lock;
+mod locks;
+mod runner;
+
+use std::sync::Arc;
+
+use agw_domain::CompiledFlow;
+use agw_domain::NodeExecutor;
+use agw_domain::run::FlowRef;
+
+pub use lock::{LockError, RunnerLock};
+pub use runner::{Runner, RunnerConfig, RunnerHandle, RunnerStatus};
+
+/// Where the runner (and the API, to validate a start) gets executable flows and node
+/// executors. The binary wires it to the bundle catalog and the plugin host.
+pub trait Workflows: Send + Sync {
+    /// The compiled flow, or a message saying why it cannot run.
+    fn compile(&self, flow: &FlowRef) -> Result<Arc<CompiledFlow>, String>;
+    /// A fresh executor for one tick of one run.
+    fn executor(&self) -> Box<dyn NodeExecutor + Send>;
+}

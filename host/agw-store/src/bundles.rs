@@ -31,6 +31,26 @@ pub enum CatalogError {
     Io { path: String, source: std::io::Error },
 }
 
+/// The current catalog, swapped whole on reload so readers never see half of one.
+#[derive(Debug, Default, Clone)]
+pub struct SharedCatalog {
+    current: Arc<std::sync::RwLock<Arc<BundleCatalog>>>,
+}
+
+impl SharedCatalog {
+    pub fn new(catalog: BundleCatalog) -> Self {
+        Self { current: Arc::new(std::sync::RwLock::new(Arc::new(catalog))) }
+    }
+
+    pub fn get(&self) -> Arc<BundleCatalog> {
+        self.current.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    pub fn replace(&self, catalog: BundleCatalog) {
+        *self.current.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(catalog);
+    }
+}
+
 /// Loaded bundles, immutable once built; reloads build a new catalog.
 #[derive(Debug, Default, Clone)]
 pub struct BundleCatalog {

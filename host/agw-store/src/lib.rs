@@ -12,7 +12,7 @@ use agw_domain::command::{Accepted, Command, NewCommand};
 use agw_domain::record::StepRecord;
 use agw_domain::run::RunState;
 
-pub use bundles::{BundleCatalog, CatalogError, LoadedBundle, SkippedBundle};
+pub use bundles::{BundleCatalog, CatalogError, LoadedBundle, SharedCatalog, SkippedBundle};
 pub use file::FileStore;
 
 /// What went wrong in a store. Callers decide on the variant, never on the text.

@@ -12,7 +12,6 @@ use serde_json::{Map, Value, json};
 use super::compile::{CNode, CompiledFlow, NodeKind};
 use super::value::{get_path, number, py_str, set_path, truthy};
 use crate::env::Env;
-use crate::record::RecordCtx;
 use crate::run::{RunState, RunStatus};
 
 /// A call of a plugin-provided node.
@@ -505,33 +504,12 @@ impl Interp<'_> {
     }
 
     fn complete(self, env: &dyn Env, node_id: &str, output: Map<String, Value>) -> TickOutcome {
-        let run = self.run;
-        let output = Value::Object(output);
-        let now = env.now_iso();
-        let ctx = RecordCtx { run_id: &run.run_id, actor_id: &run.actor_id, session_id: &run.session_id };
-        let completion = ctx.completion(env.new_id(), node_id, &output, &now);
-        let status = ctx.terminal_status(env.new_id(), node_id, "completed", &env.now_iso());
-        run.outbox.extend([completion, status]);
-        run.current_node = Some(node_id.to_owned());
-        run.output = Some(output);
-        run.status = RunStatus::Completed;
-        run.exec.cursor = None;
-        run.updated_at = now;
+        self.run.complete(env, node_id, Value::Object(output));
         TickOutcome::Finished(RunStatus::Completed)
     }
 
     fn fail(self, env: &dyn Env, failure: Failure) -> TickOutcome {
-        let run = self.run;
-        let now = env.now_iso();
-        let ctx = RecordCtx { run_id: &run.run_id, actor_id: &run.actor_id, session_id: &run.session_id };
-        let failed = ctx.failure(env.new_id(), &failure.node_id, &failure.message, &now);
-        let status = ctx.terminal_status(env.new_id(), &failure.node_id, "failed", &env.now_iso());
-        run.outbox.extend([failed, status]);
-        run.current_node = Some(failure.node_id);
-        run.error = Some(failure.message);
-        run.status = RunStatus::Failed;
-        run.exec.cursor = None;
-        run.updated_at = now;
+        self.run.fail(env, &failure.node_id, &failure.message);
         TickOutcome::Finished(RunStatus::Failed)
     }
 }

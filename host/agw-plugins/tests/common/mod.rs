@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use agw_domain::flow::exec::{NodeCall, NodeExecutor, NodeFailure};
+use agw_domain::{NodeCall, NodeExecutor, NodeFailure};
 use agw_plugins::{HostConfig, PluginHost, PluginSource};
 use serde_json::{Map, Value, json};
 

@@ -1,0 +1,166 @@
+//! Starting runs and reading their state.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use agw_domain::run::{FlowRef, NewRun, RunState, RunStatus};
+
+use super::json_body;
+use crate::error::{ApiError, ApiResult};
+use crate::{AppState, views};
+
+/// Which flow a start request names, resolved against the catalog.
+struct Resolved {
+    flow: FlowRef,
+    name: String,
+}
+
+/// Resolves `bundle_id` / `bundle_version` / `flow_id` (a flow id, `bundle:flow` or
+/// `bundle@version:flow`) the way the reference does.
+fn resolve(state: &AppState, body: &Map<String, Value>) -> ApiResult<Resolved> {
+    let text = |key: &str| body.get(key).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned);
+    let (mut bundle_id, mut version, mut flow_id) = (text("bundle_id"), text("bundle_version"), text("flow_id"));
+    if let Some(full) = flow_id.clone() {
+        if let Some((bundle_part, flow_part)) = full.split_once(':') {
+            let (id, ver) = match bundle_part.split_once('@') {
+                Some((id, ver)) => (id.to_owned(), Some(ver.to_owned())),
+                None => (bundle_part.to_owned(), None),
+            };
+            bundle_id = Some(id);
+            version = ver.or(version);
+            flow_id = Some(flow_part.to_owned());
+        }
+    }
+    let Some(bundle_id) = bundle_id else {
+        return Err(ApiError::bad_request("flow_id is required (or provide bundle_id to start a bundle entrypoint)"));
+    };
+    let catalog = state.catalog.get();
+    let loaded = catalog
+        .get(&bundle_id, version.as_deref())
+        .ok_or_else(|| ApiError::not_found(format!("Bundle '{bundle_id}' not found")))?;
+    let bundle = &loaded.bundle;
+    let flow_id = match flow_id {
+        Some(id) => id,
+        None => bundle.default_flow_id().map(str::to_owned).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "Bundle '{}' has several entrypoints and no default_entrypoint; flow_id is required",
+                bundle.bundle_ref()
+            ))
+        })?,
+    };
+    if !bundle.flows.contains_key(&flow_id) {
+        return Err(ApiError::not_found(format!("Workflow '{}:{flow_id}' not found", bundle.bundle_ref())));
+    }
+    let name = bundle.manifest.entrypoint(&flow_id).and_then(|e| e.name.clone()).unwrap_or_else(|| flow_id.clone());
+    Ok(Resolved {
+        flow: FlowRef {
+            bundle_id: bundle.manifest.bundle_id.clone(),
+            bundle_version: bundle.manifest.bundle_version.clone(),
+            flow_id,
+        },
+        name,
+    })
+}
+
+pub async fn start(State(state): State<AppState>, body: Bytes) -> ApiResult<Json<Value>> {
+    let body = json_body(&body)?;
+    let Value::Object(body) = body else {
+        return Err(ApiError::invalid("model_attributes_type", &["body"], "Input should be a valid dictionary", body));
+    };
+    let input_data = match body.get("input_data") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(map)) => map.clone(),
+        Some(other) => {
+            return Err(ApiError::invalid("dict_type", &["body", "input_data"], "Input should be a valid dictionary", other.clone()));
+        }
+    };
+    let session_id = match body.get("session_id") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()).filter(|s| !s.is_empty()),
+        Some(other) => return Err(ApiError::invalid("string_type", &["body", "session_id"], "Input should be a valid string", other.clone())),
+    };
+    let resolved = resolve(&state, &body)?;
+    let workflow_id = resolved.flow.workflow_id();
+    let compiled = state
+        .workflows
+        .compile(&resolved.flow)
+        .map_err(|reason| ApiError::bad_request(format!("Workflow '{workflow_id}' cannot run: {reason}")))?;
+
+    let run_id = uuid::Uuid::new_v4().to_string();
+    let workspace = state.data_dir.join("workspaces").join(&run_id);
+    std::fs::create_dir_all(&workspace).map_err(ApiError::internal)?;
+    let run = RunState::new(NewRun {
+        run_id: run_id.clone(),
+        flow: resolved.flow.clone(),
+        input_data,
+        session_id,
+        parent_run_id: None,
+        workspace_root: workspace.display().to_string(),
+        entry_node: compiled.entry.clone(),
+        now: state.env.now_iso(),
+    });
+    state.store.create_run(&run)?;
+    state.runner.wake();
+    tracing::info!(run_id = %run_id, workflow_id = %workflow_id, "run started");
+    Ok(Json(json!({
+        "run_id": run_id,
+        "runner_warning": null,
+        "resolved_workflow": {
+            "source": "client",
+            "workflow_id": workflow_id,
+            "bundle_id": resolved.flow.bundle_id,
+            "bundle_version": resolved.flow.bundle_version,
+            "flow_id": resolved.flow.flow_id,
+            "registry_scope": "private",
+            "name": resolved.name,
+            "interface": null,
+        },
+    })))
+}
+
+pub async fn get(State(state): State<AppState>, Path(run_id): Path<String>) -> ApiResult<Json<Value>> {
+    let run = state.store.load_run(&run_id)?.ok_or_else(|| ApiError::run_not_found(&run_id))?;
+    Ok(Json(views::run(&run)))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    limit: Option<usize>,
+    offset: Option<usize>,
+    status: Option<String>,
+    workflow_id: Option<String>,
+    session_id: Option<String>,
+    parent_run_id: Option<String>,
+    root_only: Option<bool>,
+}
+
+pub async fn list(State(state): State<AppState>, Query(query): Query<ListQuery>) -> ApiResult<Json<Value>> {
+    let status = match query.status.as_deref() {
+        None | Some("") => None,
+        Some(s) => Some(RunStatus::parse(s).ok_or_else(|| ApiError::bad_request(format!("unknown status '{s}'")))?),
+    };
+    let matches = |run: &RunState| {
+        status.is_none_or(|s| run.status == s)
+            && query.workflow_id.as_ref().is_none_or(|w| &run.workflow_id == w)
+            && query.session_id.as_ref().is_none_or(|s| &run.session_id == s)
+            && query.parent_run_id.as_ref().is_none_or(|p| run.parent_run_id.as_ref() == Some(p))
+            && (!query.root_only.unwrap_or(false) || run.parent_run_id.is_none())
+    };
+    let limit = query.limit.unwrap_or(50).clamp(1, 500);
+    let offset = query.offset.unwrap_or(0);
+    let runs: Vec<RunState> = state.store.list_runs()?.into_iter().filter(matches).collect();
+    let has_more = runs.len() > offset + limit;
+    let mut items = Vec::new();
+    for run in runs.iter().skip(offset).take(limit) {
+        let mut item = views::run(run);
+        if let Value::Object(map) = &mut item {
+            map.insert("ledger_len".into(), json!(state.store.ledger_len(&run.run_id)?));
+            map.insert("kind".into(), json!("conversation"));
+        }
+        items.push(item);
+    }
+    Ok(Json(json!({ "items": items, "count": items.len(), "offset": offset, "has_more": has_more })))
+}

@@ -1,0 +1,110 @@
+//! `GET /runs/{id}/ledger/stream`: the ledger as server-sent events.
+//!
+//! Frames are `id: <cursor>` / `event: step` / `data: {"cursor", "record"}`, written as the
+//! reference writes them. `done` is sent only once the run is terminal and the ledger holds
+//! every record the final checkpoint committed to, so `done.cursor` always equals the final
+//! ledger length (the reference can send `done` a record or two early).
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+use tokio::time::Instant;
+
+use crate::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::pyjson;
+
+const PAGE: usize = 500;
+
+#[derive(Debug, Deserialize)]
+pub struct StreamQuery {
+    after: Option<u64>,
+    heartbeat_s: Option<f64>,
+}
+
+pub async fn stream(
+    State(state): State<AppState>,
+    Path(run_id): Path<String>,
+    Query(query): Query<StreamQuery>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    if state.store.load_run(&run_id)?.is_none() {
+        return Err(ApiError::run_not_found(&run_id));
+    }
+    let last_event_id = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok());
+    let mut cursor: u64 = match query.after {
+        Some(n) if n > 0 => n,
+        _ => last_event_id.unwrap_or(0),
+    };
+    let heartbeat = query
+        .heartbeat_s
+        .filter(|s| s.is_finite())
+        .map(|s| Duration::from_secs_f64(s.clamp(0.1, 300.0)))
+        .unwrap_or(state.config.heartbeat);
+    let poll = state.config.poll;
+    let mut appended = state.runner.subscribe();
+    let mut shutdown = state.shutdown.clone();
+    let store = state.store.clone();
+
+    let body = async_stream::stream! {
+        let mut last_sent = Instant::now();
+        loop {
+            let records = match store.read_ledger(&run_id, cursor, PAGE) {
+                Ok(records) => records,
+                Err(e) => {
+                    tracing::error!(run_id = %run_id, error = %e, "SSE cannot read the ledger");
+                    break;
+                }
+            };
+            let full_page = records.len() == PAGE;
+            for record in records {
+                cursor += 1;
+                let data = pyjson::to_string(&json!({ "cursor": cursor, "record": record }));
+                yield Ok::<Bytes, Infallible>(Bytes::from(format!("id: {cursor}\nevent: step\ndata: {data}\n\n")));
+                last_sent = Instant::now();
+            }
+            if full_page {
+                continue;
+            }
+            match (store.load_run(&run_id), store.ledger_len(&run_id)) {
+                (Ok(Some(run)), Ok(len)) if run.status.is_terminal() && len >= run.committed_ledger_len() && cursor >= len => {
+                    let data = pyjson::to_string(&json!({ "run_id": run_id, "cursor": cursor, "status": "terminal" }));
+                    yield Ok(Bytes::from(format!("event: done\ndata: {data}\n\n")));
+                    break;
+                }
+                (Ok(Some(_)), Ok(_)) => {}
+                (Ok(None), _) => break,
+                (Err(e), _) | (_, Err(e)) => {
+                    tracing::error!(run_id = %run_id, error = %e, "SSE cannot read the run");
+                    break;
+                }
+            }
+            let until_heartbeat = heartbeat.saturating_sub(last_sent.elapsed());
+            tokio::select! {
+                _ = appended.recv() => {}
+                _ = tokio::time::sleep(poll.min(until_heartbeat)) => {}
+                _ = shutdown.changed() => break,
+            }
+            if *shutdown.borrow() {
+                break;
+            }
+            if last_sent.elapsed() >= heartbeat {
+                yield Ok(Bytes::from_static(b": keep-alive\n\n"));
+                last_sent = Instant::now();
+            }
+        }
+    };
+
+    let mut response = Body::from_stream(body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream; charset=utf-8"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    Ok(response)
+}

@@ -1,0 +1,274 @@
+//! The runner loop.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use agw_domain::command::{Applied, apply};
+use agw_domain::flow::{TickLimits, TickOutcome, tick};
+use agw_domain::run::RunState;
+use agw_domain::Env;
+use agw_store::{RunStore, StoreResult, reconcile_outbox};
+use tokio::sync::{Notify, broadcast, watch};
+
+use crate::Workflows;
+use crate::lock::RunnerLock;
+use crate::locks::{RunLocks, hold};
+
+/// Runner tuning, from `ABSTRACTGATEWAY_POLL_S`, `_TICK_WORKERS`, `_TICK_MAX_STEPS` and
+/// `_COMMAND_BATCH_LIMIT`.
+#[derive(Debug, Clone, Copy)]
+pub struct RunnerConfig {
+    pub poll: Duration,
+    pub tick_workers: usize,
+    pub tick_max_steps: u32,
+    pub command_batch: usize,
+}
+
+impl Default for RunnerConfig {
+    fn default() -> Self {
+        Self { poll: Duration::from_millis(250), tick_workers: 4, tick_max_steps: 100, command_batch: 200 }
+    }
+}
+
+/// What `/api/health` reports about the runner.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunnerStatus {
+    pub enabled: bool,
+    pub active: bool,
+    pub lock_held: bool,
+    pub pid: u32,
+    pub lock_acquired_at: Option<String>,
+    pub error: Option<String>,
+}
+
+/// Shared between the API and the runner of one process: wakeups in one direction, "new
+/// ledger records for run X" in the other. Works (by polling) without an in-process runner.
+#[derive(Debug, Clone)]
+pub struct RunnerHandle {
+    inner: Arc<HandleInner>,
+}
+
+#[derive(Debug)]
+struct HandleInner {
+    wake: Notify,
+    appended: broadcast::Sender<String>,
+    status: Mutex<RunnerStatus>,
+}
+
+impl Default for RunnerHandle {
+    fn default() -> Self {
+        Self {
+            inner: Arc::new(HandleInner {
+                wake: Notify::new(),
+                appended: broadcast::channel(1024).0,
+                status: Mutex::default(),
+            }),
+        }
+    }
+}
+
+impl RunnerHandle {
+    /// Asks the runner to look at the inbox and the runs now rather than at the next poll.
+    pub fn wake(&self) {
+        self.inner.wake.notify_one();
+    }
+
+    /// Run ids whose ledger just grew (in this process).
+    pub fn subscribe(&self) -> broadcast::Receiver<String> {
+        self.inner.appended.subscribe()
+    }
+
+    pub fn status(&self) -> RunnerStatus {
+        self.inner.status.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    fn set_status(&self, update: impl FnOnce(&mut RunnerStatus)) {
+        update(&mut self.inner.status.lock().unwrap_or_else(PoisonError::into_inner));
+    }
+
+    fn appended(&self, run_id: &str) {
+        // Nobody listening is fine.
+        let _ = self.inner.appended.send(run_id.to_owned());
+    }
+}
+
+/// Applies commands and ticks runs for one data dir. Holds the data dir's runner lock.
+pub struct Runner {
+    store: Arc<dyn RunStore>,
+    workflows: Arc<dyn Workflows>,
+    env: Arc<dyn Env>,
+    config: RunnerConfig,
+    handle: RunnerHandle,
+    locks: RunLocks,
+    _lock: RunnerLock,
+}
+
+impl Runner {
+    pub fn new(
+        store: Arc<dyn RunStore>,
+        workflows: Arc<dyn Workflows>,
+        env: Arc<dyn Env>,
+        config: RunnerConfig,
+        handle: RunnerHandle,
+        lock: RunnerLock,
+    ) -> Self {
+        let acquired = env.now_iso();
+        handle.set_status(|s| {
+            *s = RunnerStatus {
+                enabled: true,
+                active: false,
+                lock_held: true,
+                pid: std::process::id(),
+                lock_acquired_at: Some(acquired),
+                error: None,
+            }
+        });
+        Self { store, workflows, env, config, handle, locks: RunLocks::default(), _lock: lock }
+    }
+
+    /// Runs until `shutdown` turns true. Finishes the tick in progress before returning.
+    pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let this = self.clone();
+        if let Err(e) = tokio::task::spawn_blocking(move || this.recover()).await {
+            tracing::error!(error = %e, "runner recovery panicked");
+        }
+        self.handle.set_status(|s| s.active = true);
+        tracing::info!(lock = %self._lock.path().display(), "runner started");
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            let busy = match self.clone().pass().await {
+                Ok(busy) => busy,
+                Err(e) => {
+                    tracing::error!(error = %e, "runner pass failed");
+                    false
+                }
+            };
+            if busy {
+                tokio::task::yield_now().await;
+                continue;
+            }
+            tokio::select! {
+                _ = self.handle.inner.wake.notified() => {}
+                _ = tokio::time::sleep(self.config.poll) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+        self.handle.set_status(|s| s.active = false);
+        tracing::info!("runner stopped");
+    }
+
+    /// One pass: apply pending commands, then tick every runnable run once. Returns whether
+    /// there is more to do right away.
+    async fn pass(self: Arc<Self>) -> StoreResult<bool> {
+        let this = self.clone();
+        let (applied, runnable) = tokio::task::spawn_blocking(move || -> StoreResult<(bool, Vec<String>)> {
+            let applied = this.apply_commands()?;
+            let runnable = this.store.list_runs()?.into_iter().filter(RunState::is_runnable).map(|r| r.run_id).collect();
+            Ok((applied, runnable))
+        })
+        .await
+        .unwrap_or_else(|e| {
+            tracing::error!(error = %e, "runner pass panicked");
+            Ok((false, Vec::new()))
+        })?;
+
+        let mut more = applied;
+        for chunk in runnable.chunks(self.config.tick_workers.max(1)) {
+            let mut set = tokio::task::JoinSet::new();
+            for run_id in chunk {
+                let this = self.clone();
+                let run_id = run_id.clone();
+                set.spawn_blocking(move || {
+                    this.tick_run(&run_id).unwrap_or_else(|e| {
+                        tracing::error!(run_id = %run_id, error = %e, "tick failed");
+                        false
+                    })
+                });
+            }
+            while let Some(still_running) = set.join_next().await {
+                more |= still_running.unwrap_or(false);
+            }
+        }
+        Ok(more)
+    }
+
+    /// Appends any checkpointed records a crash kept out of the ledgers.
+    fn recover(&self) {
+        let runs = match self.store.list_runs() {
+            Ok(runs) => runs,
+            Err(e) => return tracing::error!(error = %e, "cannot list runs for recovery"),
+        };
+        for run in runs {
+            if let Err(e) = reconcile_outbox(self.store.as_ref(), &run) {
+                tracing::error!(run_id = %run.run_id, error = %e, "cannot reconcile ledger");
+            }
+        }
+    }
+
+    fn apply_commands(&self) -> StoreResult<bool> {
+        let cursor = self.store.command_cursor()?;
+        let commands = self.store.commands_after(cursor, self.config.command_batch)?;
+        let Some(last) = commands.last().map(|c| c.seq) else { return Ok(false) };
+        for command in &commands {
+            let _span = tracing::info_span!("command", run_id = %command.run_id, kind = %command.kind, seq = command.seq).entered();
+            let outcome = self.with_run(&command.run_id, |run, env| apply(run, command, env))?;
+            match outcome {
+                Some(Applied::Changed) => tracing::info!("command applied"),
+                Some(Applied::Ignored(why)) => tracing::info!(%why, "command ignored"),
+                None => tracing::warn!("command for an unknown run"),
+            }
+        }
+        // Applying is idempotent per run (each run remembers the last seq it applied), so a
+        // crash before this line only means the batch is looked at again.
+        self.store.set_command_cursor(last)?;
+        Ok(true)
+    }
+
+    /// Ticks one run; returns whether it can run further.
+    fn tick_run(&self, run_id: &str) -> StoreResult<bool> {
+        let _span = tracing::info_span!("tick", run_id = %run_id).entered();
+        let limits = TickLimits { max_steps: self.config.tick_max_steps, ..TickLimits::default() };
+        let outcome = self.with_run(run_id, |run, env| {
+            if !run.is_runnable() {
+                return None;
+            }
+            match self.workflows.compile(&run.flow) {
+                Ok(flow) => {
+                    let mut executor = self.workflows.executor();
+                    Some(tick(&flow, run, executor.as_mut(), env, limits))
+                }
+                Err(message) => {
+                    let node = run.current_node.clone().unwrap_or_default();
+                    run.fail(env, &node, &message);
+                    Some(TickOutcome::Finished(run.status))
+                }
+            }
+        })?;
+        Ok(matches!(outcome, Some(Some(TickOutcome::Yielded))))
+    }
+
+    /// Loads a run under its lock, lets `change` modify it, and commits the result: the
+    /// state (with its outbox) first, then the outbox into the ledger.
+    fn with_run<T>(&self, run_id: &str, change: impl FnOnce(&mut RunState, &dyn Env) -> T) -> StoreResult<Option<T>> {
+        let lock = self.locks.get(run_id);
+        let _guard = hold(&lock);
+        let Some(mut run) = self.store.load_run(run_id)? else { return Ok(None) };
+        let before = run.clone();
+        let len = reconcile_outbox(self.store.as_ref(), &run)?;
+        run.begin_checkpoint(len);
+        let result = change(&mut run, self.env.as_ref());
+        if run != before {
+            self.store.save_run(&run)?;
+            if !run.outbox.is_empty() {
+                self.store.append_ledger(run_id, &run.outbox)?;
+                self.handle.appended(run_id);
+            }
+        }
+        if run.status.is_terminal() {
+            self.locks.forget(run_id);
+        }
+        Ok(Some(result))
+    }
+}
