@@ -5,25 +5,224 @@
 //! remembers whether it refused a growth, so a trap that follows can be reported as "out of
 //! memory" instead of an opaque `unreachable`.
 
+//! The one place the WIT contract (`wit/gateway.wit`, world `node-executor`) meets Rust, plus
+//! the per-store state every plugin call sees.
+//!
+//! Why not `wasmtime::component::bindgen!`: wasmtime 48's generator writes the package
+//! namespace as a Rust path segment without escaping it, and `abstract` is a reserved keyword,
+//! so the expanded code (`exports::abstract::gateway::...`) does not compile. The contract is
+//! small, so it is mirrored here with wasmtime's derive macros instead; the component model
+//! type-checks every record, variant and function signature against the component when an
+//! instance's functions are looked up, so a drift between this file and the WIT is an error,
+//! never silent misbehaviour.
+//!
+//! A plugin's store holds: its name (so host calls can be attributed), a WASI context with no
+//! grants at all (no preopens, no env, no args, no stdio, no sockets), and a memory limiter that
+//! remembers whether it refused a growth, so a trap that follows can be reported as "out of
+//! memory" instead of an opaque `unreachable`.
+
 use std::sync::Arc;
 
-use wasmtime::component::{HasSelf, Linker, ResourceTable};
-use wasmtime::{ResourceLimiter, StoreLimits, StoreLimitsBuilder};
+use wasmtime::component::{
+    ComponentExportIndex, ComponentType, InstancePre, Lift, Linker, Lower, ResourceTable, TypedFunc,
+};
+use wasmtime::{AsContextMut, ResourceLimiter, StoreContextMut, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-wasmtime::component::bindgen!({
-    world: "node-executor",
-    path: "../../wit",
-    debug: true,
-});
+/// Interfaces the world exports, each with the functions the host calls.
+const PLUGIN_INTERFACE: &str = "abstract:gateway/plugin@0.1.0";
+const NODES_INTERFACE: &str = "abstract:gateway/nodes@0.1.0";
+/// Interfaces the world imports.
+const HOST_INTERFACE: &str = "abstract:gateway/host@0.1.0";
+const TYPES_INTERFACE: &str = "abstract:gateway/types@0.1.0";
 
-pub(crate) use abstract_::gateway::host::LogLevel;
-pub(crate) use abstract_::gateway::types::{PluginInfo, WorkspaceAccess};
-pub(crate) use exports::abstract_::gateway::nodes::{NodeContext, NodeError, NodeSpec};
+/// `types.workspace-access`.
+// Variants are only ever built by `Lift` from guest values, which rustc cannot see.
+#[allow(dead_code)]
+#[derive(ComponentType, Lift, Debug, Clone, Copy, PartialEq, Eq)]
+#[component(enum)]
+#[repr(u8)]
+pub(crate) enum WorkspaceAccess {
+    #[component(name = "none")]
+    None,
+    #[component(name = "read")]
+    Read,
+    #[component(name = "read-write")]
+    ReadWrite,
+}
 
-/// Export names a component must have to implement `node-executor`.
-pub(crate) const NODE_EXECUTOR_EXPORTS: [&str; 2] = ["abstract:gateway/plugin@0.1.0", "abstract:gateway/nodes@0.1.0"];
+/// `types.host-request`.
+#[derive(ComponentType, Lift, Debug, Clone)]
+#[component(record)]
+pub(crate) struct HostRequest {
+    pub(crate) host: String,
+    pub(crate) methods: Vec<String>,
+}
+
+/// `types.capabilities`.
+#[derive(ComponentType, Lift, Debug, Clone)]
+#[component(record)]
+pub(crate) struct Capabilities {
+    #[component(name = "outbound-hosts")]
+    pub(crate) outbound_hosts: Vec<HostRequest>,
+    pub(crate) workspace: WorkspaceAccess,
+    #[component(name = "config-keys")]
+    pub(crate) config_keys: Vec<String>,
+    pub(crate) secrets: Vec<String>,
+    #[component(name = "memory-mib")]
+    pub(crate) memory_mib: Option<u32>,
+}
+
+/// `types.plugin-info`, the answer of `plugin.describe()`.
+#[derive(ComponentType, Lift, Debug, Clone)]
+#[component(record)]
+pub(crate) struct PluginInfo {
+    pub(crate) name: String,
+    pub(crate) version: String,
+    pub(crate) description: String,
+    #[component(name = "sdk-version")]
+    pub(crate) sdk_version: String,
+    pub(crate) capabilities: Capabilities,
+}
+
+/// `nodes.pin`.
+#[derive(ComponentType, Lift, Debug, Clone)]
+#[component(record)]
+pub(crate) struct Pin {
+    pub(crate) id: String,
+    pub(crate) label: String,
+    pub(crate) kind: String,
+}
+
+/// `nodes.node-spec`.
+#[derive(ComponentType, Lift, Debug, Clone)]
+#[component(record)]
+pub(crate) struct NodeSpec {
+    #[component(name = "node-type")]
+    pub(crate) node_type: String,
+    pub(crate) category: String,
+    pub(crate) description: String,
+    pub(crate) inputs: Vec<Pin>,
+    pub(crate) outputs: Vec<Pin>,
+    pub(crate) pure: bool,
+}
+
+/// `nodes.node-context`.
+#[derive(ComponentType, Lower, Debug, Clone)]
+#[component(record)]
+pub(crate) struct NodeContext {
+    #[component(name = "run-id")]
+    pub(crate) run_id: String,
+    #[component(name = "workflow-id")]
+    pub(crate) workflow_id: String,
+    #[component(name = "node-id")]
+    pub(crate) node_id: String,
+}
+
+/// `nodes.node-error`.
+#[derive(ComponentType, Lift, Debug, Clone)]
+#[component(variant)]
+pub(crate) enum NodeError {
+    #[component(name = "invalid-input")]
+    InvalidInput(String),
+    #[component(name = "unknown-node")]
+    UnknownNode(String),
+    #[component(name = "failed")]
+    Failed(String),
+}
+
+/// `host.log-level`.
+// Variants are only ever built by `Lift` from guest values, which rustc cannot see.
+#[allow(dead_code)]
+#[derive(ComponentType, Lift, Debug, Clone, Copy, PartialEq, Eq)]
+#[component(enum)]
+#[repr(u8)]
+pub(crate) enum LogLevel {
+    #[component(name = "trace")]
+    Trace,
+    #[component(name = "debug")]
+    Debug,
+    #[component(name = "info")]
+    Info,
+    #[component(name = "warn")]
+    Warn,
+    #[component(name = "error")]
+    Error,
+}
+
+type ExecuteParams = (String, String, String, NodeContext);
+
+/// A component known to implement `node-executor`, linked and ready to instantiate.
+pub(crate) struct NodeExecutorPre {
+    pre: InstancePre<PluginState>,
+    describe: ComponentExportIndex,
+    list_nodes: ComponentExportIndex,
+    execute: ComponentExportIndex,
+}
+
+impl NodeExecutorPre {
+    /// Finds the world's exports; `Err` names the first one missing.
+    pub(crate) fn new(pre: InstancePre<PluginState>) -> Result<Self, String> {
+        let component = pre.component();
+        let find = |interface: &str, func: &str| {
+            let instance = component.get_export_index(None, interface).ok_or_else(|| format!("missing export {interface}"))?;
+            component
+                .get_export_index(Some(&instance), func)
+                .ok_or_else(|| format!("missing export {interface}#{func}"))
+        };
+        let describe = find(PLUGIN_INTERFACE, "describe")?;
+        let list_nodes = find(NODES_INTERFACE, "list-nodes")?;
+        let execute = find(NODES_INTERFACE, "execute")?;
+        Ok(Self { pre, describe, list_nodes, execute })
+    }
+
+    /// Instantiates into `store` and type-checks the exports against the contract.
+    pub(crate) fn instantiate(&self, mut store: impl AsContextMut<Data = PluginState>) -> wasmtime::Result<NodeExecutor> {
+        let instance = self.pre.instantiate(&mut store)?;
+        Ok(NodeExecutor {
+            describe: instance.get_typed_func(&mut store, &self.describe)?,
+            list_nodes: instance.get_typed_func(&mut store, &self.list_nodes)?,
+            execute: instance.get_typed_func(&mut store, &self.execute)?,
+        })
+    }
+}
+
+/// The world's exports on one live instance.
+pub(crate) struct NodeExecutor {
+    describe: TypedFunc<(), (PluginInfo,)>,
+    list_nodes: TypedFunc<(), (Vec<NodeSpec>,)>,
+    execute: TypedFunc<ExecuteParams, (Result<String, NodeError>,)>,
+}
+
+impl NodeExecutor {
+    /// `plugin.describe()`.
+    pub(crate) fn describe(&self, store: impl AsContextMut) -> wasmtime::Result<PluginInfo> {
+        Ok(self.describe.call(store, ())?.0)
+    }
+
+    /// `nodes.list-nodes()`.
+    pub(crate) fn list_nodes(&self, store: impl AsContextMut) -> wasmtime::Result<Vec<NodeSpec>> {
+        Ok(self.list_nodes.call(store, ())?.0)
+    }
+
+    /// `nodes.execute(node-type, config, inputs, ctx)`; the outer error is a trap.
+    pub(crate) fn execute(
+        &self,
+        store: impl AsContextMut,
+        node_type: &str,
+        config: String,
+        inputs: String,
+        ctx: NodeContext,
+    ) -> wasmtime::Result<Result<String, NodeError>> {
+        Ok(self.execute.call(store, (node_type.to_owned(), config, inputs, ctx))?.0)
+    }
+}
+
+/// Whether a component exports the `node-executor` world's interfaces.
+pub(crate) fn missing_exports(component: &wasmtime::component::Component) -> Vec<&'static str> {
+    [PLUGIN_INTERFACE, NODES_INTERFACE].into_iter().filter(|name| component.get_export_index(None, *name).is_none()).collect()
+}
 
 /// Guest stderr kept per store: enough for a panic message, small enough not to matter.
 const STDERR_CAPACITY: usize = 8 * 1024;
@@ -115,11 +314,10 @@ impl ResourceLimiter for Limiter {
     }
 }
 
-impl abstract_::gateway::types::Host for PluginState {}
-
-impl abstract_::gateway::host::Host for PluginState {
-    fn log(&mut self, level: LogLevel, message: String) {
-        let message = truncate(&message, MAX_LOG_MESSAGE);
+impl PluginState {
+    /// `host.log`: a tracing event attributed to the plugin.
+    fn log(&self, level: LogLevel, message: &str) {
+        let message = truncate(message, MAX_LOG_MESSAGE);
         let plugin = &*self.plugin;
         match level {
             LogLevel::Trace => tracing::trace!(plugin, message, "plugin log"),
@@ -135,7 +333,16 @@ impl abstract_::gateway::host::Host for PluginState {
 pub(crate) fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<PluginState>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
-    NodeExecutor::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |state| state)?;
+    linker.instance(HOST_INTERFACE)?.func_wrap(
+        "log",
+        |store: StoreContextMut<'_, PluginState>, (level, message): (LogLevel, String)| {
+            store.data().log(level, &message);
+            Ok(())
+        },
+    )?;
+    // `types` has no functions, only types the other interfaces use; a component may still
+    // import it, so it must exist.
+    linker.instance(TYPES_INTERFACE)?;
     Ok(linker)
 }
 

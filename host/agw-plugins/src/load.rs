@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::Shared;
-use crate::bindings::{NODE_EXECUTOR_EXPORTS, NodeExecutorPre};
+use crate::bindings::{NodeExecutorPre, missing_exports};
 use crate::cache::{Obtained, sha256_hex};
 use crate::registry::LoadedPlugin;
 use crate::session::{Live, explain};
@@ -30,8 +30,7 @@ pub(crate) fn load_one(
         .map_err(|e| format!("not a WebAssembly component: {e:#}"))?;
     *obtained = Some(how);
 
-    let missing: Vec<&str> =
-        NODE_EXECUTOR_EXPORTS.into_iter().filter(|name| component.get_export_index(None, *name).is_none()).collect();
+    let missing = missing_exports(&component);
     if !missing.is_empty() {
         return Err(format!("does not implement a known world (node-executor): missing export {}", missing.join(", ")));
     }
@@ -49,14 +48,12 @@ pub(crate) fn load_one(
         Live::new(shared, Arc::from(label.as_str()), &pre).map_err(|e| format!("cannot be instantiated: {e:#}"))?;
     let info = live
         .bindings
-        .abstract_gateway_plugin()
-        .call_describe(&mut live.store)
+        .describe(&mut live.store)
         .map_err(|e| format!("describe() failed: {}", explain(&e, &live.store, &shared.config)))?;
     live.arm(&shared.config);
     let nodes = live
         .bindings
-        .abstract_gateway_nodes()
-        .call_list_nodes(&mut live.store)
+        .list_nodes(&mut live.store)
         .map_err(|e| format!("list-nodes() failed: {}", explain(&e, &live.store, &shared.config)))?;
     if info.name.trim().is_empty() {
         return Err("describe() answered an empty plugin name".to_owned());

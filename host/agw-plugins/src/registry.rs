@@ -4,14 +4,14 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::bindings::{NodeExecutorPre, PluginState};
+use crate::bindings::NodeExecutorPre;
 use crate::summary::{LoadProblem, PluginSummary};
 
 /// A plugin that passed validation: its summary and the prepared (linked) component.
 pub(crate) struct LoadedPlugin {
     pub(crate) name: Arc<str>,
     pub(crate) summary: PluginSummary,
-    pub(crate) pre: NodeExecutorPre<PluginState>,
+    pub(crate) pre: NodeExecutorPre,
 }
 
 /// Who provides a node type.

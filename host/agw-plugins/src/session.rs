@@ -53,7 +53,7 @@ impl TickSession {
             node_id: call.node_id.to_owned(),
         };
         live.arm(&self.shared.config);
-        let answer = live.bindings.abstract_gateway_nodes().call_execute(&mut live.store, call.node_type, &config, &inputs, &ctx);
+        let answer = live.bindings.execute(&mut live.store, call.node_type, config, inputs, ctx);
         let answer = match answer {
             Ok(answer) => answer,
             Err(error) => {
@@ -94,7 +94,7 @@ pub(crate) struct Live {
 
 impl Live {
     /// A fresh store (memory cap, no WASI grants) and an instance from the prepared component.
-    pub(crate) fn new(shared: &Shared, plugin: Arc<str>, pre: &NodeExecutorPre<PluginState>) -> wasmtime::Result<Self> {
+    pub(crate) fn new(shared: &Shared, plugin: Arc<str>, pre: &NodeExecutorPre) -> wasmtime::Result<Self> {
         let state = PluginState::new(plugin, shared.config.memory_limit_bytes);
         let mut store = Store::new(&shared.engine, state);
         store.limiter(|state| &mut state.limiter);

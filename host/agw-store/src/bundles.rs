@@ -61,9 +61,14 @@ pub struct BundleCatalog {
 
 impl BundleCatalog {
     /// Loads every bundle under `roots` (each a `.flow` file, a directory bundle, or a folder
-    /// of them).
-    pub fn load(roots: &[PathBuf], limits: &ZipLimits) -> Result<Self, CatalogError> {
+    /// of them), plus `embedded` packed bundles given as (name, bytes).
+    pub fn load(roots: &[PathBuf], embedded: &[(&str, &[u8])], limits: &ZipLimits) -> Result<Self, CatalogError> {
         let mut catalog = Self::default();
+        for (name, bytes) in embedded {
+            let path = PathBuf::from(format!("<built-in>/{name}"));
+            let bundle = Bundle::from_zip(bytes, limits).map_err(|e| e.to_string());
+            catalog.add(&path, bundle, "2026-01-01T00:00:00.000000+00:00".into());
+        }
         for root in roots {
             if !root.exists() {
                 continue;
@@ -87,7 +92,11 @@ impl BundleCatalog {
     }
 
     fn add_path(&mut self, path: &Path, limits: &ZipLimits) {
-        match read_bundle(path, limits) {
+        self.add(path, read_bundle(path, limits), modified_iso(path));
+    }
+
+    fn add(&mut self, path: &Path, bundle: Result<Bundle, String>, modified: String) {
+        match bundle {
             Ok(bundle) => {
                 let id = bundle.manifest.bundle_id.clone();
                 let versions = self.bundles.entry(id).or_default();
@@ -98,7 +107,7 @@ impl BundleCatalog {
                     });
                     return;
                 }
-                let created_at = bundle.manifest.created_at.clone().unwrap_or_else(|| modified_iso(path));
+                let created_at = bundle.manifest.created_at.clone().unwrap_or(modified);
                 versions.push(Arc::new(LoadedBundle { bundle, path: path.to_owned(), created_at }));
             }
             Err(reason) => {

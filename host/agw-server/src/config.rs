@@ -1,0 +1,90 @@
+//! Configuration from `ABSTRACTGATEWAY_*` environment variables (spec/contract.md).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+
+/// Everything the gateway reads from its environment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    /// `None`: serve the sample bundles built into the binary.
+    pub flows_dir: Option<PathBuf>,
+    pub plugins_dir: PathBuf,
+    pub tokens: Vec<String>,
+    /// `ABSTRACTGATEWAY_SECURITY=0` turns authentication off (local development only).
+    pub security: bool,
+    pub runner_enabled: bool,
+    pub poll: Duration,
+    pub tick_workers: usize,
+    pub tick_max_steps: u32,
+    pub command_batch: usize,
+    pub plugin_memory_mib: usize,
+    pub plugin_deadline: Duration,
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(format!("ABSTRACTGATEWAY_{name}")).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+fn parsed<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    match var(name) {
+        None => Ok(default),
+        Some(raw) => raw.parse().map_err(|e| anyhow::anyhow!("ABSTRACTGATEWAY_{name}={raw:?} is invalid: {e}")),
+    }
+}
+
+fn flag(name: &str, default: bool) -> anyhow::Result<bool> {
+    match var(name).as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None => Ok(default),
+        Some("1" | "true" | "yes" | "on") => Ok(true),
+        Some("0" | "false" | "no" | "off") => Ok(false),
+        Some(other) => bail!("ABSTRACTGATEWAY_{name}={other:?} is not a boolean (use 1 or 0)"),
+    }
+}
+
+fn seconds(name: &str, default: f64) -> anyhow::Result<Duration> {
+    let value: f64 = parsed(name, default)?;
+    Duration::try_from_secs_f64(value).with_context(|| format!("ABSTRACTGATEWAY_{name} must be a positive number of seconds"))
+}
+
+impl Config {
+    pub fn from_env() -> anyhow::Result<Self> {
+        let data_dir = var("DATA_DIR").map_or_else(|| PathBuf::from("./runtime"), PathBuf::from);
+        let mut tokens: Vec<String> = var("AUTH_TOKENS")
+            .map(|list| list.split(',').map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).collect())
+            .unwrap_or_default();
+        if let Some(token) = var("AUTH_TOKEN") {
+            tokens.insert(0, token);
+        }
+        Ok(Self {
+            plugins_dir: var("PLUGINS_DIR").map_or_else(|| data_dir.join("plugins"), PathBuf::from),
+            flows_dir: var("FLOWS_DIR").map(PathBuf::from),
+            data_dir,
+            tokens,
+            security: flag("SECURITY", true)?,
+            runner_enabled: flag("RUNNER", true)?,
+            poll: seconds("POLL_S", 0.25)?,
+            tick_workers: parsed("TICK_WORKERS", 4)?,
+            tick_max_steps: parsed("TICK_MAX_STEPS", 100)?,
+            command_batch: parsed("COMMAND_BATCH_LIMIT", 200)?,
+            plugin_memory_mib: parsed("PLUGIN_MEMORY_MIB", 64)?,
+            plugin_deadline: seconds("PLUGIN_DEADLINE_S", 2.0)?,
+        })
+    }
+
+    /// `serve` refuses to start without a way to authenticate.
+    pub fn check_auth(&self) -> anyhow::Result<()> {
+        if self.security && self.tokens.is_empty() {
+            bail!(
+                "no auth token configured: set ABSTRACTGATEWAY_AUTH_TOKEN (or ABSTRACTGATEWAY_AUTH_TOKENS), \
+                 or ABSTRACTGATEWAY_SECURITY=0 for local development"
+            );
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,128 @@
+//! Builds the gateway's parts from its configuration and connects them.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use agw_api::PluginDirectory;
+use agw_domain::bundle::ZipLimits;
+use agw_domain::run::FlowRef;
+use agw_domain::{CompiledFlow, NodeExecutor};
+use agw_plugins::{HostConfig, PluginHost, PluginSource};
+use agw_runner::Workflows;
+use agw_store::{BundleCatalog, SharedCatalog};
+use anyhow::Context;
+
+use crate::config::Config;
+use crate::samples::SAMPLES;
+
+/// Starts the plugin host and loads the first-party plugins plus every `.wasm` in the
+/// plugins directory. Bad plugins are logged and listed, never fatal.
+pub fn plugin_host(config: &Config) -> anyhow::Result<PluginHost> {
+    let host = PluginHost::new(HostConfig {
+        cache_dir: Some(config.data_dir.join("plugin-cache")),
+        memory_limit_bytes: config.plugin_memory_mib * 1024 * 1024,
+        call_deadline: config.plugin_deadline,
+    })
+    .context("cannot start the plugin host")?;
+    let started = std::time::Instant::now();
+    let mut sources: Vec<PluginSource> =
+        agw_firstparty::EMBEDDED.iter().map(|p| PluginSource::first_party(p.name, p.wasm)).collect();
+    sources.extend(directory_plugins(&config.plugins_dir));
+    let report = host.load(sources);
+    tracing::info!(
+        loaded = report.loaded,
+        compiled = report.compiled,
+        cache_hits = report.cache_hits,
+        elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "plugins loaded"
+    );
+    for problem in &report.problems {
+        tracing::warn!(plugin = %problem.label, reason = %problem.reason, "plugin not loaded");
+    }
+    Ok(host)
+}
+
+fn directory_plugins(dir: &Path) -> Vec<PluginSource> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut paths: Vec<_> = entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "wasm")).collect();
+    paths.sort();
+    paths
+        .into_iter()
+        .filter_map(|path| {
+            let label = path.file_name()?.to_string_lossy().into_owned();
+            match std::fs::read(&path) {
+                Ok(bytes) => Some(PluginSource::file(label, bytes)),
+                Err(e) => {
+                    tracing::warn!(plugin = %label, error = %e, "cannot read plugin file");
+                    None
+                }
+            }
+        })
+        .collect()
+}
+
+/// Loads the bundle catalog: the flows directory, or the built-in samples when none is set.
+pub fn catalog(config: &Config) -> anyhow::Result<SharedCatalog> {
+    let limits = ZipLimits::default();
+    let catalog = match &config.flows_dir {
+        Some(dir) => BundleCatalog::load(std::slice::from_ref(dir), &[], &limits)?,
+        None => BundleCatalog::load(&[], SAMPLES, &limits)?,
+    };
+    for skipped in &catalog.skipped {
+        tracing::warn!(path = %skipped.path, reason = %skipped.reason, "bundle skipped");
+    }
+    Ok(SharedCatalog::new(catalog))
+}
+
+/// Compiles flows from the catalog against the loaded plugins, caching the result per
+/// bundle content.
+pub struct GatewayWorkflows {
+    catalog: SharedCatalog,
+    plugins: PluginHost,
+    compiled: Mutex<HashMap<(String, String), Arc<CompiledFlow>>>,
+}
+
+impl GatewayWorkflows {
+    pub fn new(catalog: SharedCatalog, plugins: PluginHost) -> Self {
+        Self { catalog, plugins, compiled: Mutex::default() }
+    }
+}
+
+impl Workflows for GatewayWorkflows {
+    fn compile(&self, flow: &FlowRef) -> Result<Arc<CompiledFlow>, String> {
+        let catalog = self.catalog.get();
+        let loaded = catalog
+            .get(&flow.bundle_id, Some(&flow.bundle_version))
+            .ok_or_else(|| format!("bundle '{}@{}' is not loaded", flow.bundle_id, flow.bundle_version))?;
+        let key = (flow.workflow_id(), loaded.bundle.sha256.clone());
+        if let Some(hit) = self.compiled.lock().unwrap_or_else(PoisonError::into_inner).get(&key) {
+            return Ok(hit.clone());
+        }
+        let json = loaded
+            .bundle
+            .flows
+            .get(&flow.flow_id)
+            .ok_or_else(|| format!("flow '{}' is not in bundle '{}'", flow.flow_id, loaded.bundle.bundle_ref()))?;
+        let compiled = Arc::new(CompiledFlow::compile(json, &|t| self.plugins.provides(t)).map_err(|e| e.to_string())?);
+        self.compiled.lock().unwrap_or_else(PoisonError::into_inner).insert(key, compiled.clone());
+        Ok(compiled)
+    }
+
+    fn executor(&self) -> Box<dyn NodeExecutor + Send> {
+        Box::new(self.plugins.session())
+    }
+}
+
+/// The plugin host as the API sees it.
+pub struct Plugins(pub PluginHost);
+
+impl PluginDirectory for Plugins {
+    fn plugins(&self) -> Vec<serde_json::Value> {
+        self.0.plugins().iter().filter_map(|p| serde_json::to_value(p).ok()).collect()
+    }
+
+    fn problems(&self) -> Vec<String> {
+        self.0.problems().iter().map(ToString::to_string).collect()
+    }
+}
