@@ -1,1 +1,1 @@
-//! See tests/*.rs
+//! End-to-end tests live in `tests/`; this crate has no code of its own.

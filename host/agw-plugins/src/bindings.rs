@@ -181,9 +181,9 @@ impl NodeExecutorPre {
     pub(crate) fn instantiate(&self, mut store: impl AsContextMut<Data = PluginState>) -> wasmtime::Result<NodeExecutor> {
         let instance = self.pre.instantiate(&mut store)?;
         Ok(NodeExecutor {
-            describe: instance.get_typed_func(&mut store, &self.describe)?,
-            list_nodes: instance.get_typed_func(&mut store, &self.list_nodes)?,
-            execute: instance.get_typed_func(&mut store, &self.execute)?,
+            describe: instance.get_typed_func(&mut store, self.describe)?,
+            list_nodes: instance.get_typed_func(&mut store, self.list_nodes)?,
+            execute: instance.get_typed_func(&mut store, self.execute)?,
         })
     }
 }
@@ -259,7 +259,7 @@ impl PluginState {
     pub(crate) fn stderr_tail(&self, max: usize) -> Option<String> {
         let bytes = self.stderr.contents();
         let text = String::from_utf8_lossy(&bytes);
-        let line = text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with("note: run with")).last()?;
+        let line = text.lines().map(str::trim).rfind(|l| !l.is_empty() && !l.starts_with("note: run with"))?;
         Some(truncate(line, max).to_owned())
     }
 }

@@ -78,10 +78,10 @@ impl DiskCache {
             }
         }
         let component = Component::new(engine, bytes)?;
-        if let Some(path) = path {
-            if let Err(error) = write_atomically(&path, &component) {
-                tracing::warn!(path = %path.display(), error = %error, "could not write the compiled-component cache");
-            }
+        if let Some(path) = path
+            && let Err(error) = write_atomically(&path, &component)
+        {
+            tracing::warn!(path = %path.display(), error = %error, "could not write the compiled-component cache");
         }
         Ok((component, Obtained::Compiled))
     }

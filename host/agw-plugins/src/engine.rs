@@ -90,3 +90,17 @@ pub(crate) fn deadline_ticks(deadline: Duration) -> u64 {
     let tick = EPOCH_TICK.as_nanos();
     u64::try_from(deadline.as_nanos().div_ceil(tick)).unwrap_or(u64::MAX).max(1)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadlines_round_up_to_whole_ticks() {
+        assert_eq!(deadline_ticks(Duration::ZERO), 1);
+        assert_eq!(deadline_ticks(Duration::from_millis(1)), 1);
+        assert_eq!(deadline_ticks(Duration::from_millis(200)), 20);
+        assert_eq!(deadline_ticks(Duration::from_millis(201)), 21);
+        assert_eq!(deadline_ticks(Duration::MAX), u64::MAX);
+    }
+}

@@ -74,3 +74,17 @@ fn check_header(bytes: &[u8]) -> Result<(), &'static str> {
         _ => Err("the file is not WebAssembly at all"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::check_header;
+
+    #[test]
+    fn only_component_binaries_pass_the_header_check() {
+        assert!(check_header(b"").is_err());
+        assert!(check_header(b"\0asm").is_err());
+        assert!(check_header(b"\0asm\x01\0\0\0").unwrap_err().contains("core WebAssembly module"));
+        assert!(check_header(b"\0asm\x0d\0\x01\0").is_ok());
+        assert!(check_header(b"\x7fELF\x02\x01\x01\0").unwrap_err().contains("not WebAssembly"));
+    }
+}

@@ -121,7 +121,8 @@ pub(crate) fn explain(error: &wasmtime::Error, store: &Store<PluginState>, confi
         return format!("ran out of memory (limit {})", human_bytes(config.memory_limit_bytes));
     }
     let reason = match trap {
-        Some(trap) => trap.to_string(),
+        // Display says "wasm trap: ..."; the caller already says "trapped".
+        Some(trap) => trap.to_string().trim_start_matches("wasm trap: ").to_owned(),
         None => first_line(error),
     };
     match store.data().stderr_tail(MAX_QUOTED_STDERR) {
@@ -137,5 +138,5 @@ fn first_line(error: &wasmtime::Error) -> String {
 /// `64 MiB` for whole mebibytes, else bytes.
 pub(crate) fn human_bytes(bytes: usize) -> String {
     const MIB: usize = 1024 * 1024;
-    if bytes % MIB == 0 { format!("{} MiB", bytes / MIB) } else { format!("{bytes} bytes") }
+    if bytes.is_multiple_of(MIB) { format!("{} MiB", bytes / MIB) } else { format!("{bytes} bytes") }
 }

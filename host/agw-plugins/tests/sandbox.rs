@@ -83,6 +83,9 @@ fn broken_sources_are_reported_and_the_rest_loads() {
     let bad = reason("test_bad_describe.wasm");
     assert!(bad.starts_with("describe() failed: trapped"), "{bad}");
     assert!(bad.contains("describe() fails on purpose"), "the guest's panic message is quoted: {bad}");
+    for problem in &report.problems {
+        println!("{problem}");
+    }
     assert_eq!(report.problems.len(), 4, "{:?}", report.problems);
     assert_eq!(host.problems(), report.problems);
 

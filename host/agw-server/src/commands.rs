@@ -2,19 +2,13 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Arc;
 
-use agw_api::{ApiConfig, AppState, AuthConfig};
+use abstractgateway::config::Config;
+use abstractgateway::{Gateway, launch, wiring};
 use agw_domain::bundle::{Bundle, pack_zip};
-use agw_domain::{Env, SystemEnv};
 use agw_plugins::PluginHost;
-use agw_runner::{Runner, RunnerConfig, RunnerHandle, RunnerLock};
-use agw_store::{FileStore, RunStore};
 use anyhow::Context;
 use tokio::sync::watch;
-
-use crate::config::Config;
-use crate::wiring::{self, GatewayWorkflows, Plugins};
 
 /// `RUST_LOG` filter (default `info`); `ABSTRACTGATEWAY_LOG_FORMAT=json` for production.
 pub fn init_tracing() {
@@ -28,62 +22,19 @@ pub fn init_tracing() {
     }
 }
 
-/// The parts both `serve` and `runner` need.
-struct Gateway {
-    config: Config,
-    store: Arc<dyn RunStore>,
-    workflows: Arc<GatewayWorkflows>,
-    catalog: agw_store::SharedCatalog,
-    plugins: PluginHost,
-    env: Arc<dyn Env>,
-    handle: RunnerHandle,
-}
-
-fn gateway(config: Config) -> anyhow::Result<Gateway> {
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
-    let plugins = wiring::plugin_host(&config)?;
-    let catalog = wiring::catalog(&config)?;
-    let store: Arc<dyn RunStore> = Arc::new(FileStore::open(&config.data_dir)?);
-    let workflows = Arc::new(GatewayWorkflows::new(catalog.clone(), plugins.clone()));
-    Ok(Gateway { config, store, workflows, catalog, plugins, env: Arc::new(SystemEnv), handle: RunnerHandle::default() })
-}
-
-/// Starts the runner on the data dir unless another process holds its lock.
-fn spawn_runner(gw: &Gateway, shutdown: watch::Receiver<bool>) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
-    let lock = match RunnerLock::acquire(&gw.config.data_dir) {
-        Ok(lock) => lock,
-        Err(agw_runner::LockError::Held { .. }) if gw.config.runner_enabled => {
-            tracing::warn!("another runner holds this data dir; serving the API only");
-            return Ok(None);
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let config = RunnerConfig {
-        poll: gw.config.poll,
-        tick_workers: gw.config.tick_workers,
-        tick_max_steps: gw.config.tick_max_steps,
-        command_batch: gw.config.command_batch,
-    };
-    let runner = Arc::new(Runner::new(gw.store.clone(), gw.workflows.clone(), gw.env.clone(), config, gw.handle.clone(), lock));
-    Ok(Some(tokio::spawn(runner.run(shutdown))))
-}
-
 async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(_) => return std::future::pending().await,
-        };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(_) => {
+            let _ = ctrl_c.await;
+            return;
         }
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term.recv() => {}
     }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -93,50 +44,27 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 pub fn serve(host: &str, port: u16, no_runner: bool) -> anyhow::Result<()> {
     let config = Config::from_env()?;
     config.check_auth()?;
-    let gw = gateway(config)?;
+    let gateway = Gateway::open(config)?;
     runtime()?.block_on(async move {
-        let (shutdown_tx, shutdown_rx) = watch::channel(false);
-        let runner = if no_runner || !gw.config.runner_enabled { None } else { spawn_runner(&gw, shutdown_rx.clone())? };
         let listener = tokio::net::TcpListener::bind((host, port))
             .await
             .with_context(|| format!("cannot listen on {host}:{port}"))?;
-        let addr = listener.local_addr()?;
-        let state = AppState {
-            store: gw.store.clone(),
-            catalog: gw.catalog.clone(),
-            workflows: gw.workflows.clone(),
-            plugins: Arc::new(Plugins(gw.plugins.clone())),
-            runner: gw.handle.clone(),
-            env: gw.env.clone(),
-            auth: Arc::new(AuthConfig { tokens: if gw.config.security { gw.config.tokens.clone() } else { Vec::new() }, enabled: gw.config.security }),
-            data_dir: gw.config.data_dir.clone(),
-            config: ApiConfig { poll: gw.config.poll, ..ApiConfig::default() },
-            shutdown: shutdown_rx,
-        };
-        println!("abstractgateway listening on http://{addr}");
-        let server = tokio::spawn(agw_api::serve(listener, state));
+        let launched = launch(&gateway, listener, !no_runner).await?;
+        println!("abstractgateway listening on http://{}", launched.addr);
         shutdown_signal().await;
         tracing::info!("shutting down");
-        let _ = shutdown_tx.send(true);
-        server.await.context("server task")??;
-        if let Some(runner) = runner {
-            runner.await.context("runner task")?;
-        }
-        Ok(())
+        launched.stop().await
     })
 }
 
 pub fn runner() -> anyhow::Result<()> {
-    let gw = gateway(Config::from_env()?)?;
+    let gateway = Gateway::open(Config::from_env()?)?;
     runtime()?.block_on(async move {
-        let (shutdown_tx, shutdown_rx) = watch::channel(false);
-        let lock = RunnerLock::acquire(&gw.config.data_dir)?;
-        drop(lock);
-        let runner = spawn_runner(&gw, shutdown_rx)?.context("another runner took the lock")?;
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let runner = gateway.spawn_runner(shutdown_rx)?.context("another runner holds this data dir's lock")?;
         shutdown_signal().await;
-        let _ = shutdown_tx.send(true);
-        runner.await.context("runner task")?;
-        Ok(())
+        let _ = shutdown.send(true);
+        runner.await.context("runner task")
     })
 }
 
@@ -151,8 +79,10 @@ pub fn plugins_list(json: bool) -> anyhow::Result<()> {
     }
     println!("{:<20} {:<10} {:<12} {:<14} {:>5}  DIGEST", "NAME", "VERSION", "ORIGIN", "WORLDS", "NODES");
     for p in &plugins {
-        let origin = serde_json::to_value(p.origin)?.as_str().unwrap_or_default().to_owned();
-        println!("{:<20} {:<10} {:<12} {:<14} {:>5}  sha256:{}", p.name, p.version, origin, p.worlds.join(","), p.nodes.len(), &p.sha256[..16]);
+        let origin = serde_json::to_value(p.origin)?;
+        let origin = origin.as_str().unwrap_or_default();
+        let digest = p.sha256.get(..16).unwrap_or(&p.sha256);
+        println!("{:<20} {:<10} {:<12} {:<14} {:>5}  sha256:{digest}", p.name, p.version, origin, p.worlds.join(","), p.nodes.len());
     }
     for problem in &problems {
         println!("NOT LOADED {}: {}", problem.label, problem.reason);

@@ -12,6 +12,8 @@ pub struct Config {
     /// `None`: serve the sample bundles built into the binary.
     pub flows_dir: Option<PathBuf>,
     pub plugins_dir: PathBuf,
+    /// Compiled plugin code, keyed by component digest and engine (default `<data>/plugin-cache`).
+    pub plugin_cache_dir: PathBuf,
     pub tokens: Vec<String>,
     /// `ABSTRACTGATEWAY_SECURITY=0` turns authentication off (local development only).
     pub security: bool,
@@ -63,6 +65,7 @@ impl Config {
         }
         Ok(Self {
             plugins_dir: var("PLUGINS_DIR").map_or_else(|| data_dir.join("plugins"), PathBuf::from),
+            plugin_cache_dir: var("PLUGIN_CACHE_DIR").map_or_else(|| data_dir.join("plugin-cache"), PathBuf::from),
             flows_dir: var("FLOWS_DIR").map(PathBuf::from),
             data_dir,
             tokens,

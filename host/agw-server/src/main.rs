@@ -1,9 +1,6 @@
 //! `abstractgateway`: the durable run gateway.
 
 mod commands;
-mod config;
-mod samples;
-mod wiring;
 
 use std::path::PathBuf;
 

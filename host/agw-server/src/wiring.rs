@@ -20,7 +20,7 @@ use crate::samples::SAMPLES;
 /// plugins directory. Bad plugins are logged and listed, never fatal.
 pub fn plugin_host(config: &Config) -> anyhow::Result<PluginHost> {
     let host = PluginHost::new(HostConfig {
-        cache_dir: Some(config.data_dir.join("plugin-cache")),
+        cache_dir: Some(config.plugin_cache_dir.clone()),
         memory_limit_bytes: config.plugin_memory_mib * 1024 * 1024,
         call_deadline: config.plugin_deadline,
     })

@@ -1,0 +1,109 @@
+//! The gateway assembled: configuration, wiring of stores, plugins, runner and HTTP, and
+//! [`launch`], which the binary and the end-to-end tests both use.
+
+pub mod config;
+pub mod samples;
+pub mod wiring;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use agw_api::{ApiConfig, AppState, AuthConfig};
+use agw_domain::{Env, SystemEnv};
+use agw_plugins::PluginHost;
+use agw_runner::{Runner, RunnerConfig, RunnerHandle, RunnerLock};
+use agw_store::{FileStore, RunStore, SharedCatalog};
+use anyhow::Context;
+use tokio::sync::watch;
+
+use crate::config::Config;
+use crate::wiring::{GatewayWorkflows, Plugins};
+
+/// The parts of one gateway process on one data dir.
+pub struct Gateway {
+    pub config: Config,
+    pub store: Arc<dyn RunStore>,
+    pub workflows: Arc<GatewayWorkflows>,
+    pub catalog: SharedCatalog,
+    pub plugins: PluginHost,
+    pub env: Arc<dyn Env>,
+    pub handle: RunnerHandle,
+}
+
+impl Gateway {
+    /// Opens the data dir, loads plugins and bundles.
+    pub fn open(config: Config) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
+        let plugins = wiring::plugin_host(&config)?;
+        let catalog = wiring::catalog(&config)?;
+        let store: Arc<dyn RunStore> = Arc::new(FileStore::open(&config.data_dir)?);
+        let workflows = Arc::new(GatewayWorkflows::new(catalog.clone(), plugins.clone()));
+        Ok(Self { config, store, workflows, catalog, plugins, env: Arc::new(SystemEnv), handle: RunnerHandle::default() })
+    }
+
+    /// Starts the runner unless another process holds the data dir's runner lock (then the
+    /// API serves alone and says so in the log).
+    pub fn spawn_runner(&self, shutdown: watch::Receiver<bool>) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+        let lock = match RunnerLock::acquire(&self.config.data_dir) {
+            Ok(lock) => lock,
+            Err(agw_runner::LockError::Held { path, holder }) => {
+                tracing::warn!(%path, %holder, "another runner holds this data dir; not starting a runner here");
+                return Ok(None);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let config = RunnerConfig {
+            poll: self.config.poll,
+            tick_workers: self.config.tick_workers,
+            tick_max_steps: self.config.tick_max_steps,
+            command_batch: self.config.command_batch,
+        };
+        let runner = Runner::new(self.store.clone(), self.workflows.clone(), self.env.clone(), config, self.handle.clone(), lock);
+        Ok(Some(tokio::spawn(Arc::new(runner).run(shutdown))))
+    }
+
+    fn app_state(&self, shutdown: watch::Receiver<bool>) -> AppState {
+        AppState {
+            store: self.store.clone(),
+            catalog: self.catalog.clone(),
+            workflows: self.workflows.clone(),
+            plugins: Arc::new(Plugins(self.plugins.clone())),
+            runner: self.handle.clone(),
+            env: self.env.clone(),
+            auth: Arc::new(AuthConfig { tokens: self.config.tokens.clone(), enabled: self.config.security }),
+            data_dir: self.config.data_dir.clone(),
+            config: ApiConfig { poll: self.config.poll, ..ApiConfig::default() },
+            shutdown,
+        }
+    }
+}
+
+/// A running gateway: where it listens and how to stop it.
+pub struct Launched {
+    pub addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    runner: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Launched {
+    /// Stops accepting, ends SSE streams, lets the runner finish its tick, and waits.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.shutdown.send(true);
+        self.server.await.context("server task")??;
+        if let Some(runner) = self.runner {
+            runner.await.context("runner task")?;
+        }
+        Ok(())
+    }
+}
+
+/// Serves `gateway` on `listener`, with a runner unless `with_runner` is false.
+pub async fn launch(gateway: &Gateway, listener: tokio::net::TcpListener, with_runner: bool) -> anyhow::Result<Launched> {
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let runner = if with_runner && gateway.config.runner_enabled { gateway.spawn_runner(shutdown_rx.clone())? } else { None };
+    let addr = listener.local_addr()?;
+    let server = tokio::spawn(agw_api::serve(listener, gateway.app_state(shutdown_rx)));
+    Ok(Launched { addr, shutdown, server, runner })
+}

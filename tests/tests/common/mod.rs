@@ -1,0 +1,168 @@
+//! The test harness: a gateway assembled exactly as the binary does it, on 127.0.0.1:0,
+//! with a temp data dir and the real first-party plugins.
+
+#![allow(dead_code)] // each test binary uses a different part of the harness
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use abstractgateway::config::Config;
+use abstractgateway::{Gateway, Launched, launch};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+pub const TOKEN: &str = "test-token";
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Compiled plugins are cached across test runs, so the debug build compiles each once.
+fn plugin_cache() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("plugin-cache")
+}
+
+/// A flows dir holding the project's samples and the reference's pure samples.
+pub fn standard_flows(into: &Path) {
+    std::fs::create_dir_all(into).expect("flows dir");
+    for dir in [repo().join("flows"), repo().join("tests/data/reference-flows")] {
+        for entry in std::fs::read_dir(&dir).expect("read flows").flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "flow") {
+                std::fs::copy(&path, into.join(entry.file_name())).expect("copy bundle");
+            }
+        }
+    }
+}
+
+pub struct Options {
+    pub flows_dir: PathBuf,
+    pub plugins_dir: Option<PathBuf>,
+    pub tick_max_steps: u32,
+    pub plugin_deadline: Duration,
+    pub poll: Duration,
+}
+
+impl Options {
+    pub fn new(flows_dir: PathBuf) -> Self {
+        Self {
+            flows_dir,
+            plugins_dir: None,
+            tick_max_steps: 100,
+            plugin_deadline: Duration::from_secs(2),
+            poll: Duration::from_millis(50),
+        }
+    }
+}
+
+pub struct TestGateway {
+    pub base: String,
+    pub data_dir: PathBuf,
+    pub client: reqwest::Client,
+    pub gateway: Gateway,
+    launched: Option<Launched>,
+}
+
+impl TestGateway {
+    pub async fn start(data_dir: &Path, options: Options) -> Self {
+        let config = Config {
+            data_dir: data_dir.to_owned(),
+            flows_dir: Some(options.flows_dir),
+            plugins_dir: options.plugins_dir.unwrap_or_else(|| data_dir.join("plugins")),
+            plugin_cache_dir: plugin_cache(),
+            tokens: vec![TOKEN.to_owned()],
+            security: true,
+            runner_enabled: true,
+            poll: options.poll,
+            tick_workers: 4,
+            tick_max_steps: options.tick_max_steps,
+            command_batch: 200,
+            plugin_memory_mib: 64,
+            plugin_deadline: options.plugin_deadline,
+        };
+        let gateway = Gateway::open(config).expect("gateway opens");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let launched = launch(&gateway, listener, true).await.expect("launch");
+        Self {
+            base: format!("http://{}", launched.addr),
+            data_dir: data_dir.to_owned(),
+            client: reqwest::Client::new(),
+            gateway,
+            launched: Some(launched),
+        }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(launched) = self.launched.take() {
+            launched.stop().await.expect("clean stop");
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let response = self.client.get(self.url(path)).bearer_auth(TOKEN).send().await.expect("GET");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        let response = self.client.post(self.url(path)).bearer_auth(TOKEN).json(&body).send().await.expect("POST");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Starts a run and returns its id.
+    pub async fn start_run(&self, body: Value) -> String {
+        let (status, answer) = self.post("/api/gateway/runs/start", body).await;
+        assert_eq!(status, StatusCode::OK, "start refused: {answer}");
+        answer["run_id"].as_str().expect("run_id").to_owned()
+    }
+
+    /// Polls the run until `done(view)` or 20 s pass.
+    pub async fn wait_for(&self, run_id: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let (status, view) = self.get(&format!("/api/gateway/runs/{run_id}")).await;
+            assert_eq!(status, StatusCode::OK, "{view}");
+            if done(&view) {
+                return view;
+            }
+            assert!(Instant::now() < deadline, "run {run_id} never got there: {view}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    pub async fn wait_terminal(&self, run_id: &str) -> Value {
+        self.wait_for(run_id, |v| matches!(v["status"].as_str(), Some("completed" | "failed" | "cancelled"))).await
+    }
+
+    pub async fn ledger(&self, run_id: &str) -> Vec<Value> {
+        let (status, page) = self.get(&format!("/api/gateway/runs/{run_id}/ledger?limit=5000")).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        page["items"].as_array().cloned().unwrap_or_default()
+    }
+
+    pub async fn command(&self, run_id: &str, kind: &str, payload: Value) -> Value {
+        let id = format!("{kind}-{}", self.nonce());
+        let (status, answer) =
+            self.post("/api/gateway/commands", json!({"command_id": id, "run_id": run_id, "type": kind, "payload": payload})).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        answer
+    }
+
+    fn nonce(&self) -> u128 {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+    }
+}
+
+/// `{status, effect type, node_id}` per record, the shape flow cases compare.
+pub fn ledger_summary(records: &[Value]) -> Vec<Value> {
+    records
+        .iter()
+        .map(|r| json!({"status": r["status"], "effect": r["effect"]["type"], "node_id": r["node_id"]}))
+        .collect()
+}
