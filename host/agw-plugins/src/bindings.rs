@@ -166,7 +166,9 @@ impl NodeExecutorPre {
     pub(crate) fn new(pre: InstancePre<PluginState>) -> Result<Self, String> {
         let component = pre.component();
         let find = |interface: &str, func: &str| {
-            let instance = component.get_export_index(None, interface).ok_or_else(|| format!("missing export {interface}"))?;
+            let instance = component
+                .get_export_index(None, interface)
+                .ok_or_else(|| format!("missing export {interface}"))?;
             component
                 .get_export_index(Some(&instance), func)
                 .ok_or_else(|| format!("missing export {interface}#{func}"))
@@ -174,18 +176,49 @@ impl NodeExecutorPre {
         let describe = find(PLUGIN_INTERFACE, "describe")?;
         let list_nodes = find(NODES_INTERFACE, "list-nodes")?;
         let execute = find(NODES_INTERFACE, "execute")?;
-        Ok(Self { pre, describe, list_nodes, execute })
+        Ok(Self {
+            pre,
+            describe,
+            list_nodes,
+            execute,
+        })
     }
 
     /// Instantiates into `store` and type-checks the exports against the contract.
-    pub(crate) fn instantiate(&self, mut store: impl AsContextMut<Data = PluginState>) -> wasmtime::Result<NodeExecutor> {
-        let instance = self.pre.instantiate(&mut store)?;
+    pub(crate) fn instantiate(
+        &self,
+        mut store: impl AsContextMut<Data = PluginState>,
+    ) -> Result<NodeExecutor, InstantiateError> {
+        let instance = self
+            .pre
+            .instantiate(&mut store)
+            .map_err(InstantiateError::Failed)?;
+        let mismatch = |func: &'static str| {
+            move |e: wasmtime::Error| InstantiateError::Mismatch(format!("export {func}: {e:#}"))
+        };
         Ok(NodeExecutor {
-            describe: instance.get_typed_func(&mut store, self.describe)?,
-            list_nodes: instance.get_typed_func(&mut store, self.list_nodes)?,
-            execute: instance.get_typed_func(&mut store, self.execute)?,
+            describe: instance
+                .get_typed_func(&mut store, self.describe)
+                .map_err(mismatch("describe"))?,
+            list_nodes: instance
+                .get_typed_func(&mut store, self.list_nodes)
+                .map_err(mismatch("list-nodes"))?,
+            execute: instance
+                .get_typed_func(&mut store, self.execute)
+                .map_err(mismatch("execute"))?,
         })
     }
+}
+
+/// Why an instance could not be made.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum InstantiateError {
+    /// Instantiation itself failed: a trap in start code, a limit, an exhausted pool.
+    #[error("{}", .0.to_string().lines().next().unwrap_or_default())]
+    Failed(wasmtime::Error),
+    /// An export's signature differs from the WIT contract (a plugin built for another version).
+    #[error("{0}")]
+    Mismatch(String),
 }
 
 /// The world's exports on one live instance.
@@ -215,13 +248,19 @@ impl NodeExecutor {
         inputs: String,
         ctx: NodeContext,
     ) -> wasmtime::Result<Result<String, NodeError>> {
-        Ok(self.execute.call(store, (node_type.to_owned(), config, inputs, ctx))?.0)
+        Ok(self
+            .execute
+            .call(store, (node_type.to_owned(), config, inputs, ctx))?
+            .0)
     }
 }
 
 /// Whether a component exports the `node-executor` world's interfaces.
 pub(crate) fn missing_exports(component: &wasmtime::component::Component) -> Vec<&'static str> {
-    [PLUGIN_INTERFACE, NODES_INTERFACE].into_iter().filter(|name| component.get_export_index(None, *name).is_none()).collect()
+    [PLUGIN_INTERFACE, NODES_INTERFACE]
+        .into_iter()
+        .filter(|name| component.get_export_index(None, *name).is_none())
+        .collect()
 }
 
 /// Guest stderr kept per store: enough for a panic message, small enough not to matter.
@@ -251,22 +290,40 @@ impl PluginState {
             .allow_udp(false)
             .allow_ip_name_lookup(false)
             .build();
-        let limits = StoreLimitsBuilder::new().memory_size(memory_limit_bytes).trap_on_grow_failure(false).build();
-        Self { plugin, wasi, table: ResourceTable::new(), stderr, limiter: Limiter { limits, memory_denied: false } }
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(memory_limit_bytes)
+            .trap_on_grow_failure(false)
+            .build();
+        Self {
+            plugin,
+            wasi,
+            table: ResourceTable::new(),
+            stderr,
+            limiter: Limiter {
+                limits,
+                memory_denied: false,
+            },
+        }
     }
 
     /// The guest's last meaningful stderr line (a Rust panic's message), at most `max` bytes.
     pub(crate) fn stderr_tail(&self, max: usize) -> Option<String> {
         let bytes = self.stderr.contents();
         let text = String::from_utf8_lossy(&bytes);
-        let line = text.lines().map(str::trim).rfind(|l| !l.is_empty() && !l.starts_with("note: run with"))?;
+        let line = text
+            .lines()
+            .map(str::trim)
+            .rfind(|l| !l.is_empty() && !l.starts_with("note: run with"))?;
         Some(truncate(line, max).to_owned())
     }
 }
 
 impl WasiView for PluginState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
@@ -279,7 +336,12 @@ pub(crate) struct Limiter {
 }
 
 impl ResourceLimiter for Limiter {
-    fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         let allowed = self.limits.memory_growing(current, desired, maximum)?;
         if !allowed {
             self.memory_denied = true;
@@ -293,7 +355,12 @@ impl ResourceLimiter for Limiter {
         self.limits.memory_grow_failed(error)
     }
 
-    fn table_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         self.limits.table_growing(current, desired, maximum)
     }
 

@@ -22,16 +22,28 @@ pub enum Allocator {
 
 /// Builds the engine: component model, epoch interruption, and the pooling allocator when the
 /// machine can reserve it. Returns why pooling was given up, if it was.
-pub(crate) fn build(memory_limit_bytes: usize) -> wasmtime::Result<(Engine, Allocator, Option<String>)> {
+pub(crate) fn build(
+    memory_limit_bytes: usize,
+) -> wasmtime::Result<(Engine, Allocator, Option<String>)> {
+    build_with(memory_limit_bytes, POOL_SLOTS)
+}
+
+/// Concurrent plugin instances (and linear memories) the pool holds.
+const POOL_SLOTS: u32 = 100;
+
+fn build_with(
+    memory_limit_bytes: usize,
+    slots: u32,
+) -> wasmtime::Result<(Engine, Allocator, Option<String>)> {
     let mut config = base_config();
     let mut pool = PoolingAllocationConfig::new();
     // Sized for a small box (2 cores): a few dozen concurrent plugin instances. Each memory
     // slot reserves virtual address space (~4 GiB + guard), not RAM, so 100 slots is cheap.
-    pool.total_component_instances(100)
-        .total_memories(100)
-        .total_tables(400)
-        .total_core_instances(400)
-        .total_stacks(100)
+    pool.total_component_instances(slots)
+        .total_memories(slots)
+        .total_tables(slots.saturating_mul(4))
+        .total_core_instances(slots.saturating_mul(4))
+        .total_stacks(slots)
         .max_memory_size(memory_limit_bytes);
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     match Engine::new(&config) {
@@ -63,15 +75,20 @@ impl EpochTicker {
         // A weak handle: the ticker must not be what keeps the engine alive.
         let engine = engine.weak();
         let (stop, stopped) = mpsc::channel::<()>();
-        let thread = std::thread::Builder::new().name("agw-epoch".into()).spawn(move || {
-            while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(EPOCH_TICK) {
-                match engine.upgrade() {
-                    Some(engine) => engine.increment_epoch(),
-                    None => break,
+        let thread = std::thread::Builder::new()
+            .name("agw-epoch".into())
+            .spawn(move || {
+                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(EPOCH_TICK) {
+                    match engine.upgrade() {
+                        Some(engine) => engine.increment_epoch(),
+                        None => break,
+                    }
                 }
-            }
-        })?;
-        Ok(Self { stop: Some(stop), thread: Some(thread) })
+            })?;
+        Ok(Self {
+            stop: Some(stop),
+            thread: Some(thread),
+        })
     }
 }
 
@@ -88,7 +105,9 @@ impl Drop for EpochTicker {
 /// Epoch ticks that make up `deadline` (at least one, so a zero deadline still interrupts).
 pub(crate) fn deadline_ticks(deadline: Duration) -> u64 {
     let tick = EPOCH_TICK.as_nanos();
-    u64::try_from(deadline.as_nanos().div_ceil(tick)).unwrap_or(u64::MAX).max(1)
+    u64::try_from(deadline.as_nanos().div_ceil(tick))
+        .unwrap_or(u64::MAX)
+        .max(1)
 }
 
 #[cfg(test)]
@@ -102,5 +121,16 @@ mod tests {
         assert_eq!(deadline_ticks(Duration::from_millis(200)), 20);
         assert_eq!(deadline_ticks(Duration::from_millis(201)), 21);
         assert_eq!(deadline_ticks(Duration::MAX), u64::MAX);
+    }
+
+    #[test]
+    fn an_unreservable_pool_falls_back_to_on_demand() {
+        // u32::MAX memory slots of several GiB each cannot fit any address space.
+        let (engine, allocator, why) = build_with(64 << 20, u32::MAX).unwrap();
+        assert_eq!(allocator, Allocator::OnDemand);
+        assert!(why.is_some());
+        drop(engine);
+        let (_, allocator, why) = build(64 << 20).unwrap();
+        assert_eq!((allocator, why), (Allocator::Pooling, None));
     }
 }

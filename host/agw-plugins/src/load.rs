@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
+use crate::PluginSource;
 use crate::Shared;
-use crate::bindings::{NodeExecutorPre, missing_exports};
+use crate::bindings::{InstantiateError, NodeExecutorPre, missing_exports};
 use crate::cache::{Obtained, sha256_hex};
 use crate::registry::LoadedPlugin;
 use crate::session::{Live, explain};
-use crate::PluginSource;
 use crate::summary::summarize;
 
 /// The binary header of a component: magic, then version 0x0d and layer 1 (core modules have
@@ -32,7 +32,10 @@ pub(crate) fn load_one(
 
     let missing = missing_exports(&component);
     if !missing.is_empty() {
-        return Err(format!("does not implement a known world (node-executor): missing export {}", missing.join(", ")));
+        return Err(format!(
+            "does not implement a known world (node-executor): missing export {}",
+            missing.join(", ")
+        ));
     }
     let instance_pre = shared
         .linker
@@ -44,22 +47,34 @@ pub(crate) fn load_one(
     // Ask the plugin who it is, in a throwaway store with the same limits as a real call.
     // Its name is not known yet: host log lines are attributed to the label meanwhile.
     let label = source.label.clone();
-    let mut live =
-        Live::new(shared, Arc::from(label.as_str()), &pre).map_err(|e| format!("cannot be instantiated: {e:#}"))?;
-    let info = live
-        .bindings
-        .describe(&mut live.store)
-        .map_err(|e| format!("describe() failed: {}", explain(&e, &live.store, &shared.config)))?;
+    let mut live = Live::new(shared, Arc::from(label.as_str()), &pre).map_err(|e| match e {
+        InstantiateError::Mismatch(why) => {
+            format!("does not implement a known world (node-executor): {why}")
+        }
+        failed @ InstantiateError::Failed(_) => format!("cannot be instantiated: {failed}"),
+    })?;
+    let info = live.bindings.describe(&mut live.store).map_err(|e| {
+        format!(
+            "describe() failed: {}",
+            explain(&e, &live.store, &shared.config)
+        )
+    })?;
     live.arm(&shared.config);
-    let nodes = live
-        .bindings
-        .list_nodes(&mut live.store)
-        .map_err(|e| format!("list-nodes() failed: {}", explain(&e, &live.store, &shared.config)))?;
+    let nodes = live.bindings.list_nodes(&mut live.store).map_err(|e| {
+        format!(
+            "list-nodes() failed: {}",
+            explain(&e, &live.store, &shared.config)
+        )
+    })?;
     if info.name.trim().is_empty() {
         return Err("describe() answered an empty plugin name".to_owned());
     }
     let name: Arc<str> = Arc::from(info.name.as_str());
-    Ok(LoadedPlugin { name, summary: summarize(info, nodes, sha256, source.origin, label), pre })
+    Ok(LoadedPlugin {
+        name,
+        summary: summarize(info, nodes, sha256, source.origin, label),
+        pre,
+    })
 }
 
 fn check_header(bytes: &[u8]) -> Result<(), &'static str> {
@@ -83,8 +98,16 @@ mod tests {
     fn only_component_binaries_pass_the_header_check() {
         assert!(check_header(b"").is_err());
         assert!(check_header(b"\0asm").is_err());
-        assert!(check_header(b"\0asm\x01\0\0\0").unwrap_err().contains("core WebAssembly module"));
+        assert!(
+            check_header(b"\0asm\x01\0\0\0")
+                .unwrap_err()
+                .contains("core WebAssembly module")
+        );
         assert!(check_header(b"\0asm\x0d\0\x01\0").is_ok());
-        assert!(check_header(b"\x7fELF\x02\x01\x01\0").unwrap_err().contains("not WebAssembly"));
+        assert!(
+            check_header(b"\x7fELF\x02\x01\x01\0")
+                .unwrap_err()
+                .contains("not WebAssembly")
+        );
     }
 }

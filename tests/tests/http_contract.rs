@@ -1,0 +1,278 @@
+//! The HTTP contract, checked against the shapes recorded from the Python gateway
+//! (transcripts file/05–23, 50–51, 64–65 in the shared reference).
+
+mod common;
+
+use common::{Options, TOKEN, TestGateway, standard_flows};
+use futures_util::StreamExt;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+const RUN_KEYS: &[&str] = &[
+    "run_id", "workflow_id", "status", "current_node", "created_at", "updated_at", "actor_id", "session_id",
+    "parent_run_id", "error", "flow_warnings", "paused", "pause_reason", "paused_at", "resumed_at", "waiting",
+    "is_scheduled", "schedule", "limits", "run_lifecycle", "is_draft", "output", "session_history", "automation_id",
+    "role", "occurrence_index", "session_kind", "legacy", "workspace_root",
+];
+
+const RECORD_KEYS: &[&str] = &[
+    "run_id", "step_id", "node_id", "status", "effect", "result", "error", "started_at", "ended_at", "actor_id",
+    "session_id", "attempt", "idempotency_key", "prev_hash", "record_hash", "signature",
+];
+
+fn keys(value: &Value) -> Vec<&str> {
+    value.as_object().map(|m| m.keys().map(String::as_str).collect()).unwrap_or_default()
+}
+
+async fn gateway(temp: &tempfile::TempDir) -> TestGateway {
+    standard_flows(&temp.path().join("flows"));
+    TestGateway::start(&temp.path().join("data"), Options::new(temp.path().join("flows"))).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pure_math_run_view_and_ledger_match_the_reference_shapes() {
+    let temp = tempfile::tempdir().expect("tempdir");
+    let gw = gateway(&temp).await;
+    let body = json!({"bundle_id": "pure-math", "input_data": {"a": 40, "b": 2, "name": "reference"}, "session_id": "sess-pure"});
+    let (status, started) = gw.post("/api/gateway/runs/start", body).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(keys(&started), ["run_id", "runner_warning", "resolved_workflow"]);
+    assert_eq!(
+        started["resolved_workflow"],
+        json!({"source": "client", "workflow_id": "pure-math@0.1.0:pure-math", "bundle_id": "pure-math",
+               "bundle_version": "0.1.0", "flow_id": "pure-math", "registry_scope": "private", "name": "pure-math", "interface": null})
+    );
+    let run_id = started["run_id"].as_str().expect("id").to_owned();
+    let view = gw.wait_terminal(&run_id).await;
+    assert_eq!(keys(&view), RUN_KEYS);
+    assert_eq!(view["status"], "completed");
+    assert_eq!(view["current_node"], "end");
+    assert_eq!(view["session_id"], "sess-pure");
+    assert_eq!(view["actor_id"], "gateway");
+    assert_eq!(view["output"], json!({"sum": 42.0, "greeting": "Hello reference!", "success": true}));
+    assert!(view["workspace_root"].as_str().is_some_and(|w| w.ends_with(&run_id)));
+
+    let (_, page) = gw.get(&format!("/api/gateway/runs/{run_id}/ledger?after=0")).await;
+    assert_eq!(keys(&page), ["items", "next_after"]);
+    assert_eq!(page["next_after"], 2);
+    let items = page["items"].as_array().expect("items");
+    for record in items {
+        assert_eq!(keys(record), RECORD_KEYS);
+    }
+    assert_eq!(items[0]["result"], json!({"completed": true, "output": {"sum": 42.0, "greeting": "Hello reference!", "success": true}}));
+    assert_eq!(items[0]["idempotency_key"], "system:completion:end");
+    assert_eq!(
+        items[1]["effect"],
+        json!({"type": "emit_event", "payload": {"name": "abstract.status", "scope": "session", "payload": {"text": "completed"}}, "result_key": null})
+    );
+    assert_eq!(items[1]["result"], json!({"emitted": true, "name": "abstract.status", "payload": {"text": "completed"}}));
+
+    let (_, page) = gw.get(&format!("/api/gateway/runs/{run_id}/ledger?after=1&limit=1")).await;
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(page["next_after"], 2);
+    assert_eq!(page["items"][0]["idempotency_key"], "system:terminal_status:completed");
+    let (_, page) = gw.get(&format!("/api/gateway/runs/{run_id}/ledger?after=999")).await;
+    assert_eq!(page, json!({"items": [], "next_after": 999}));
+    let (status, bad) = gw.get(&format!("/api/gateway/runs/{run_id}/ledger?limit=0")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(bad["detail"][0]["type"], "greater_than_equal");
+
+    let batch = json!({"limit": 50, "runs": [{"run_id": run_id, "after": 0}, {"run_id": "no-such-run", "after": 0}]});
+    let (status, answer) = gw.post("/api/gateway/runs/ledger/batch", batch).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(keys(&answer["runs"]), [run_id.as_str()]);
+    assert_eq!(answer["runs"][&run_id]["next_after"], 2);
+    assert_eq!(answer["runs"][&run_id]["items"], json!(items));
+
+    let (status, list) = gw.get("/api/gateway/runs?limit=5").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list["items"][0]["ledger_len"], 2);
+    gw.stop().await;
+}
+
+/// Reads an SSE response to its end.
+async fn sse_text(gw: &TestGateway, path: &str, headers: &[(&str, &str)], auth: bool) -> (StatusCode, String) {
+    let mut request = gw.client.get(gw.url(path));
+    if auth {
+        request = request.bearer_auth(TOKEN);
+    }
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    let response = request.send().await.expect("SSE request");
+    let status = response.status();
+    let mut body = String::new();
+    let mut stream = response.bytes_stream();
+    let read = async {
+        while let Some(chunk) = stream.next().await {
+            body.push_str(&String::from_utf8_lossy(&chunk.expect("chunk")));
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(10), read).await.expect("stream ends");
+    (status, body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sse_frames_match_the_reference_byte_format() {
+    let temp = tempfile::tempdir().expect("tempdir");
+    let gw = gateway(&temp).await;
+    let run_id = gw.start_run(json!({"bundle_id": "pure-math", "input_data": {"a": 40, "b": 2, "name": "reference"}})).await;
+    gw.wait_terminal(&run_id).await;
+    let ledger = gw.ledger(&run_id).await;
+
+    let (status, body) = sse_text(&gw, &format!("/api/gateway/runs/{run_id}/ledger/stream?after=0"), &[], true).await;
+    assert_eq!(status, StatusCode::OK);
+    let frames: Vec<&str> = body.split("\n\n").filter(|f| !f.is_empty()).collect();
+    assert_eq!(frames.len(), 3, "{body}");
+    for (i, frame) in frames[..2].iter().enumerate() {
+        let lines: Vec<&str> = frame.lines().collect();
+        assert_eq!(lines[0], format!("id: {}", i + 1));
+        assert_eq!(lines[1], "event: step");
+        let data = lines[2].strip_prefix("data: ").expect("data line");
+        assert!(data.starts_with(&format!("{{\"cursor\": {}, \"record\": {{\"run_id\": ", i + 1)), "Python separators: {data}");
+        let parsed: Value = serde_json::from_str(data).expect("data is JSON");
+        assert_eq!(parsed["record"], ledger[i], "SSE record {i} equals the replayed record");
+    }
+    assert_eq!(frames[2], format!("event: done\ndata: {{\"run_id\": \"{run_id}\", \"cursor\": 2, \"status\": \"terminal\"}}"));
+
+    let (_, resumed) = sse_text(&gw, &format!("/api/gateway/runs/{run_id}/ledger/stream"), &[("Last-Event-ID", "2")], true).await;
+    assert_eq!(resumed, format!("event: done\ndata: {{\"run_id\": \"{run_id}\", \"cursor\": 2, \"status\": \"terminal\"}}\n\n"));
+
+    // EventSource clients cannot set headers: the token travels in the query.
+    let (status, via_query) =
+        sse_text(&gw, &format!("/api/gateway/runs/{run_id}/ledger/stream?after=1&access_token={TOKEN}"), &[], false).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(via_query.starts_with("id: 2\nevent: step\n"), "{via_query}");
+
+    let (status, missing) = sse_text(&gw, "/api/gateway/runs/nope/ledger/stream", &[], true).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(missing, r#"{"detail":"Run 'nope' not found"}"#);
+    let (status, _) = sse_text(&gw, &format!("/api/gateway/runs/{run_id}/ledger/stream"), &[], false).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "an SSE stream without a token is refused");
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sse_delivers_a_long_run_live_and_done_matches_the_ledger() {
+    let temp = tempfile::tempdir().expect("tempdir");
+    standard_flows(&temp.path().join("flows"));
+    let mut options = Options::new(temp.path().join("flows"));
+    options.tick_max_steps = 5;
+    let gw = TestGateway::start(&temp.path().join("data"), options).await;
+    let run_id = gw.start_run(json!({"bundle_id": "loop-n", "input_data": {"n": 400}})).await;
+    let (_, body) = sse_text(&gw, &format!("/api/gateway/runs/{run_id}/ledger/stream"), &[], true).await;
+    let ledger = gw.ledger(&run_id).await;
+    let steps = body.matches("event: step").count();
+    assert_eq!(steps, ledger.len());
+    assert!(body.ends_with(&format!("\"cursor\": {}, \"status\": \"terminal\"}}\n\n", ledger.len())), "{body}");
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_is_required_under_api_gateway_only() {
+    let temp = tempfile::tempdir().expect("tempdir");
+    let gw = gateway(&temp).await;
+    let client = &gw.client;
+    for response in [
+        client.get(gw.url("/api/gateway/runs")).send().await.expect("read"),
+        client.post(gw.url("/api/gateway/runs/start")).json(&json!({"bundle_id": "pure-math"})).send().await.expect("write"),
+        client.get(gw.url("/api/gateway/bundles")).bearer_auth("wrong").send().await.expect("bad token"),
+        // A token in the query is for reads only.
+        client.post(gw.url(&format!("/api/gateway/runs/start?access_token={TOKEN}"))).json(&json!({})).send().await.expect("write"),
+    ] {
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(response.headers()["www-authenticate"], "Bearer");
+        assert!(response.headers().contains_key("x-request-id"));
+        assert_eq!(response.json::<Value>().await.expect("json"), json!({"detail": "Unauthorized"}));
+    }
+    let health = client.get(gw.url("/api/health")).send().await.expect("health");
+    assert_eq!(health.status(), StatusCode::OK);
+    let health: Value = health.json().await.expect("json");
+    assert_eq!(health["service"], "abstractgateway");
+    assert_eq!(health["runner"]["runners"][0]["active"], true);
+
+    let echoed = client.get(gw.url("/api/gateway/bundles")).bearer_auth(TOKEN).header("x-request-id", "abc123").send().await.expect("get");
+    assert_eq!(echoed.headers()["x-request-id"], "abc123");
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bundle_routes_match_the_reference_shapes() {
+    let temp = tempfile::tempdir().expect("tempdir");
+    let gw = gateway(&temp).await;
+    let (_, list) = gw.get("/api/gateway/bundles").await;
+    let refs: Vec<&str> = list["items"].as_array().expect("items").iter().filter_map(|b| b["bundle_ref"].as_str()).collect();
+    assert!(refs.contains(&"pure-math@0.1.0") && refs.contains(&"count-loop@0.1.0"), "{refs:?}");
+    let item = list["items"].as_array().expect("items").iter().find(|b| b["bundle_id"] == "pure-math").expect("pure-math");
+    assert_eq!(item["description"], "Pure: sum two numbers and greet (no LLM).");
+    assert_eq!(item["default_entrypoint"], "pure-math");
+    assert_eq!(item["entrypoints"][0]["workflow_id"], "pure-math@0.1.0:pure-math");
+
+    let (_, detail) = gw.get("/api/gateway/bundles/pure-math").await;
+    assert_eq!(detail["flows"], json!(["pure-math"]));
+    assert_eq!(
+        detail["entrypoints"][0]["inputs"],
+        json!([{"id": "a", "label": "a", "type": "number", "required": false, "default": 2},
+               {"id": "b", "label": "b", "type": "number", "required": false, "default": 3},
+               {"id": "name", "label": "name", "type": "string", "required": false, "default": "world"}])
+    );
+    assert_eq!(detail["entrypoints"][0]["node_index"]["tpl"], json!({"type": "string_template", "label": "string_template"}));
+
+    let (_, flow) = gw.get("/api/gateway/bundles/pure-math/flows/pure-math").await;
+    assert_eq!(keys(&flow), ["bundle_id", "bundle_version", "bundle_ref", "flow_id", "workflow_id", "flow"]);
+    assert_eq!(flow["flow"]["entryNode"], "start");
+
+    let (_, schema) = gw.get("/api/gateway/bundles/pure-math/flows/pure-math/input_schema").await;
+    assert_eq!(schema["version"], 1);
+    assert_eq!(schema["defaults"], json!({"a": 2, "b": 3, "name": "world"}));
+    assert_eq!(schema["inputs"][0]["schema"], json!({"type": "number", "x-abstract-type": "number", "default": 2}));
+    assert_eq!(schema["input_data_schema"]["additionalProperties"], true);
+
+    let (status, missing) = gw.get("/api/gateway/bundles/nope").await;
+    assert_eq!((status, missing), (StatusCode::NOT_FOUND, json!({"detail": "Bundle 'nope' not found"})));
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_and_command_errors_match_the_reference() {
+    let temp = tempfile::tempdir().expect("tempdir");
+    let gw = gateway(&temp).await;
+    let cases = [
+        (json!({"bundle_id": "nope", "input_data": {}}), StatusCode::NOT_FOUND, json!("Bundle 'nope' not found")),
+        (json!({"input_data": {}}), StatusCode::BAD_REQUEST, json!("flow_id is required (or provide bundle_id to start a bundle entrypoint)")),
+        (json!({"bundle_id": "pure-math", "flow_id": "zzz"}), StatusCode::NOT_FOUND, json!("Workflow 'pure-math@0.1.0:zzz' not found")),
+        (
+            json!({"input_data": "not-an-object"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            json!([{"type": "dict_type", "loc": ["body", "input_data"], "msg": "Input should be a valid dictionary", "input": "not-an-object"}]),
+        ),
+    ];
+    for (body, status, detail) in cases {
+        let (got_status, answer) = gw.post("/api/gateway/runs/start", body.clone()).await;
+        assert_eq!((got_status, &answer["detail"]), (status, &detail), "{body}");
+    }
+    // A namespaced flow id selects bundle, version and flow at once.
+    let run_id = gw.start_run(json!({"flow_id": "pure-math@0.1.0:pure-math"})).await;
+    gw.wait_terminal(&run_id).await;
+
+    let (status, answer) = gw.get("/api/gateway/runs/does-not-exist").await;
+    assert_eq!((status, answer), (StatusCode::NOT_FOUND, json!({"detail": "Run 'does-not-exist' not found"})));
+
+    let command = json!({"command_id": "c-1", "run_id": run_id, "type": "pause", "payload": {}});
+    let (_, first) = gw.post("/api/gateway/commands", command.clone()).await;
+    assert_eq!(first["accepted"], true);
+    assert_eq!(first["duplicate"], false);
+    let (_, again) = gw.post("/api/gateway/commands", command).await;
+    assert_eq!(again, json!({"accepted": false, "duplicate": true, "seq": first["seq"]}));
+
+    let (status, bad) = gw.post("/api/gateway/commands", json!({"command_id": "c-2", "run_id": run_id, "type": "explode"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(bad["detail"].as_str().is_some_and(|d| d.starts_with("type must be one of pause|resume|cancel|")));
+    let (status, missing) = gw.post("/api/gateway/commands", json!({"run_id": "nope", "type": "cancel"})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(missing["detail"][0]["loc"], json!(["body", "command_id"]));
+    // Better than the reference: a command for a run that does not exist is refused.
+    let (status, _) = gw.post("/api/gateway/commands", json!({"command_id": "c-3", "run_id": "nope", "type": "cancel"})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    gw.stop().await;
+}
