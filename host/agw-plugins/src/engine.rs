@@ -111,6 +111,7 @@ pub(crate) fn deadline_ticks(deadline: Duration) -> u64 {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

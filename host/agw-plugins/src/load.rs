@@ -91,6 +91,7 @@ fn check_header(bytes: &[u8]) -> Result<(), &'static str> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::check_header;
 

@@ -126,6 +126,11 @@ pub fn tick(
             Err(error) => return interp.fail(env, error),
         }
     }
+    // As the reference reports it: between ticks, `current_node` is the next node to run.
+    let exec = &run.exec;
+    if let Some(next) = exec.cursor.clone().or_else(|| exec.frames.last().map(|f| f.node().to_owned())) {
+        run.current_node = Some(next);
+    }
     TickOutcome::Yielded
 }
 
