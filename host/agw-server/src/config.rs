@@ -22,6 +22,9 @@ pub struct Config {
     pub tick_workers: usize,
     pub tick_max_steps: u32,
     pub command_batch: usize,
+    /// `ABSTRACTGATEWAY_FSYNC` (default 1): fsync every durable write. 0 relies on the OS
+    /// page cache: still safe when the process dies, not when the machine loses power.
+    pub fsync: bool,
     pub plugin_memory_mib: usize,
     pub plugin_deadline: Duration,
 }
@@ -75,6 +78,7 @@ impl Config {
             tick_workers: parsed("TICK_WORKERS", 4)?,
             tick_max_steps: parsed("TICK_MAX_STEPS", 100)?,
             command_batch: parsed("COMMAND_BATCH_LIMIT", 200)?,
+            fsync: flag("FSYNC", true)?,
             plugin_memory_mib: parsed("PLUGIN_MEMORY_MIB", 64)?,
             plugin_deadline: seconds("PLUGIN_DEADLINE_S", 2.0)?,
         })

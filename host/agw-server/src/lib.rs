@@ -37,7 +37,7 @@ impl Gateway {
             .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
         let plugins = wiring::plugin_host(&config)?;
         let catalog = wiring::catalog(&config)?;
-        let store: Arc<dyn RunStore> = Arc::new(FileStore::open(&config.data_dir)?);
+        let store: Arc<dyn RunStore> = Arc::new(FileStore::open_with_sync(&config.data_dir, config.fsync)?);
         let workflows = Arc::new(GatewayWorkflows::new(catalog.clone(), plugins.clone()));
         Ok(Self { config, store, workflows, catalog, plugins, env: Arc::new(SystemEnv), handle: RunnerHandle::default() })
     }

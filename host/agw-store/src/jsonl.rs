@@ -74,9 +74,9 @@ impl LineIndex {
     }
 }
 
-/// Appends complete lines and syncs them. Cuts a torn tail first. Returns the file's new
-/// size. The caller holds whatever lock makes it the only writer.
-pub(crate) fn append_lines(path: &PathBuf, lines: &[Vec<u8>], index: &LineIndex) -> StoreResult<()> {
+/// Appends complete lines (and syncs them when `sync`). Cuts a torn tail first. The caller
+/// holds whatever lock makes it the only writer, and has refreshed `index`.
+pub(crate) fn append_lines(path: &PathBuf, lines: &[Vec<u8>], index: &LineIndex, sync: bool) -> StoreResult<()> {
     let io = |e| StoreError::io(path, e);
     let mut file = OpenOptions::new().create(true).append(true).read(true).open(path).map_err(io)?;
     let size = file.metadata().map_err(io)?.len();
@@ -90,6 +90,8 @@ pub(crate) fn append_lines(path: &PathBuf, lines: &[Vec<u8>], index: &LineIndex)
         buf.push(b'\n');
     }
     file.write_all(&buf).map_err(io)?;
-    file.sync_data().map_err(io)?;
+    if sync {
+        file.sync_data().map_err(io)?;
+    }
     Ok(())
 }

@@ -78,6 +78,7 @@ impl TestGateway {
             tick_workers: 4,
             tick_max_steps: options.tick_max_steps,
             command_batch: 200,
+            fsync: true,
             plugin_memory_mib: 64,
             plugin_deadline: options.plugin_deadline,
         };

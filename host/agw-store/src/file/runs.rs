@@ -17,17 +17,25 @@ pub(super) struct RunCache {
     entries: Mutex<HashMap<PathBuf, (SystemTime, u64, RunState)>>,
 }
 
-/// Writes `bytes` to `path` so that readers see the old file or the new one, never a mix,
-/// and the new one survives a crash once this returns.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> StoreResult<()> {
+/// Writes `bytes` to `path` so that readers see the old file or the new one, never a mix.
+/// With `sync`, the new one also survives a power loss once this returns.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8], sync: bool) -> StoreResult<()> {
     let io = |e| StoreError::io(path, e);
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let tmp = path.with_extension(format!("tmp-{}-{n}", std::process::id()));
     let mut file = std::fs::File::create(&tmp).map_err(io)?;
     file.write_all(bytes).map_err(io)?;
-    file.sync_data().map_err(io)?;
+    if sync {
+        file.sync_data().map_err(io)?;
+    }
     std::fs::rename(&tmp, path).map_err(io)?;
+    if sync {
+        // The rename itself lives in the directory: make it durable too.
+        if let Some(dir) = path.parent() {
+            std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
+        }
+    }
     Ok(())
 }
 
@@ -39,7 +47,7 @@ impl FileStore {
     pub(super) fn write_run(&self, run: &RunState) -> StoreResult<()> {
         let path = self.run_path(&run.run_id);
         let bytes = serde_json::to_vec(run).map_err(|e| corrupt(&path, e))?;
-        write_atomic(&path, &bytes)
+        write_atomic(&path, &bytes, self.sync)
     }
 
     pub(super) fn read_run(&self, run_id: &str) -> StoreResult<Option<RunState>> {
