@@ -10,6 +10,10 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install cargo-nextest --locked
 fi
 
+if [ -z "${AGW_UPSTREAM_BUNDLES:-}" ]; then
+  echo "NOTICE: AGW_UPSTREAM_BUNDLES is not set: the upstream bundle test will skip itself"
+fi
+
 cargo build --workspace --all-targets
 cargo nextest run --workspace --no-fail-fast
 # std-nodes' logic against the reference's vectors, natively (the wasm build is checked

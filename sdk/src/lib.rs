@@ -53,7 +53,7 @@ pub mod bindings {
 
 /// Logging through the host, attributed to this plugin and the current run.
 pub mod log {
-    use crate::bindings::abstract_::gateway::host::{self, LogLevel};
+    use crate::bindings::abstractgateway::plugin::host::{self, LogLevel};
 
     /// Logs at info level.
     pub fn info(message: &str) {
@@ -80,22 +80,22 @@ macro_rules! export_node_executor {
         #[doc(hidden)]
         pub struct __AgwNodeExecutor;
 
-        impl $crate::bindings::exports::abstract_::gateway::plugin::Guest for __AgwNodeExecutor {
-            fn describe() -> $crate::bindings::abstract_::gateway::types::PluginInfo {
+        impl $crate::bindings::exports::abstractgateway::plugin::plugin::Guest for __AgwNodeExecutor {
+            fn describe() -> $crate::bindings::abstractgateway::plugin::types::PluginInfo {
                 $crate::__private::describe::<$plugin>()
             }
         }
 
-        impl $crate::bindings::exports::abstract_::gateway::nodes::Guest for __AgwNodeExecutor {
-            fn list_nodes() -> Vec<$crate::bindings::exports::abstract_::gateway::nodes::NodeSpec> {
+        impl $crate::bindings::exports::abstractgateway::plugin::nodes::Guest for __AgwNodeExecutor {
+            fn list_nodes() -> Vec<$crate::bindings::exports::abstractgateway::plugin::nodes::NodeSpec> {
                 $crate::__private::list_nodes::<$plugin>()
             }
             fn execute(
                 node_type: String,
                 config: String,
                 inputs: String,
-                ctx: $crate::bindings::exports::abstract_::gateway::nodes::NodeContext,
-            ) -> Result<String, $crate::bindings::exports::abstract_::gateway::nodes::NodeError> {
+                ctx: $crate::bindings::exports::abstractgateway::plugin::nodes::NodeContext,
+            ) -> Result<String, $crate::bindings::exports::abstractgateway::plugin::nodes::NodeError> {
                 $crate::__private::execute::<$plugin>(&node_type, &config, &inputs, ctx)
             }
         }

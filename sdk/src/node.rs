@@ -2,8 +2,8 @@
 
 use serde_json::{Map, Value};
 
-use crate::bindings::abstract_::gateway::types as wit;
-use crate::bindings::exports::abstract_::gateway::nodes as wit_nodes;
+use crate::bindings::abstractgateway::plugin::types as wit;
+use crate::bindings::exports::abstractgateway::plugin::nodes as wit_nodes;
 
 /// Who the plugin is, answered by `describe()`. Capabilities default to none.
 #[derive(Debug, Clone)]

@@ -47,25 +47,33 @@ pub(crate) fn load_one(
     // Ask the plugin who it is, in a throwaway store with the same limits as a real call.
     // Its name is not known yet: host log lines are attributed to the label meanwhile.
     let label = source.label.clone();
-    let mut live = Live::new(shared, Arc::from(label.as_str()), &pre).map_err(|e| match e {
+    let mut live = Live::checked(shared, Arc::from(label.as_str()), &pre).map_err(|e| match e {
         InstantiateError::Mismatch(why) => {
             format!("does not implement a known world (node-executor): {why}")
         }
         failed @ InstantiateError::Failed(_) => format!("cannot be instantiated: {failed}"),
     })?;
-    let info = live.bindings.describe(&mut live.store).map_err(|e| {
-        format!(
-            "describe() failed: {}",
-            explain(&e, &live.store, &shared.config)
-        )
-    })?;
+    let info = live
+        .bindings
+        .abstractgateway_plugin_plugin()
+        .call_describe(&mut live.store)
+        .map_err(|e| {
+            format!(
+                "describe() failed: {}",
+                explain(&e, &live.store, &shared.config)
+            )
+        })?;
     live.arm(&shared.config);
-    let nodes = live.bindings.list_nodes(&mut live.store).map_err(|e| {
-        format!(
-            "list-nodes() failed: {}",
-            explain(&e, &live.store, &shared.config)
-        )
-    })?;
+    let nodes = live
+        .bindings
+        .abstractgateway_plugin_nodes()
+        .call_list_nodes(&mut live.store)
+        .map_err(|e| {
+            format!(
+                "list-nodes() failed: {}",
+                explain(&e, &live.store, &shared.config)
+            )
+        })?;
     if info.name.trim().is_empty() {
         return Err("describe() answered an empty plugin name".to_owned());
     }

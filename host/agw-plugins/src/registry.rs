@@ -4,14 +4,15 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::bindings::NodeExecutorPre;
+use crate::bindings::{NodeExecutorPre, PluginState};
 use crate::summary::{LoadProblem, PluginSummary};
 
 /// A plugin that passed validation: its summary and the prepared (linked) component.
 pub(crate) struct LoadedPlugin {
     pub(crate) name: Arc<str>,
     pub(crate) summary: PluginSummary,
-    pub(crate) pre: NodeExecutorPre,
+    /// Built once per plugin version; every instance of it starts from here.
+    pub(crate) pre: NodeExecutorPre<PluginState>,
 }
 
 /// Who provides a node type.

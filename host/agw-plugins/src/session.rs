@@ -11,7 +11,7 @@ use wasmtime::{Store, Trap};
 
 use crate::bindings::{
     InstantiateError, NodeContext, NodeError, NodeExecutor as Bindings, NodeExecutorPre,
-    PluginState,
+    PluginState, instantiate_checked,
 };
 use crate::engine::deadline_ticks;
 use crate::registry::Registry;
@@ -53,7 +53,7 @@ impl TickSession {
             std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
             std::collections::hash_map::Entry::Vacant(entry) => {
                 let live = Live::new(&self.shared, plugin.name.clone(), &plugin.pre)
-                    .map_err(|e| fail(format!("could not be instantiated: {e}")))?;
+                    .map_err(|e| fail(format!("could not be instantiated: {}", first_line(&e))))?;
                 entry.insert(live)
             }
         };
@@ -67,9 +67,13 @@ impl TickSession {
             node_id: call.node_id.to_owned(),
         };
         live.arm(&self.shared.config);
-        let answer = live
-            .bindings
-            .execute(&mut live.store, call.node_type, config, inputs, ctx);
+        let answer = live.bindings.abstractgateway_plugin_nodes().call_execute(
+            &mut live.store,
+            call.node_type,
+            &config,
+            &inputs,
+            &ctx,
+        );
         let answer = match answer {
             Ok(answer) => answer,
             Err(error) => {
@@ -118,18 +122,27 @@ pub(crate) struct Live {
 }
 
 impl Live {
-    /// A fresh store (memory cap, no WASI grants) and an instance from the prepared component.
+    /// A fresh store and an instance from the prepared component (the session's path: the
+    /// component's export types were checked when it was loaded).
     pub(crate) fn new(
         shared: &Shared,
         plugin: Arc<str>,
-        pre: &NodeExecutorPre,
-    ) -> Result<Self, InstantiateError> {
-        let state = PluginState::new(plugin, shared.config.memory_limit_bytes);
-        let mut store = Store::new(&shared.engine, state);
-        store.limiter(|state| &mut state.limiter);
-        // Instantiation runs guest start code too: it gets the same deadline as a call.
-        store.set_epoch_deadline(deadline_ticks(shared.config.call_deadline));
+        pre: &NodeExecutorPre<PluginState>,
+    ) -> wasmtime::Result<Self> {
+        let mut store = fresh_store(shared, plugin);
         let bindings = pre.instantiate(&mut store)?;
+        Ok(Self { store, bindings })
+    }
+
+    /// Like [`Live::new`], but says whether instantiation failed or the exports do not match
+    /// the WIT (the load path, where that decides the message).
+    pub(crate) fn checked(
+        shared: &Shared,
+        plugin: Arc<str>,
+        pre: &NodeExecutorPre<PluginState>,
+    ) -> Result<Self, InstantiateError> {
+        let mut store = fresh_store(shared, plugin);
+        let bindings = instantiate_checked(pre, &mut store)?;
         Ok(Self { store, bindings })
     }
 
@@ -140,6 +153,16 @@ impl Live {
         self.store
             .set_epoch_deadline(deadline_ticks(config.call_deadline));
     }
+}
+
+/// A store with the memory cap and no WASI grants, its deadline armed: instantiation runs
+/// guest start code too, so it gets the same deadline as a call.
+fn fresh_store(shared: &Shared, plugin: Arc<str>) -> Store<PluginState> {
+    let state = PluginState::new(plugin, shared.config.memory_limit_bytes);
+    let mut store = Store::new(&shared.engine, state);
+    store.limiter(|state| &mut state.limiter);
+    store.set_epoch_deadline(deadline_ticks(shared.config.call_deadline));
+    store
 }
 
 /// Why a call into a plugin failed, as the end of "plugin 'x' ...": the CPU deadline, the

@@ -107,3 +107,59 @@ fn a_session_keeps_the_set_it_started_with() {
     assert_eq!(out["result"], json!(3.0));
     assert!(call(&mut host.session(), "add", json!({}), json!({})).is_err());
 }
+
+/// Exports both interfaces of `node-executor` but `nodes` lacks `execute` and `describe`
+/// answers a `u32`: each must be a load problem that names what is wrong, never a panic.
+#[test]
+fn a_partial_or_mistyped_world_is_reported_by_name() {
+    let world = |nodes: &str| {
+        let text = format!(
+            r#"(component
+              (core module $m (func (export "f") (result i32) i32.const 0))
+              (core instance $i (instantiate $m))
+              (func $f (result u32) (canon lift (core func $i "f")))
+              (instance $plugin (export "describe" (func $f)))
+              (instance $nodes {nodes})
+              (export "abstractgateway:plugin/plugin@0.1.0" (instance $plugin))
+              (export "abstractgateway:plugin/nodes@0.1.0" (instance $nodes)))"#
+        );
+        wat::parse_str(text).unwrap()
+    };
+    let host = host(HostConfig::default());
+    let report = host.load(vec![
+        PluginSource::file("empty.wasm", wat::parse_str("(component)").unwrap()),
+        PluginSource::file("partial.wasm", world(r#"(export "list-nodes" (func $f))"#)),
+        PluginSource::file(
+            "mistyped.wasm",
+            world(r#"(export "list-nodes" (func $f)) (export "execute" (func $f))"#),
+        ),
+    ]);
+    assert_eq!(report.loaded, 0);
+    let reason = |label: &str| {
+        report
+            .problems
+            .iter()
+            .find(|p| p.label == label)
+            .map(|p| p.reason.clone())
+            .unwrap_or_else(|| panic!("no problem for {label}: {:?}", report.problems))
+    };
+    assert_eq!(
+        reason("empty.wasm"),
+        "does not implement a known world (node-executor): missing export \
+         abstractgateway:plugin/plugin@0.1.0, abstractgateway:plugin/nodes@0.1.0"
+    );
+    let partial = reason("partial.wasm");
+    assert!(
+        partial.starts_with("does not implement a known world (node-executor):")
+            && partial.contains("abstractgateway:plugin/nodes@0.1.0")
+            && partial.contains("`execute`"),
+        "{partial}"
+    );
+    let mistyped = reason("mistyped.wasm");
+    assert!(
+        mistyped.starts_with("does not implement a known world (node-executor):")
+            && mistyped.contains("export abstractgateway:plugin/plugin@0.1.0:")
+            && mistyped.contains("expected `record` found `u32`"),
+        "{mistyped}"
+    );
+}
