@@ -31,11 +31,15 @@ fn main() {
         None => build_plugins(&root),
     };
 
-    let mut code = String::from("/// First-party plugins shipped inside the binary.\npub const EMBEDDED: &[FirstParty] = &[\n");
+    let mut code =
+        String::from("/// First-party plugins shipped inside the binary.\npub const EMBEDDED: &[FirstParty] = &[\n");
     for (name, file) in EMBEDDED {
         let path = wasm_dir.join(file);
         assert!(path.is_file(), "{} was not built", path.display());
-        code.push_str(&format!("    FirstParty {{ name: {name:?}, wasm: include_bytes!({:?}) }},\n", path.display().to_string()));
+        code.push_str(&format!(
+            "    FirstParty {{ name: {name:?}, wasm: include_bytes!({:?}) }},\n",
+            path.display().to_string()
+        ));
     }
     code.push_str("];\n");
     code.push_str(&format!(
@@ -54,7 +58,14 @@ fn build_plugins(root: &Path) -> PathBuf {
         .args(["build", "--release", "--target", "wasm32-wasip2", "--target-dir"])
         .arg(&target_dir);
     // The outer build's flags are for the host target; never hand them to the wasm build.
-    for var in ["CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS", "CARGO_BUILD_TARGET", "CARGO_TARGET_DIR", "RUSTC_WORKSPACE_WRAPPER", "CARGO_BUILD_RUSTFLAGS"] {
+    for var in [
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTFLAGS",
+        "CARGO_BUILD_TARGET",
+        "CARGO_TARGET_DIR",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CARGO_BUILD_RUSTFLAGS",
+    ] {
         cmd.env_remove(var);
     }
     let status = cmd.status().expect("run cargo for the plugins workspace");

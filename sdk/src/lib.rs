@@ -33,8 +33,7 @@ pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Everything a plugin usually needs.
 pub mod prelude {
     pub use crate::{
-        Map, NodeCall, NodeError, NodePlugin, NodeSpec, PluginInfo, Value, export_node_executor,
-        json, log,
+        Map, NodeCall, NodeError, NodePlugin, NodeSpec, PluginInfo, Value, export_node_executor, json, log,
     };
 }
 

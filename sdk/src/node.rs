@@ -108,16 +108,12 @@ impl NodeCall<'_> {
 
     /// The input as a string, or an error naming the pin.
     pub fn str(&self, pin: &str) -> Result<&str, NodeError> {
-        self.value(pin)
-            .as_str()
-            .ok_or_else(|| NodeError::invalid(format!("input '{pin}' must be a string")))
+        self.value(pin).as_str().ok_or_else(|| NodeError::invalid(format!("input '{pin}' must be a string")))
     }
 
     /// The input as a number, or an error naming the pin.
     pub fn f64(&self, pin: &str) -> Result<f64, NodeError> {
-        self.value(pin)
-            .as_f64()
-            .ok_or_else(|| NodeError::invalid(format!("input '{pin}' must be a number")))
+        self.value(pin).as_f64().ok_or_else(|| NodeError::invalid(format!("input '{pin}' must be a number")))
     }
 }
 
@@ -137,9 +133,7 @@ pub mod glue {
     use super::*;
 
     fn pins(list: &[(String, String)]) -> Vec<wit_nodes::Pin> {
-        list.iter()
-            .map(|(id, kind)| wit_nodes::Pin { id: id.clone(), label: id.clone(), kind: kind.clone() })
-            .collect()
+        list.iter().map(|(id, kind)| wit_nodes::Pin { id: id.clone(), label: id.clone(), kind: kind.clone() }).collect()
     }
 
     pub fn describe<P: NodePlugin>() -> wit::PluginInfo {
@@ -181,16 +175,9 @@ pub mod glue {
     ) -> Result<String, wit_nodes::NodeError> {
         let config: Value = serde_json::from_str(config)
             .map_err(|e| wit_nodes::NodeError::InvalidInput(format!("config is not JSON: {e}")))?;
-        let inputs: Map<String, Value> = serde_json::from_str(inputs).map_err(|e| {
-            wit_nodes::NodeError::InvalidInput(format!("inputs are not a JSON object: {e}"))
-        })?;
-        let call = NodeCall {
-            node_type,
-            inputs: &inputs,
-            config: &config,
-            run_id: &ctx.run_id,
-            node_id: &ctx.node_id,
-        };
+        let inputs: Map<String, Value> = serde_json::from_str(inputs)
+            .map_err(|e| wit_nodes::NodeError::InvalidInput(format!("inputs are not a JSON object: {e}")))?;
+        let call = NodeCall { node_type, inputs: &inputs, config: &config, run_id: &ctx.run_id, node_id: &ctx.node_id };
         match P::execute(call) {
             Ok(value) => Ok(value.to_string()),
             Err(NodeError::InvalidInput(m)) => Err(wit_nodes::NodeError::InvalidInput(m)),

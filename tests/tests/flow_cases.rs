@@ -33,7 +33,9 @@ async fn every_flow_case_matches_the_reference() {
     let mut failures = Vec::new();
     for (name, case) in &cases {
         let run_id = gw
-            .start_run(json!({"bundle_id": case["bundle"], "flow_id": case["flow_id"], "input_data": case["input_data"]}))
+            .start_run(
+                json!({"bundle_id": case["bundle"], "flow_id": case["flow_id"], "input_data": case["input_data"]}),
+            )
             .await;
         let view = gw.wait_terminal(&run_id).await;
         let expect = &case["expect"];

@@ -9,15 +9,54 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 const RUN_KEYS: &[&str] = &[
-    "run_id", "workflow_id", "status", "current_node", "created_at", "updated_at", "actor_id", "session_id",
-    "parent_run_id", "error", "flow_warnings", "paused", "pause_reason", "paused_at", "resumed_at", "waiting",
-    "is_scheduled", "schedule", "limits", "run_lifecycle", "is_draft", "output", "session_history", "automation_id",
-    "role", "occurrence_index", "session_kind", "legacy", "workspace_root",
+    "run_id",
+    "workflow_id",
+    "status",
+    "current_node",
+    "created_at",
+    "updated_at",
+    "actor_id",
+    "session_id",
+    "parent_run_id",
+    "error",
+    "flow_warnings",
+    "paused",
+    "pause_reason",
+    "paused_at",
+    "resumed_at",
+    "waiting",
+    "is_scheduled",
+    "schedule",
+    "limits",
+    "run_lifecycle",
+    "is_draft",
+    "output",
+    "session_history",
+    "automation_id",
+    "role",
+    "occurrence_index",
+    "session_kind",
+    "legacy",
+    "workspace_root",
 ];
 
 const RECORD_KEYS: &[&str] = &[
-    "run_id", "step_id", "node_id", "status", "effect", "result", "error", "started_at", "ended_at", "actor_id",
-    "session_id", "attempt", "idempotency_key", "prev_hash", "record_hash", "signature",
+    "run_id",
+    "step_id",
+    "node_id",
+    "status",
+    "effect",
+    "result",
+    "error",
+    "started_at",
+    "ended_at",
+    "actor_id",
+    "session_id",
+    "attempt",
+    "idempotency_key",
+    "prev_hash",
+    "record_hash",
+    "signature",
 ];
 
 fn keys(value: &Value) -> Vec<&str> {
@@ -59,13 +98,19 @@ async fn pure_math_run_view_and_ledger_match_the_reference_shapes() {
     for record in items {
         assert_eq!(keys(record), RECORD_KEYS);
     }
-    assert_eq!(items[0]["result"], json!({"completed": true, "output": {"sum": 42.0, "greeting": "Hello reference!", "success": true}}));
+    assert_eq!(
+        items[0]["result"],
+        json!({"completed": true, "output": {"sum": 42.0, "greeting": "Hello reference!", "success": true}})
+    );
     assert_eq!(items[0]["idempotency_key"], "system:completion:end");
     assert_eq!(
         items[1]["effect"],
         json!({"type": "emit_event", "payload": {"name": "abstract.status", "scope": "session", "payload": {"text": "completed"}}, "result_key": null})
     );
-    assert_eq!(items[1]["result"], json!({"emitted": true, "name": "abstract.status", "payload": {"text": "completed"}}));
+    assert_eq!(
+        items[1]["result"],
+        json!({"emitted": true, "name": "abstract.status", "payload": {"text": "completed"}})
+    );
 
     let (_, page) = gw.get(&format!("/api/gateway/runs/{run_id}/ledger?after=1&limit=1")).await;
     assert_eq!(page["items"].as_array().map(Vec::len), Some(1));
@@ -116,7 +161,8 @@ async fn sse_text(gw: &TestGateway, path: &str, headers: &[(&str, &str)], auth: 
 async fn sse_frames_match_the_reference_byte_format() {
     let temp = tempfile::tempdir().expect("tempdir");
     let gw = gateway(&temp).await;
-    let run_id = gw.start_run(json!({"bundle_id": "pure-math", "input_data": {"a": 40, "b": 2, "name": "reference"}})).await;
+    let run_id =
+        gw.start_run(json!({"bundle_id": "pure-math", "input_data": {"a": 40, "b": 2, "name": "reference"}})).await;
     gw.wait_terminal(&run_id).await;
     let ledger = gw.ledger(&run_id).await;
 
@@ -129,18 +175,29 @@ async fn sse_frames_match_the_reference_byte_format() {
         assert_eq!(lines[0], format!("id: {}", i + 1));
         assert_eq!(lines[1], "event: step");
         let data = lines[2].strip_prefix("data: ").expect("data line");
-        assert!(data.starts_with(&format!("{{\"cursor\": {}, \"record\": {{\"run_id\": ", i + 1)), "Python separators: {data}");
+        assert!(
+            data.starts_with(&format!("{{\"cursor\": {}, \"record\": {{\"run_id\": ", i + 1)),
+            "Python separators: {data}"
+        );
         let parsed: Value = serde_json::from_str(data).expect("data is JSON");
         assert_eq!(parsed["record"], ledger[i], "SSE record {i} equals the replayed record");
     }
-    assert_eq!(frames[2], format!("event: done\ndata: {{\"run_id\": \"{run_id}\", \"cursor\": 2, \"status\": \"terminal\"}}"));
+    assert_eq!(
+        frames[2],
+        format!("event: done\ndata: {{\"run_id\": \"{run_id}\", \"cursor\": 2, \"status\": \"terminal\"}}")
+    );
 
-    let (_, resumed) = sse_text(&gw, &format!("/api/gateway/runs/{run_id}/ledger/stream"), &[("Last-Event-ID", "2")], true).await;
-    assert_eq!(resumed, format!("event: done\ndata: {{\"run_id\": \"{run_id}\", \"cursor\": 2, \"status\": \"terminal\"}}\n\n"));
+    let (_, resumed) =
+        sse_text(&gw, &format!("/api/gateway/runs/{run_id}/ledger/stream"), &[("Last-Event-ID", "2")], true).await;
+    assert_eq!(
+        resumed,
+        format!("event: done\ndata: {{\"run_id\": \"{run_id}\", \"cursor\": 2, \"status\": \"terminal\"}}\n\n")
+    );
 
     // EventSource clients cannot set headers: the token travels in the query.
     let (status, via_query) =
-        sse_text(&gw, &format!("/api/gateway/runs/{run_id}/ledger/stream?after=1&access_token={TOKEN}"), &[], false).await;
+        sse_text(&gw, &format!("/api/gateway/runs/{run_id}/ledger/stream?after=1&access_token={TOKEN}"), &[], false)
+            .await;
     assert_eq!(status, StatusCode::OK);
     assert!(via_query.starts_with("id: 2\nevent: step\n"), "{via_query}");
 
@@ -175,23 +232,49 @@ async fn auth_is_required_under_api_gateway_only() {
     let client = &gw.client;
     for response in [
         client.get(gw.url("/api/gateway/runs")).send().await.expect("read"),
-        client.post(gw.url("/api/gateway/runs/start")).json(&json!({"bundle_id": "pure-math"})).send().await.expect("write"),
+        client
+            .post(gw.url("/api/gateway/runs/start"))
+            .json(&json!({"bundle_id": "pure-math"}))
+            .send()
+            .await
+            .expect("write"),
         client.get(gw.url("/api/gateway/bundles")).bearer_auth("wrong").send().await.expect("bad token"),
         // A token in the query is for reads only.
-        client.post(gw.url(&format!("/api/gateway/runs/start?access_token={TOKEN}"))).json(&json!({})).send().await.expect("write"),
+        client
+            .post(gw.url(&format!("/api/gateway/runs/start?access_token={TOKEN}")))
+            .json(&json!({}))
+            .send()
+            .await
+            .expect("write"),
     ] {
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(response.headers()["www-authenticate"], "Bearer");
         assert!(response.headers().contains_key("x-request-id"));
         assert_eq!(response.json::<Value>().await.expect("json"), json!({"detail": "Unauthorized"}));
     }
-    let health = client.get(gw.url("/api/health")).send().await.expect("health");
-    assert_eq!(health.status(), StatusCode::OK);
-    let health: Value = health.json().await.expect("json");
+    // The runner recovers ledgers before it goes active; health says "starting" until then.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let health = loop {
+        let response = client.get(gw.url("/api/health")).send().await.expect("health");
+        assert_eq!(response.status(), StatusCode::OK);
+        let health: Value = response.json().await.expect("json");
+        if health["status"] == "healthy" || std::time::Instant::now() > deadline {
+            break health;
+        }
+        assert_eq!(health["status"], "starting");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(health["status"], "healthy");
     assert_eq!(health["service"], "abstractgateway");
     assert_eq!(health["runner"]["runners"][0]["active"], true);
 
-    let echoed = client.get(gw.url("/api/gateway/bundles")).bearer_auth(TOKEN).header("x-request-id", "abc123").send().await.expect("get");
+    let echoed = client
+        .get(gw.url("/api/gateway/bundles"))
+        .bearer_auth(TOKEN)
+        .header("x-request-id", "abc123")
+        .send()
+        .await
+        .expect("get");
     assert_eq!(echoed.headers()["x-request-id"], "abc123");
     gw.stop().await;
 }
@@ -201,9 +284,11 @@ async fn bundle_routes_match_the_reference_shapes() {
     let temp = tempfile::tempdir().expect("tempdir");
     let gw = gateway(&temp).await;
     let (_, list) = gw.get("/api/gateway/bundles").await;
-    let refs: Vec<&str> = list["items"].as_array().expect("items").iter().filter_map(|b| b["bundle_ref"].as_str()).collect();
+    let refs: Vec<&str> =
+        list["items"].as_array().expect("items").iter().filter_map(|b| b["bundle_ref"].as_str()).collect();
     assert!(refs.contains(&"pure-math@0.1.0") && refs.contains(&"count-loop@0.1.0"), "{refs:?}");
-    let item = list["items"].as_array().expect("items").iter().find(|b| b["bundle_id"] == "pure-math").expect("pure-math");
+    let item =
+        list["items"].as_array().expect("items").iter().find(|b| b["bundle_id"] == "pure-math").expect("pure-math");
     assert_eq!(item["description"], "Pure: sum two numbers and greet (no LLM).");
     assert_eq!(item["default_entrypoint"], "pure-math");
     assert_eq!(item["entrypoints"][0]["workflow_id"], "pure-math@0.1.0:pure-math");
@@ -216,7 +301,10 @@ async fn bundle_routes_match_the_reference_shapes() {
                {"id": "b", "label": "b", "type": "number", "required": false, "default": 3},
                {"id": "name", "label": "name", "type": "string", "required": false, "default": "world"}])
     );
-    assert_eq!(detail["entrypoints"][0]["node_index"]["tpl"], json!({"type": "string_template", "label": "string_template"}));
+    assert_eq!(
+        detail["entrypoints"][0]["node_index"]["tpl"],
+        json!({"type": "string_template", "label": "string_template"})
+    );
 
     let (_, flow) = gw.get("/api/gateway/bundles/pure-math/flows/pure-math").await;
     assert_eq!(keys(&flow), ["bundle_id", "bundle_version", "bundle_ref", "flow_id", "workflow_id", "flow"]);
@@ -239,8 +327,16 @@ async fn start_and_command_errors_match_the_reference() {
     let gw = gateway(&temp).await;
     let cases = [
         (json!({"bundle_id": "nope", "input_data": {}}), StatusCode::NOT_FOUND, json!("Bundle 'nope' not found")),
-        (json!({"input_data": {}}), StatusCode::BAD_REQUEST, json!("flow_id is required (or provide bundle_id to start a bundle entrypoint)")),
-        (json!({"bundle_id": "pure-math", "flow_id": "zzz"}), StatusCode::NOT_FOUND, json!("Workflow 'pure-math@0.1.0:zzz' not found")),
+        (
+            json!({"input_data": {}}),
+            StatusCode::BAD_REQUEST,
+            json!("flow_id is required (or provide bundle_id to start a bundle entrypoint)"),
+        ),
+        (
+            json!({"bundle_id": "pure-math", "flow_id": "zzz"}),
+            StatusCode::NOT_FOUND,
+            json!("Workflow 'pure-math@0.1.0:zzz' not found"),
+        ),
         (
             json!({"input_data": "not-an-object"}),
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -265,14 +361,16 @@ async fn start_and_command_errors_match_the_reference() {
     let (_, again) = gw.post("/api/gateway/commands", command).await;
     assert_eq!(again, json!({"accepted": false, "duplicate": true, "seq": first["seq"]}));
 
-    let (status, bad) = gw.post("/api/gateway/commands", json!({"command_id": "c-2", "run_id": run_id, "type": "explode"})).await;
+    let (status, bad) =
+        gw.post("/api/gateway/commands", json!({"command_id": "c-2", "run_id": run_id, "type": "explode"})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(bad["detail"].as_str().is_some_and(|d| d.starts_with("type must be one of pause|resume|cancel|")));
     let (status, missing) = gw.post("/api/gateway/commands", json!({"run_id": "nope", "type": "cancel"})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(missing["detail"][0]["loc"], json!(["body", "command_id"]));
     // Better than the reference: a command for a run that does not exist is refused.
-    let (status, _) = gw.post("/api/gateway/commands", json!({"command_id": "c-3", "run_id": "nope", "type": "cancel"})).await;
+    let (status, _) =
+        gw.post("/api/gateway/commands", json!({"command_id": "c-3", "run_id": "nope", "type": "cancel"})).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     gw.stop().await;
 }

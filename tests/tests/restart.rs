@@ -27,7 +27,8 @@ async fn a_run_stopped_mid_flow_finishes_after_restart() {
     gw.stop().await;
 
     let on_disk: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(data.join(format!("run_{run_id}.json"))).expect("run file")).expect("run JSON");
+        serde_json::from_slice(&std::fs::read(data.join(format!("run_{run_id}.json"))).expect("run file"))
+            .expect("run JSON");
     assert_eq!(on_disk["status"], "running", "stopped before the end");
     let steps_at_stop = on_disk["exec"]["steps"].as_u64().expect("steps");
     assert!(steps_at_stop > 0 && steps_at_stop < 10_000, "mid-flow: {steps_at_stop}");
@@ -39,7 +40,10 @@ async fn a_run_stopped_mid_flow_finishes_after_restart() {
     let ledger = gw.ledger(&run_id).await;
     assert_eq!(
         ledger_summary(&ledger),
-        [json!({"status": "completed", "effect": null, "node_id": "end"}), json!({"status": "completed", "effect": "emit_event", "node_id": "end"})]
+        [
+            json!({"status": "completed", "effect": null, "node_id": "end"}),
+            json!({"status": "completed", "effect": "emit_event", "node_id": "end"})
+        ]
     );
     gw.stop().await;
 }

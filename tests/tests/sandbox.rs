@@ -21,7 +21,11 @@ fn hostile_bundle(dir: &std::path::Path) {
     };
     let root = dir.join("src/hostile");
     std::fs::create_dir_all(root.join("flows")).expect("bundle dir");
-    let flows = [("spin", flow("test_spin", json!({}))), ("hog", flow("test_hog", json!({"mib": 512}))), ("passwd", flow("test_read_file", json!({"path": "/etc/passwd"})))];
+    let flows = [
+        ("spin", flow("test_spin", json!({}))),
+        ("hog", flow("test_hog", json!({"mib": 512}))),
+        ("passwd", flow("test_read_file", json!({"path": "/etc/passwd"}))),
+    ];
     let manifest = json!({"bundle_format_version": "1", "bundle_id": "hostile", "bundle_version": "1.0.0",
         "entrypoints": flows.iter().map(|(id, _)| json!({"flow_id": id})).collect::<Vec<_>>(),
         "flows": flows.iter().map(|(id, _)| (id.to_string(), json!(format!("flows/{id}.json")))).collect::<serde_json::Map<_, _>>()});
@@ -41,7 +45,8 @@ async fn hostile_plugins_fail_their_step_and_the_gateway_keeps_serving() {
     hostile_bundle(&flows);
     let plugins = temp.path().join("plugins");
     std::fs::create_dir_all(&plugins).expect("plugins dir");
-    std::fs::copy(agw_firstparty::component_path("test-hostile"), plugins.join("test-hostile.wasm")).expect("copy plugin");
+    std::fs::copy(agw_firstparty::component_path("test-hostile"), plugins.join("test-hostile.wasm"))
+        .expect("copy plugin");
     std::fs::write(plugins.join("junk.wasm"), b"not a component").expect("junk");
 
     let mut options = Options::new(flows);

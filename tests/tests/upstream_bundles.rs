@@ -18,7 +18,8 @@ async fn upstream_bundles_load_and_name_what_they_still_need() {
     let gw = TestGateway::start(&temp.path().join("data"), Options::new(dir.into())).await;
 
     let (_, list) = gw.get("/api/gateway/bundles").await;
-    let mut refs: Vec<&str> = list["items"].as_array().expect("items").iter().filter_map(|b| b["bundle_ref"].as_str()).collect();
+    let mut refs: Vec<&str> =
+        list["items"].as_array().expect("items").iter().filter_map(|b| b["bundle_ref"].as_str()).collect();
     refs.sort_unstable();
     assert_eq!(refs, ["basic-followup@dev", "basic-llm-test@0.0.0", "yoda@dev"]);
     assert_eq!(list["skipped_count"], 0);

@@ -58,7 +58,25 @@ fn workflow_id(bundle: &Bundle, flow_id: &str) -> String {
     format!("{}:{flow_id}", bundle.bundle_ref())
 }
 
-const DEPRECATION: [(&str, Value); 3] = [("deprecated", Value::Bool(false)), ("deprecated_at", Value::Null), ("deprecated_reason", Value::Null)];
+/// One entrypoint as bundle answers list it, plus the keys only one answer has.
+fn entrypoint(bundle: &Bundle, entry: &Entrypoint, extra: Value) -> Value {
+    let mut item = json!({
+        "flow_id": entry.flow_id,
+        "workflow_id": workflow_id(bundle, &entry.flow_id),
+        "name": entry_name(entry),
+        "description": entry.description.clone().unwrap_or_default(),
+        "interfaces": entry.interfaces,
+    });
+    if let (Value::Object(map), Value::Object(extra)) = (&mut item, extra) {
+        map.extend(extra);
+        map.extend([
+            ("deprecated".into(), json!(false)),
+            ("deprecated_at".into(), Value::Null),
+            ("deprecated_reason".into(), Value::Null),
+        ]);
+    }
+    item
+}
 
 /// One item of `GET /bundles`.
 pub fn bundle_item(loaded: &LoadedBundle) -> Value {
@@ -67,15 +85,7 @@ pub fn bundle_item(loaded: &LoadedBundle) -> Value {
     let entrypoints: Vec<Value> = m
         .entrypoints
         .iter()
-        .map(|e| {
-            let mut item = json!({
-                "flow_id": e.flow_id, "name": entry_name(e), "description": e.description.clone().unwrap_or_default(),
-                "interfaces": e.interfaces, "workflow_id": workflow_id(bundle, &e.flow_id),
-                "is_agent_default": false, "agent_default_interfaces": [],
-            });
-            extend(&mut item, &DEPRECATION);
-            item
-        })
+        .map(|e| entrypoint(bundle, e, json!({"is_agent_default": false, "agent_default_interfaces": []})))
         .collect();
     json!({
         "bundle_id": m.bundle_id,
@@ -120,13 +130,7 @@ pub fn bundle_detail(loaded: &LoadedBundle) -> Value {
                 .into_iter()
                 .map(|i| json!({"id": i.id, "label": i.label, "type": i.kind, "required": false, "default": i.default}))
                 .collect();
-            let mut item = json!({
-                "flow_id": e.flow_id, "workflow_id": workflow_id(bundle, &e.flow_id), "name": entry_name(e),
-                "description": e.description.clone().unwrap_or_default(), "interfaces": e.interfaces,
-                "inputs": inputs, "node_index": node_index(&flow),
-            });
-            extend(&mut item, &DEPRECATION);
-            item
+            entrypoint(bundle, e, json!({"inputs": inputs, "node_index": node_index(&flow)}))
         })
         .collect();
     json!({
@@ -240,4 +244,3 @@ pub fn input_schema_doc(ids: Value, flow: &Value) -> Value {
     );
     doc
 }
-

@@ -75,7 +75,14 @@ fn node_call(calls: usize) -> anyhow::Result<Value> {
     let config = Map::new();
     let call = |session: &mut dyn NodeExecutor| {
         let inputs = Map::from_iter([("a".into(), json!(40)), ("b".into(), json!(2))]);
-        let call = NodeCall { run_id: "bench", workflow_id: "bench", node_id: "add", node_type: "add", config: &config, inputs };
+        let call = NodeCall {
+            run_id: "bench",
+            workflow_id: "bench",
+            node_id: "add",
+            node_type: "add",
+            config: &config,
+            inputs,
+        };
         session.execute(call)
     };
     let mut fresh = Vec::with_capacity(calls);
@@ -93,7 +100,9 @@ fn node_call(calls: usize) -> anyhow::Result<Value> {
         call(&mut live).map_err(|e| anyhow::anyhow!(e.message))?;
         warm.push(started.elapsed());
     }
-    Ok(json!({"instantiate_and_call": stats(fresh), "call_on_live_instance": stats(warm), "allocator": host.engine_info().allocator}))
+    Ok(
+        json!({"instantiate_and_call": stats(fresh), "call_on_live_instance": stats(warm), "allocator": host.engine_info().allocator}),
+    )
 }
 
 async fn start_to_completed(runs: usize, fsync: bool) -> anyhow::Result<Value> {
@@ -127,10 +136,12 @@ async fn start_to_completed(runs: usize, fsync: bool) -> anyhow::Result<Value> {
     let mut samples = Vec::with_capacity(runs);
     for i in 0..runs + 10 {
         let started = Instant::now();
-        let answer: Value = client.post(format!("{base}/runs/start")).bearer_auth("bench").json(&body).send().await?.json().await?;
+        let answer: Value =
+            client.post(format!("{base}/runs/start")).bearer_auth("bench").json(&body).send().await?.json().await?;
         let run_id = answer["run_id"].as_str().context("run_id")?.to_owned();
         loop {
-            let view: Value = client.get(format!("{base}/runs/{run_id}")).bearer_auth("bench").send().await?.json().await?;
+            let view: Value =
+                client.get(format!("{base}/runs/{run_id}")).bearer_auth("bench").send().await?.json().await?;
             match view["status"].as_str() {
                 Some("completed") => break,
                 Some("running") => tokio::task::yield_now().await,

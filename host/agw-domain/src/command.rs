@@ -125,7 +125,8 @@ pub fn apply(run: &mut crate::run::RunState, command: &Command, env: &dyn crate:
         }
         "cancel" => {
             let node = run.current_node.clone().unwrap_or_default();
-            let ctx = crate::record::RecordCtx { run_id: &run.run_id, actor_id: &run.actor_id, session_id: &run.session_id };
+            let ctx =
+                crate::record::RecordCtx { run_id: &run.run_id, actor_id: &run.actor_id, session_id: &run.session_id };
             let record = ctx.terminal_status(env.new_id(), &node, "cancelled", &now);
             run.outbox.push(record);
             run.status = RunStatus::Cancelled;
@@ -162,7 +163,15 @@ mod tests {
     }
 
     fn cmd(seq: u64, kind: &str, payload: Value) -> Command {
-        Command { seq, command_id: format!("c{seq}"), run_id: "r1".into(), kind: kind.into(), payload, ts: String::new(), client_id: None }
+        Command {
+            seq,
+            command_id: format!("c{seq}"),
+            run_id: "r1".into(),
+            kind: kind.into(),
+            payload,
+            ts: String::new(),
+            client_id: None,
+        }
     }
 
     #[test]
@@ -174,7 +183,10 @@ mod tests {
         assert!(run.paused);
         assert_eq!(run.pause_reason.as_deref(), Some("operator_pause"));
         let wait = run.waiting.clone().expect("wait");
-        assert_eq!((wait.reason.as_str(), wait.wait_key.as_str(), wait.prompt.as_deref()), ("user", "pause:r1", Some("Paused")));
+        assert_eq!(
+            (wait.reason.as_str(), wait.wait_key.as_str(), wait.prompt.as_deref()),
+            ("user", "pause:r1", Some("Paused"))
+        );
         assert!(!run.is_runnable());
         assert_eq!(apply(&mut run, &cmd(2, "resume", json!({})), &env), Applied::Changed);
         assert_eq!(run.status, RunStatus::Running);

@@ -31,26 +31,18 @@ mod generated {
 
 pub(crate) use generated::abstractgateway::plugin::types::{PluginInfo, WorkspaceAccess};
 use generated::abstractgateway::plugin::{host, types};
-pub(crate) use generated::exports::abstractgateway::plugin::nodes::{
-    NodeContext, NodeError, NodeSpec,
-};
+pub(crate) use generated::exports::abstractgateway::plugin::nodes::{NodeContext, NodeError, NodeSpec};
 use generated::exports::abstractgateway::plugin::plugin;
 pub(crate) use generated::{NodeExecutor, NodeExecutorPre};
 
 /// Interfaces a `node-executor` component must export, `plugin` first (the generated code knows
 /// them too, but only reports the first one missing, and only after linking).
-const WORLD_EXPORTS: [&str; 2] = [
-    "abstractgateway:plugin/plugin@0.1.0",
-    "abstractgateway:plugin/nodes@0.1.0",
-];
+const WORLD_EXPORTS: [&str; 2] = ["abstractgateway:plugin/plugin@0.1.0", "abstractgateway:plugin/nodes@0.1.0"];
 
 /// The `node-executor` interfaces a component does not export, checked before linking so a
 /// component of another kind is named as such rather than as one with odd imports.
 pub(crate) fn missing_exports(component: &wasmtime::component::Component) -> Vec<&'static str> {
-    WORLD_EXPORTS
-        .into_iter()
-        .filter(|name| component.get_export_index(None, name).is_none())
-        .collect()
+    WORLD_EXPORTS.into_iter().filter(|name| component.get_export_index(None, name).is_none()).collect()
 }
 
 /// Why an instance could not be made (see [`instantiate_checked`]).
@@ -71,10 +63,7 @@ pub(crate) fn instantiate_checked(
     pre: &NodeExecutorPre<PluginState>,
     mut store: impl AsContextMut<Data = PluginState>,
 ) -> Result<NodeExecutor, InstantiateError> {
-    let instance = pre
-        .instance_pre()
-        .instantiate(&mut store)
-        .map_err(InstantiateError::Failed)?;
+    let instance = pre.instance_pre().instantiate(&mut store).map_err(InstantiateError::Failed)?;
     // `new` looks the exports up again and type-checks each one against the bindings.
     NodeExecutor::new(&mut store, &instance).map_err(|error| {
         // Its error does not say which interface is wrong: check `plugin` alone to find out
@@ -123,40 +112,22 @@ impl PluginState {
             .allow_udp(false)
             .allow_ip_name_lookup(false)
             .build();
-        let limits = StoreLimitsBuilder::new()
-            .memory_size(memory_limit_bytes)
-            .trap_on_grow_failure(false)
-            .build();
-        Self {
-            plugin,
-            wasi,
-            table: ResourceTable::new(),
-            stderr,
-            limiter: Limiter {
-                limits,
-                memory_denied: false,
-            },
-        }
+        let limits = StoreLimitsBuilder::new().memory_size(memory_limit_bytes).trap_on_grow_failure(false).build();
+        Self { plugin, wasi, table: ResourceTable::new(), stderr, limiter: Limiter { limits, memory_denied: false } }
     }
 
     /// The guest's last meaningful stderr line (a Rust panic's message), at most `max` bytes.
     pub(crate) fn stderr_tail(&self, max: usize) -> Option<String> {
         let bytes = self.stderr.contents();
         let text = String::from_utf8_lossy(&bytes);
-        let line = text
-            .lines()
-            .map(str::trim)
-            .rfind(|l| !l.is_empty() && !l.starts_with("note: run with"))?;
+        let line = text.lines().map(str::trim).rfind(|l| !l.is_empty() && !l.starts_with("note: run with"))?;
         Some(truncate(line, max).to_owned())
     }
 }
 
 impl WasiView for PluginState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
     }
 }
 
@@ -169,12 +140,7 @@ pub(crate) struct Limiter {
 }
 
 impl ResourceLimiter for Limiter {
-    fn memory_growing(
-        &mut self,
-        current: usize,
-        desired: usize,
-        maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
+    fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
         let allowed = self.limits.memory_growing(current, desired, maximum)?;
         if !allowed {
             self.memory_denied = true;
@@ -188,12 +154,7 @@ impl ResourceLimiter for Limiter {
         self.limits.memory_grow_failed(error)
     }
 
-    fn table_growing(
-        &mut self,
-        current: usize,
-        desired: usize,
-        maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
+    fn table_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
         self.limits.table_growing(current, desired, maximum)
     }
 
@@ -301,19 +262,13 @@ mod tests {
         let engine = wasmtime::Engine::default();
         let linker = linker(&engine).unwrap();
         let component = Component::new(&engine, wat::parse_str(LOGGER).unwrap()).unwrap();
-        let mut store =
-            wasmtime::Store::new(&engine, PluginState::new(Arc::from("logger"), 1 << 20));
+        let mut store = wasmtime::Store::new(&engine, PluginState::new(Arc::from("logger"), 1 << 20));
         let instance = linker.instantiate(&mut store, &component).unwrap();
-        let run = instance
-            .get_typed_func::<(), ()>(&mut store, "run")
-            .unwrap();
+        let run = instance.get_typed_func::<(), ()>(&mut store, "run").unwrap();
 
         let captured = Captured::default();
         let writer = captured.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .finish();
+        let subscriber = tracing_subscriber::fmt().with_ansi(false).with_writer(move || writer.clone()).finish();
         tracing::subscriber::with_default(subscriber, || run.call(&mut store, ()).unwrap());
 
         let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();

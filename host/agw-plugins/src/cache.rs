@@ -54,10 +54,7 @@ pub(crate) struct DiskCache {
 
 impl DiskCache {
     pub(crate) fn new(dir: Option<PathBuf>, engine: &Engine) -> Self {
-        Self {
-            dir,
-            engine_hash: engine_hash(engine),
-        }
+        Self { dir, engine_hash: engine_hash(engine) }
     }
 
     pub(crate) fn engine_hash(&self) -> &str {
@@ -65,11 +62,7 @@ impl DiskCache {
     }
 
     fn path_for(&self, sha256: &str) -> Option<PathBuf> {
-        Some(
-            self.dir
-                .as_ref()?
-                .join(format!("{sha256}-{}.cwasm", self.engine_hash)),
-        )
+        Some(self.dir.as_ref()?.join(format!("{sha256}-{}.cwasm", self.engine_hash)))
     }
 
     /// The compiled component for `bytes`: from the cache when present and readable, else
@@ -116,18 +109,11 @@ static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 /// Writes the serialized component next to its final name, syncs it, then renames: readers
 /// see either the old complete file, the new complete file, or none.
 fn write_atomically(path: &Path, component: &Component) -> std::io::Result<()> {
-    let bytes = component
-        .serialize()
-        .map_err(|e| std::io::Error::other(format!("{e:#}")))?;
-    let dir = path
-        .parent()
-        .ok_or_else(|| std::io::Error::other("cache path has no parent"))?;
+    let bytes = component.serialize().map_err(|e| std::io::Error::other(format!("{e:#}")))?;
+    let dir = path.parent().ok_or_else(|| std::io::Error::other("cache path has no parent"))?;
     std::fs::create_dir_all(dir)?;
     let unique = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let temp = dir.join(format!(".{file_name}.{}.{unique}.tmp", std::process::id()));
     let result = (|| {
         let mut file = std::fs::File::create(&temp)?;

@@ -22,19 +22,14 @@ pub enum Allocator {
 
 /// Builds the engine: component model, epoch interruption, and the pooling allocator when the
 /// machine can reserve it. Returns why pooling was given up, if it was.
-pub(crate) fn build(
-    memory_limit_bytes: usize,
-) -> wasmtime::Result<(Engine, Allocator, Option<String>)> {
+pub(crate) fn build(memory_limit_bytes: usize) -> wasmtime::Result<(Engine, Allocator, Option<String>)> {
     build_with(memory_limit_bytes, POOL_SLOTS)
 }
 
 /// Concurrent plugin instances (and linear memories) the pool holds.
 const POOL_SLOTS: u32 = 100;
 
-fn build_with(
-    memory_limit_bytes: usize,
-    slots: u32,
-) -> wasmtime::Result<(Engine, Allocator, Option<String>)> {
+fn build_with(memory_limit_bytes: usize, slots: u32) -> wasmtime::Result<(Engine, Allocator, Option<String>)> {
     let mut config = base_config();
     let mut pool = PoolingAllocationConfig::new();
     // Sized for a small box (2 cores): a few dozen concurrent plugin instances. Each memory
@@ -75,20 +70,15 @@ impl EpochTicker {
         // A weak handle: the ticker must not be what keeps the engine alive.
         let engine = engine.weak();
         let (stop, stopped) = mpsc::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name("agw-epoch".into())
-            .spawn(move || {
-                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(EPOCH_TICK) {
-                    match engine.upgrade() {
-                        Some(engine) => engine.increment_epoch(),
-                        None => break,
-                    }
+        let thread = std::thread::Builder::new().name("agw-epoch".into()).spawn(move || {
+            while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(EPOCH_TICK) {
+                match engine.upgrade() {
+                    Some(engine) => engine.increment_epoch(),
+                    None => break,
                 }
-            })?;
-        Ok(Self {
-            stop: Some(stop),
-            thread: Some(thread),
-        })
+            }
+        })?;
+        Ok(Self { stop: Some(stop), thread: Some(thread) })
     }
 }
 
@@ -105,9 +95,7 @@ impl Drop for EpochTicker {
 /// Epoch ticks that make up `deadline` (at least one, so a zero deadline still interrupts).
 pub(crate) fn deadline_ticks(deadline: Duration) -> u64 {
     let tick = EPOCH_TICK.as_nanos();
-    u64::try_from(deadline.as_nanos().div_ceil(tick))
-        .unwrap_or(u64::MAX)
-        .max(1)
+    u64::try_from(deadline.as_nanos().div_ceil(tick)).unwrap_or(u64::MAX).max(1)
 }
 
 #[cfg(test)]

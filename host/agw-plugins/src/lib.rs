@@ -33,8 +33,7 @@ use crate::registry::Registry;
 pub use crate::engine::Allocator;
 pub use crate::session::TickSession;
 pub use crate::summary::{
-    CapabilitiesSummary, HostRequestSummary, LoadProblem, NodeSummary, PinSummary, PluginOrigin,
-    PluginSummary,
+    CapabilitiesSummary, HostRequestSummary, LoadProblem, NodeSummary, PinSummary, PluginOrigin, PluginSummary,
 };
 
 /// Operator-set limits and where compiled code is cached.
@@ -50,11 +49,7 @@ pub struct HostConfig {
 
 impl Default for HostConfig {
     fn default() -> Self {
-        Self {
-            cache_dir: None,
-            memory_limit_bytes: 64 * 1024 * 1024,
-            call_deadline: Duration::from_secs(2),
-        }
+        Self { cache_dir: None, memory_limit_bytes: 64 * 1024 * 1024, call_deadline: Duration::from_secs(2) }
     }
 }
 
@@ -70,20 +65,12 @@ pub struct PluginSource {
 impl PluginSource {
     /// A plugin shipped inside the gateway.
     pub fn first_party(name: &str, bytes: &[u8]) -> Self {
-        Self {
-            label: name.to_owned(),
-            bytes: Arc::from(bytes),
-            origin: PluginOrigin::FirstParty,
-        }
+        Self { label: name.to_owned(), bytes: Arc::from(bytes), origin: PluginOrigin::FirstParty }
     }
 
     /// A plugin read from the operator's plugin directory.
     pub fn file(label: impl Into<String>, bytes: Vec<u8>) -> Self {
-        Self {
-            label: label.into(),
-            bytes: Arc::from(bytes),
-            origin: PluginOrigin::Directory,
-        }
+        Self { label: label.into(), bytes: Arc::from(bytes), origin: PluginOrigin::Directory }
     }
 }
 
@@ -149,9 +136,7 @@ pub struct PluginHost {
 
 impl std::fmt::Debug for PluginHost {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PluginHost")
-            .field("allocator", &self.shared.allocator)
-            .finish_non_exhaustive()
+        f.debug_struct("PluginHost").field("allocator", &self.shared.allocator).finish_non_exhaustive()
     }
 }
 
@@ -159,8 +144,8 @@ impl PluginHost {
     /// Creates the engine (pooling allocator, falling back to on-demand), the linker and the
     /// epoch thread. Nothing is loaded yet.
     pub fn new(config: HostConfig) -> Result<Self, HostError> {
-        let (engine, allocator, pooling_error) = engine::build(config.memory_limit_bytes)
-            .map_err(|e| HostError::Engine(format!("{e:#}")))?;
+        let (engine, allocator, pooling_error) =
+            engine::build(config.memory_limit_bytes).map_err(|e| HostError::Engine(format!("{e:#}")))?;
         let linker = bindings::linker(&engine).map_err(|e| HostError::Engine(format!("{e:#}")))?;
         let cache = DiskCache::new(config.cache_dir.clone(), &engine);
         let ticker = EpochTicker::start(&engine)?;
@@ -175,20 +160,14 @@ impl PluginHost {
             load_lock: Mutex::new(()),
             _ticker: ticker,
         };
-        Ok(Self {
-            shared: Arc::new(shared),
-        })
+        Ok(Self { shared: Arc::new(shared) })
     }
 
     /// Loads `sources` and replaces the loaded set with them in one step. A source that fails
     /// validation is reported and skipped; the others load. Sessions already running keep the
     /// set they started with.
     pub fn load(&self, sources: Vec<PluginSource>) -> LoadReport {
-        let _serialised = self
-            .shared
-            .load_lock
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let _serialised = self.shared.load_lock.lock().unwrap_or_else(PoisonError::into_inner);
         let mut report = LoadReport::default();
         let mut plugins = Vec::new();
         let mut problems = Vec::new();
@@ -209,38 +188,24 @@ impl PluginHost {
                 }
                 Err(reason) => {
                     tracing::warn!(%reason, "plugin rejected");
-                    problems.push(LoadProblem {
-                        label: source.label.clone(),
-                        reason,
-                    });
+                    problems.push(LoadProblem { label: source.label.clone(), reason });
                 }
             }
         }
         let registry = Registry::build(plugins, problems);
         report.loaded = registry.plugins().count();
         report.problems = registry.problems().to_vec();
-        *self
-            .shared
-            .registry
-            .write()
-            .unwrap_or_else(PoisonError::into_inner) = Arc::new(registry);
+        *self.shared.registry.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(registry);
         report
     }
 
     fn registry(&self) -> Arc<Registry> {
-        self.shared
-            .registry
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.shared.registry.read().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     /// The loaded plugins, in load order.
     pub fn plugins(&self) -> Vec<PluginSummary> {
-        self.registry()
-            .plugins()
-            .map(|p| p.summary.clone())
-            .collect()
+        self.registry().plugins().map(|p| p.summary.clone()).collect()
     }
 
     /// What went wrong in the last load: rejected sources and node-type conflicts.
@@ -277,16 +242,12 @@ impl PluginHost {
     pub fn inspect(label: &str, bytes: &[u8]) -> Result<PluginSummary, HostError> {
         let host = Self::new(HostConfig::default())?;
         let report = host.load(vec![PluginSource::file(label, bytes.to_vec())]);
-        match (
-            host.plugins().into_iter().next(),
-            report.problems.into_iter().next(),
-        ) {
+        match (host.plugins().into_iter().next(), report.problems.into_iter().next()) {
             (Some(summary), _) => Ok(summary),
             (None, Some(problem)) => Err(HostError::Rejected(problem)),
-            (None, None) => Err(HostError::Rejected(LoadProblem {
-                label: label.to_owned(),
-                reason: "not loaded".into(),
-            })),
+            (None, None) => {
+                Err(HostError::Rejected(LoadProblem { label: label.to_owned(), reason: "not loaded".into() }))
+            }
         }
     }
 }

@@ -32,10 +32,7 @@ pub(crate) fn load_one(
 
     let missing = missing_exports(&component);
     if !missing.is_empty() {
-        return Err(format!(
-            "does not implement a known world (node-executor): missing export {}",
-            missing.join(", ")
-        ));
+        return Err(format!("does not implement a known world (node-executor): missing export {}", missing.join(", ")));
     }
     let instance_pre = shared
         .linker
@@ -57,32 +54,18 @@ pub(crate) fn load_one(
         .bindings
         .abstractgateway_plugin_plugin()
         .call_describe(&mut live.store)
-        .map_err(|e| {
-            format!(
-                "describe() failed: {}",
-                explain(&e, &live.store, &shared.config)
-            )
-        })?;
+        .map_err(|e| format!("describe() failed: {}", explain(&e, &live.store, &shared.config)))?;
     live.arm(&shared.config);
     let nodes = live
         .bindings
         .abstractgateway_plugin_nodes()
         .call_list_nodes(&mut live.store)
-        .map_err(|e| {
-            format!(
-                "list-nodes() failed: {}",
-                explain(&e, &live.store, &shared.config)
-            )
-        })?;
+        .map_err(|e| format!("list-nodes() failed: {}", explain(&e, &live.store, &shared.config)))?;
     if info.name.trim().is_empty() {
         return Err("describe() answered an empty plugin name".to_owned());
     }
     let name: Arc<str> = Arc::from(info.name.as_str());
-    Ok(LoadedPlugin {
-        name,
-        summary: summarize(info, nodes, sha256, source.origin, label),
-        pre,
-    })
+    Ok(LoadedPlugin { name, summary: summarize(info, nodes, sha256, source.origin, label), pre })
 }
 
 fn check_header(bytes: &[u8]) -> Result<(), &'static str> {
@@ -107,16 +90,8 @@ mod tests {
     fn only_component_binaries_pass_the_header_check() {
         assert!(check_header(b"").is_err());
         assert!(check_header(b"\0asm").is_err());
-        assert!(
-            check_header(b"\0asm\x01\0\0\0")
-                .unwrap_err()
-                .contains("core WebAssembly module")
-        );
+        assert!(check_header(b"\0asm\x01\0\0\0").unwrap_err().contains("core WebAssembly module"));
         assert!(check_header(b"\0asm\x0d\0\x01\0").is_ok());
-        assert!(
-            check_header(b"\x7fELF\x02\x01\x01\0")
-                .unwrap_err()
-                .contains("not WebAssembly")
-        );
+        assert!(check_header(b"\x7fELF\x02\x01\x01\0").unwrap_err().contains("not WebAssembly"));
     }
 }

@@ -55,10 +55,7 @@ impl Registry {
                 [one] => Provider::One(*one),
                 _ => {
                     let names: Vec<String> = list.iter().map(|&i| describe(&plugins[i])).collect();
-                    let last = list
-                        .last()
-                        .map(|&i| plugins[i].summary.label.clone())
-                        .unwrap_or_default();
+                    let last = list.last().map(|&i| plugins[i].summary.label.clone()).unwrap_or_default();
                     problems.push(LoadProblem {
                         label: last,
                         reason: format!(
@@ -71,11 +68,7 @@ impl Registry {
             };
             index.insert(node_type.to_owned(), provider);
         }
-        Self {
-            plugins,
-            index,
-            problems,
-        }
+        Self { plugins, index, problems }
     }
 
     pub(crate) fn plugins(&self) -> impl Iterator<Item = &LoadedPlugin> {
@@ -89,12 +82,7 @@ impl Registry {
     /// `Some(pure)` when exactly one plugin provides `node_type`.
     pub(crate) fn provides(&self, node_type: &str) -> Option<bool> {
         let (_, plugin) = self.provider(node_type).ok()?;
-        plugin
-            .summary
-            .nodes
-            .iter()
-            .find(|n| n.node_type == node_type)
-            .map(|n| n.pure)
+        plugin.summary.nodes.iter().find(|n| n.node_type == node_type).map(|n| n.pure)
     }
 
     /// The one plugin providing `node_type`, or why there is none (as a failure message).
@@ -103,10 +91,7 @@ impl Registry {
             Some(Provider::One(i)) => Ok((*i, &self.plugins[*i])),
             Some(Provider::Conflict(list)) => {
                 let names: Vec<String> = list.iter().map(|&i| describe(&self.plugins[i])).collect();
-                Err(format!(
-                    "node type '{node_type}' is withheld: several plugins provide it ({})",
-                    names.join(", ")
-                ))
+                Err(format!("node type '{node_type}' is withheld: several plugins provide it ({})", names.join(", ")))
             }
             None => Err(format!("no loaded plugin provides node type '{node_type}'")),
         }

@@ -10,8 +10,8 @@ use serde_json::{Map, Value};
 use wasmtime::{Store, Trap};
 
 use crate::bindings::{
-    InstantiateError, NodeContext, NodeError, NodeExecutor as Bindings, NodeExecutorPre,
-    PluginState, instantiate_checked,
+    InstantiateError, NodeContext, NodeError, NodeExecutor as Bindings, NodeExecutorPre, PluginState,
+    instantiate_checked,
 };
 use crate::engine::deadline_ticks;
 use crate::registry::Registry;
@@ -32,23 +32,14 @@ pub struct TickSession {
 
 impl TickSession {
     pub(crate) fn new(shared: Arc<Shared>, registry: Arc<Registry>) -> Self {
-        Self {
-            shared,
-            registry,
-            live: HashMap::new(),
-        }
+        Self { shared, registry, live: HashMap::new() }
     }
 
     /// Runs `node_type` with JSON `config` and `inputs`; the answer is the node's output object.
     fn run(&mut self, call: &NodeCall<'_>) -> Result<Map<String, Value>, NodeFailure> {
-        let (index, plugin) = self
-            .registry
-            .provider(call.node_type)
-            .map_err(|message| NodeFailure { message })?;
+        let (index, plugin) = self.registry.provider(call.node_type).map_err(|message| NodeFailure { message })?;
         let name = plugin.name.clone();
-        let fail = |what: String| NodeFailure {
-            message: format!("plugin '{name}' {what}"),
-        };
+        let fail = |what: String| NodeFailure { message: format!("plugin '{name}' {what}") };
         let live = match self.live.entry(index) {
             std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
             std::collections::hash_map::Entry::Vacant(entry) => {
@@ -57,10 +48,10 @@ impl TickSession {
                 entry.insert(live)
             }
         };
-        let config = serde_json::to_string(call.config)
-            .map_err(|e| fail(format!("config is not serializable: {e}")))?;
-        let inputs = serde_json::to_string(&call.inputs)
-            .map_err(|e| fail(format!("inputs are not serializable: {e}")))?;
+        let config =
+            serde_json::to_string(call.config).map_err(|e| fail(format!("config is not serializable: {e}")))?;
+        let inputs =
+            serde_json::to_string(&call.inputs).map_err(|e| fail(format!("inputs are not serializable: {e}")))?;
         let ctx = NodeContext {
             run_id: call.run_id.to_owned(),
             workflow_id: call.workflow_id.to_owned(),
@@ -91,13 +82,9 @@ impl TickSession {
                 Err(e) => Err(fail(format!("answered with invalid JSON: {e}"))),
             },
             Err(NodeError::InvalidInput(message) | NodeError::Failed(message)) => {
-                Err(NodeFailure {
-                    message: format!("plugin '{name}': {message}"),
-                })
+                Err(NodeFailure { message: format!("plugin '{name}': {message}") })
             }
-            Err(NodeError::UnknownNode(node_type)) => {
-                Err(fail(format!("does not provide node type '{node_type}'")))
-            }
+            Err(NodeError::UnknownNode(node_type)) => Err(fail(format!("does not provide node type '{node_type}'"))),
         }
     }
 }
@@ -124,11 +111,7 @@ pub(crate) struct Live {
 impl Live {
     /// A fresh store and an instance from the prepared component (the session's path: the
     /// component's export types were checked when it was loaded).
-    pub(crate) fn new(
-        shared: &Shared,
-        plugin: Arc<str>,
-        pre: &NodeExecutorPre<PluginState>,
-    ) -> wasmtime::Result<Self> {
+    pub(crate) fn new(shared: &Shared, plugin: Arc<str>, pre: &NodeExecutorPre<PluginState>) -> wasmtime::Result<Self> {
         let mut store = fresh_store(shared, plugin);
         let bindings = pre.instantiate(&mut store)?;
         Ok(Self { store, bindings })
@@ -150,8 +133,7 @@ impl Live {
     /// earlier calls (a guest may have survived one), so only this call's count.
     pub(crate) fn arm(&mut self, config: &HostConfig) {
         self.store.data_mut().limiter.memory_denied = false;
-        self.store
-            .set_epoch_deadline(deadline_ticks(config.call_deadline));
+        self.store.set_epoch_deadline(deadline_ticks(config.call_deadline));
     }
 }
 
@@ -167,27 +149,17 @@ fn fresh_store(shared: &Shared, plugin: Arc<str>) -> Store<PluginState> {
 
 /// Why a call into a plugin failed, as the end of "plugin 'x' ...": the CPU deadline, the
 /// memory cap, or another trap (with the guest's last stderr line, which holds a panic message).
-pub(crate) fn explain(
-    error: &wasmtime::Error,
-    store: &Store<PluginState>,
-    config: &HostConfig,
-) -> String {
+pub(crate) fn explain(error: &wasmtime::Error, store: &Store<PluginState>, config: &HostConfig) -> String {
     let trap = error.downcast_ref::<Trap>();
     if trap == Some(&Trap::Interrupt) {
         return format!("exceeded its CPU deadline ({:?})", config.call_deadline);
     }
     if store.data().limiter.memory_denied {
-        return format!(
-            "ran out of memory (limit {})",
-            human_bytes(config.memory_limit_bytes)
-        );
+        return format!("ran out of memory (limit {})", human_bytes(config.memory_limit_bytes));
     }
     let reason = match trap {
         // Display says "wasm trap: ..."; the caller already says "trapped".
-        Some(trap) => trap
-            .to_string()
-            .trim_start_matches("wasm trap: ")
-            .to_owned(),
+        Some(trap) => trap.to_string().trim_start_matches("wasm trap: ").to_owned(),
         None => first_line(error),
     };
     match store.data().stderr_tail(MAX_QUOTED_STDERR) {
@@ -197,20 +169,11 @@ pub(crate) fn explain(
 }
 
 fn first_line(error: &wasmtime::Error) -> String {
-    error
-        .to_string()
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .to_owned()
+    error.to_string().lines().next().unwrap_or_default().to_owned()
 }
 
 /// `64 MiB` for whole mebibytes, else bytes.
 pub(crate) fn human_bytes(bytes: usize) -> String {
     const MIB: usize = 1024 * 1024;
-    if bytes.is_multiple_of(MIB) {
-        format!("{} MiB", bytes / MIB)
-    } else {
-        format!("{bytes} bytes")
-    }
+    if bytes.is_multiple_of(MIB) { format!("{} MiB", bytes / MIB) } else { format!("{bytes} bytes") }
 }

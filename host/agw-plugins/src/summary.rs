@@ -101,10 +101,7 @@ pub(crate) fn summarize(
             outbound_hosts: caps
                 .outbound_hosts
                 .into_iter()
-                .map(|h| HostRequestSummary {
-                    host: h.host,
-                    methods: h.methods,
-                })
+                .map(|h| HostRequestSummary { host: h.host, methods: h.methods })
                 .collect(),
             workspace: caps.workspace.to_string(),
             config_keys: caps.config_keys,
@@ -118,24 +115,8 @@ pub(crate) fn summarize(
                 category: n.category,
                 description: n.description,
                 pure: n.pure,
-                inputs: n
-                    .inputs
-                    .into_iter()
-                    .map(|p| PinSummary {
-                        id: p.id,
-                        label: p.label,
-                        kind: p.kind,
-                    })
-                    .collect(),
-                outputs: n
-                    .outputs
-                    .into_iter()
-                    .map(|p| PinSummary {
-                        id: p.id,
-                        label: p.label,
-                        kind: p.kind,
-                    })
-                    .collect(),
+                inputs: n.inputs.into_iter().map(|p| PinSummary { id: p.id, label: p.label, kind: p.kind }).collect(),
+                outputs: n.outputs.into_iter().map(|p| PinSummary { id: p.id, label: p.label, kind: p.kind }).collect(),
             })
             .collect(),
     }

@@ -27,28 +27,15 @@ fn a_corrupt_cache_file_is_recompiled_and_replaced() {
     // A tiny component keeps this cheap; the cache sits before world validation.
     let bytes = wat::parse_str("(component (core module))").unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let cfg = HostConfig {
-        cache_dir: Some(dir.path().to_owned()),
-        ..HostConfig::default()
-    };
+    let cfg = HostConfig { cache_dir: Some(dir.path().to_owned()), ..HostConfig::default() };
     let source = || PluginSource::file("tiny.wasm", bytes.clone());
 
     let report = host(cfg.clone()).load(vec![source()]);
     assert_eq!((report.compiled, report.cache_hits), (1, 0));
-    let files: Vec<_> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    assert_eq!(
-        files.len(),
-        1,
-        "one cache file and no temp files left: {files:?}"
-    );
+    let files: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(files.len(), 1, "one cache file and no temp files left: {files:?}");
     let name = files[0].file_name().unwrap().to_string_lossy().into_owned();
-    assert!(
-        name.ends_with(".cwasm") && name.len() == 64 + 1 + 16 + 6,
-        "{name}"
-    );
+    assert!(name.ends_with(".cwasm") && name.len() == 64 + 1 + 16 + 6, "{name}");
 
     std::fs::write(&files[0], b"torn").unwrap();
     let report = host(cfg.clone()).load(vec![source()]);
@@ -64,29 +51,11 @@ fn a_node_type_two_plugins_provide_is_withheld() {
     copy.label = "std-nodes-copy.wasm".into();
     let report = host.load(vec![std_nodes(), copy]);
     assert_eq!(report.loaded, 2);
-    let add = report
-        .problems
-        .iter()
-        .find(|p| p.reason.contains("'add'"))
-        .unwrap();
-    assert!(
-        add.reason.contains("'std-nodes' (std-nodes)"),
-        "{}",
-        add.reason
-    );
-    assert!(
-        add.reason.contains("'std-nodes' (std-nodes-copy.wasm)"),
-        "{}",
-        add.reason
-    );
+    let add = report.problems.iter().find(|p| p.reason.contains("'add'")).unwrap();
+    assert!(add.reason.contains("'std-nodes' (std-nodes)"), "{}", add.reason);
+    assert!(add.reason.contains("'std-nodes' (std-nodes-copy.wasm)"), "{}", add.reason);
     assert_eq!(host.provides("add"), None);
-    let err = call(
-        &mut host.session(),
-        "add",
-        json!({}),
-        json!({ "a": 1, "b": 2 }),
-    )
-    .unwrap_err();
+    let err = call(&mut host.session(), "add", json!({}), json!({ "a": 1, "b": 2 })).unwrap_err();
     assert!(err.message.contains("withheld"), "{}", err.message);
 
     // Reloading without the copy resolves the conflict, atomically replacing the set.
@@ -129,10 +98,7 @@ fn a_partial_or_mistyped_world_is_reported_by_name() {
     let report = host.load(vec![
         PluginSource::file("empty.wasm", wat::parse_str("(component)").unwrap()),
         PluginSource::file("partial.wasm", world(r#"(export "list-nodes" (func $f))"#)),
-        PluginSource::file(
-            "mistyped.wasm",
-            world(r#"(export "list-nodes" (func $f)) (export "execute" (func $f))"#),
-        ),
+        PluginSource::file("mistyped.wasm", world(r#"(export "list-nodes" (func $f)) (export "execute" (func $f))"#)),
     ]);
     assert_eq!(report.loaded, 0);
     let reason = |label: &str| {

@@ -20,10 +20,7 @@ fn an_endless_loop_is_stopped_at_the_deadline() {
     let started = Instant::now();
     let err = call(&mut session, "test_spin", json!({}), json!({})).unwrap_err();
     let took = started.elapsed();
-    assert_eq!(
-        err.message,
-        "plugin 'test-hostile' exceeded its CPU deadline (200ms)"
-    );
+    assert_eq!(err.message, "plugin 'test-hostile' exceeded its CPU deadline (200ms)");
     assert!(took < Duration::from_secs(5), "took {took:?}");
 
     // The trapped instance is dropped; the same session can call again (a fresh instance)...
@@ -37,20 +34,14 @@ fn an_endless_loop_is_stopped_at_the_deadline() {
 
 #[test]
 fn a_memory_bomb_hits_the_memory_limit() {
-    let config = HostConfig {
-        memory_limit_bytes: 32 * 1024 * 1024,
-        ..config()
-    };
+    let config = HostConfig { memory_limit_bytes: 32 * 1024 * 1024, ..config() };
     let host = host(config);
     let report = host.load(vec![std_nodes(), test_component("test-hostile")]);
     assert!(report.problems.is_empty(), "{:?}", report.problems);
 
     let mut session = host.session();
     let err = call(&mut session, "test_hog", json!({}), json!({ "mib": 512 })).unwrap_err();
-    assert_eq!(
-        err.message,
-        "plugin 'test-hostile' ran out of memory (limit 32 MiB)"
-    );
+    assert_eq!(err.message, "plugin 'test-hostile' ran out of memory (limit 32 MiB)");
 
     // A modest allocation on the fresh instance that replaces the trapped one still works.
     let out = call(&mut session, "test_hog", json!({}), json!({ "mib": 4 })).unwrap();
@@ -61,30 +52,11 @@ fn a_memory_bomb_hits_the_memory_limit() {
 #[test]
 fn the_host_filesystem_is_invisible() {
     let host = host(config());
-    assert!(
-        host.load(vec![test_component("test-hostile")])
-            .problems
-            .is_empty()
-    );
+    assert!(host.load(vec![test_component("test-hostile")]).problems.is_empty());
     let mut session = host.session();
-    for path in [
-        "/etc/passwd",
-        "../../../../etc/passwd",
-        "/proc/self/environ",
-    ] {
-        let err = call(
-            &mut session,
-            "test_read_file",
-            json!({}),
-            json!({ "path": path }),
-        )
-        .unwrap_err();
-        assert!(
-            err.message
-                .starts_with("plugin 'test-hostile': cannot read"),
-            "{}",
-            err.message
-        );
+    for path in ["/etc/passwd", "../../../../etc/passwd", "/proc/self/environ"] {
+        let err = call(&mut session, "test_read_file", json!({}), json!({ "path": path })).unwrap_err();
+        assert!(err.message.starts_with("plugin 'test-hostile': cannot read"), "{}", err.message);
         assert!(!err.message.contains("root:"), "{}", err.message);
     }
 }
@@ -110,27 +82,12 @@ fn broken_sources_are_reported_and_the_rest_loads() {
             .map(|p| p.reason.clone())
             .unwrap_or_else(|| panic!("no problem for {label}: {:?}", report.problems))
     };
-    assert!(
-        reason("garbage.wasm").starts_with("not a WebAssembly component"),
-        "{}",
-        reason("garbage.wasm")
-    );
-    assert!(
-        reason("core.wasm").starts_with("not a WebAssembly component"),
-        "{}",
-        reason("core.wasm")
-    );
-    assert!(
-        reason("empty.wasm").starts_with("does not implement a known world"),
-        "{}",
-        reason("empty.wasm")
-    );
+    assert!(reason("garbage.wasm").starts_with("not a WebAssembly component"), "{}", reason("garbage.wasm"));
+    assert!(reason("core.wasm").starts_with("not a WebAssembly component"), "{}", reason("core.wasm"));
+    assert!(reason("empty.wasm").starts_with("does not implement a known world"), "{}", reason("empty.wasm"));
     let bad = reason("test_bad_describe.wasm");
     assert!(bad.starts_with("describe() failed: trapped"), "{bad}");
-    assert!(
-        bad.contains("describe() fails on purpose"),
-        "the guest's panic message is quoted: {bad}"
-    );
+    assert!(bad.contains("describe() fails on purpose"), "the guest's panic message is quoted: {bad}");
     for problem in &report.problems {
         println!("{problem}");
     }
@@ -147,11 +104,7 @@ fn inspect_answers_or_explains() {
     assert_eq!(summary.name, "std-nodes");
     assert!(summary.nodes.iter().any(|n| n.node_type == "add"));
     let err = PluginHost::inspect("junk.wasm", b"junk").unwrap_err();
-    assert!(
-        err.to_string()
-            .starts_with("junk.wasm: not a WebAssembly component"),
-        "{err}"
-    );
+    assert!(err.to_string().starts_with("junk.wasm: not a WebAssembly component"), "{err}");
 }
 
 #[test]
@@ -159,12 +112,7 @@ fn engine_uses_the_pooling_allocator_here() {
     let host = host(config());
     let info = host.engine_info();
     // This machine has the address space; elsewhere the fallback is on-demand.
-    assert_eq!(
-        info.allocator,
-        agw_plugins::Allocator::Pooling,
-        "{:?}",
-        info.pooling_error
-    );
+    assert_eq!(info.allocator, agw_plugins::Allocator::Pooling, "{:?}", info.pooling_error);
     assert_eq!(info.engine_hash.len(), 16);
 }
 

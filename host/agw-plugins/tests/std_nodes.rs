@@ -41,12 +41,8 @@ fn std_nodes_loads_and_describes_itself() {
 fn every_std_nodes_vector_passes() {
     let host = host(config());
     assert!(host.load(vec![std_nodes()]).problems.is_empty());
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../plugins/std-nodes/vectors.json"
-    );
-    let vectors: Vec<Value> =
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../plugins/std-nodes/vectors.json");
+    let vectors: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     assert!(!vectors.is_empty());
 
     // One session for the whole file, as a long tick would: the instance is reused.
@@ -54,21 +50,14 @@ fn every_std_nodes_vector_passes() {
     let mut failures = Vec::new();
     for (i, vector) in vectors.iter().enumerate() {
         let node_type = vector["node_type"].as_str().unwrap();
-        let got = call(
-            &mut session,
-            node_type,
-            vector["config"].clone(),
-            vector["inputs"].clone(),
-        );
+        let got = call(&mut session, node_type, vector["config"].clone(), vector["inputs"].clone());
         let ok = match (&got, vector) {
             (Err(_), v) if v.get("expect_error") == Some(&Value::Bool(true)) => true,
             (Ok(out), v) if v.get("expect").is_some() => Value::Object(out.clone()) == v["expect"],
             (Ok(out), v) if v.get("expect_range").is_some() => {
                 let lo = v["expect_range"][0].as_f64().unwrap();
                 let hi = v["expect_range"][1].as_f64().unwrap();
-                out.get("result")
-                    .and_then(Value::as_f64)
-                    .is_some_and(|r| (lo..=hi).contains(&r))
+                out.get("result").and_then(Value::as_f64).is_some_and(|r| (lo..=hi).contains(&r))
             }
             _ => false,
         };
@@ -76,23 +65,14 @@ fn every_std_nodes_vector_passes() {
             failures.push(format!("#{i} {vector}: got {got:?}"));
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {} vectors failed:\n{}",
-        failures.len(),
-        vectors.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} of {} vectors failed:\n{}", failures.len(), vectors.len(), failures.join("\n"));
 }
 
 #[test]
 fn timings_of_load_and_call() {
     // Cold: a fresh cache dir forces a compile (a debug build of the host compiles slowly).
     let dir = tempfile::tempdir().unwrap();
-    let cfg = agw_plugins::HostConfig {
-        cache_dir: Some(dir.path().to_owned()),
-        ..Default::default()
-    };
+    let cfg = agw_plugins::HostConfig { cache_dir: Some(dir.path().to_owned()), ..Default::default() };
     let cold_host = PluginHost::new(cfg.clone()).unwrap();
     let started = Instant::now();
     let report = cold_host.load(vec![std_nodes()]);

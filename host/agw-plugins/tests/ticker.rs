@@ -11,10 +11,7 @@ fn epoch_threads() -> usize {
         .map(|tasks| {
             tasks
                 .flatten()
-                .filter(|t| {
-                    std::fs::read_to_string(t.path().join("comm"))
-                        .is_ok_and(|c| c.trim() == "agw-epoch")
-                })
+                .filter(|t| std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim() == "agw-epoch"))
                 .count()
         })
         .unwrap_or(0)

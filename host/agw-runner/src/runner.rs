@@ -3,10 +3,10 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use agw_domain::Env;
 use agw_domain::command::{Applied, apply};
 use agw_domain::flow::{TickLimits, TickOutcome, tick};
 use agw_domain::run::RunState;
-use agw_domain::Env;
 use agw_store::{RunStore, StoreResult, reconcile_outbox};
 use tokio::sync::{Notify, broadcast, watch};
 
@@ -100,7 +100,7 @@ pub struct Runner {
     config: RunnerConfig,
     handle: RunnerHandle,
     locks: RunLocks,
-    _lock: RunnerLock,
+    lock: RunnerLock,
 }
 
 impl Runner {
@@ -123,7 +123,7 @@ impl Runner {
                 error: None,
             }
         });
-        Self { store, workflows, env, config, handle, locks: RunLocks::default(), _lock: lock }
+        Self { store, workflows, env, config, handle, locks: RunLocks::default(), lock }
     }
 
     /// Runs until `shutdown` turns true. Finishes the tick in progress before returning.
@@ -133,7 +133,7 @@ impl Runner {
             tracing::error!(error = %e, "runner recovery panicked");
         }
         self.handle.set_status(|s| s.active = true);
-        tracing::info!(lock = %self._lock.path().display(), "runner started");
+        tracing::info!(lock = %self.lock.path().display(), "runner started");
         loop {
             if *shutdown.borrow() {
                 break;
@@ -165,7 +165,8 @@ impl Runner {
         let this = self.clone();
         let (applied, runnable) = tokio::task::spawn_blocking(move || -> StoreResult<(bool, Vec<String>)> {
             let applied = this.apply_commands()?;
-            let runnable = this.store.list_runs()?.into_iter().filter(RunState::is_runnable).map(|r| r.run_id).collect();
+            let runnable =
+                this.store.list_runs()?.into_iter().filter(RunState::is_runnable).map(|r| r.run_id).collect();
             Ok((applied, runnable))
         })
         .await
@@ -212,7 +213,9 @@ impl Runner {
         let commands = self.store.commands_after(cursor, self.config.command_batch)?;
         let Some(last) = commands.last().map(|c| c.seq) else { return Ok(false) };
         for command in &commands {
-            let _span = tracing::info_span!("command", run_id = %command.run_id, kind = %command.kind, seq = command.seq).entered();
+            let _span =
+                tracing::info_span!("command", run_id = %command.run_id, kind = %command.kind, seq = command.seq)
+                    .entered();
             let outcome = self.with_run(&command.run_id, |run, env| apply(run, command, env))?;
             match outcome {
                 Some(Applied::Changed) => tracing::info!("command applied"),

@@ -82,7 +82,14 @@ pub fn plugins_list(json: bool) -> anyhow::Result<()> {
         let origin = serde_json::to_value(p.origin)?;
         let origin = origin.as_str().unwrap_or_default();
         let digest = p.sha256.get(..16).unwrap_or(&p.sha256);
-        println!("{:<20} {:<10} {:<12} {:<14} {:>5}  sha256:{digest}", p.name, p.version, origin, p.worlds.join(","), p.nodes.len());
+        println!(
+            "{:<20} {:<10} {:<12} {:<14} {:>5}  sha256:{digest}",
+            p.name,
+            p.version,
+            origin,
+            p.worlds.join(","),
+            p.nodes.len()
+        );
     }
     for problem in &problems {
         println!("NOT LOADED {}: {}", problem.label, problem.reason);
@@ -101,7 +108,8 @@ pub fn plugins_inspect(file: &Path) -> anyhow::Result<()> {
 pub fn pack(source: &Path, out: &Path) -> anyhow::Result<()> {
     let mut files = BTreeMap::new();
     collect(source, source, &mut files)?;
-    let bundle = Bundle::from_files(files.clone()).with_context(|| format!("{} is not a valid bundle", source.display()))?;
+    let bundle =
+        Bundle::from_files(files.clone()).with_context(|| format!("{} is not a valid bundle", source.display()))?;
     let bytes = pack_zip(&files)?;
     std::fs::create_dir_all(out)?;
     let target = out.join(format!("{}.flow", bundle.bundle_ref()));

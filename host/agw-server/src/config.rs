@@ -54,7 +54,8 @@ fn flag(name: &str, default: bool) -> anyhow::Result<bool> {
 
 fn seconds(name: &str, default: f64) -> anyhow::Result<Duration> {
     let value: f64 = parsed(name, default)?;
-    Duration::try_from_secs_f64(value).with_context(|| format!("ABSTRACTGATEWAY_{name} must be a positive number of seconds"))
+    Duration::try_from_secs_f64(value)
+        .with_context(|| format!("ABSTRACTGATEWAY_{name} must be a positive number of seconds"))
 }
 
 impl Config {

@@ -39,7 +39,15 @@ impl Gateway {
         let catalog = wiring::catalog(&config)?;
         let store: Arc<dyn RunStore> = Arc::new(FileStore::open_with_sync(&config.data_dir, config.fsync)?);
         let workflows = Arc::new(GatewayWorkflows::new(catalog.clone(), plugins.clone()));
-        Ok(Self { config, store, workflows, catalog, plugins, env: Arc::new(SystemEnv), handle: RunnerHandle::default() })
+        Ok(Self {
+            config,
+            store,
+            workflows,
+            catalog,
+            plugins,
+            env: Arc::new(SystemEnv),
+            handle: RunnerHandle::default(),
+        })
     }
 
     /// Starts the runner unless another process holds the data dir's runner lock (then the
@@ -59,7 +67,14 @@ impl Gateway {
             tick_max_steps: self.config.tick_max_steps,
             command_batch: self.config.command_batch,
         };
-        let runner = Runner::new(self.store.clone(), self.workflows.clone(), self.env.clone(), config, self.handle.clone(), lock);
+        let runner = Runner::new(
+            self.store.clone(),
+            self.workflows.clone(),
+            self.env.clone(),
+            config,
+            self.handle.clone(),
+            lock,
+        );
         Ok(Some(tokio::spawn(Arc::new(runner).run(shutdown))))
     }
 
@@ -100,9 +115,14 @@ impl Launched {
 }
 
 /// Serves `gateway` on `listener`, with a runner unless `with_runner` is false.
-pub async fn launch(gateway: &Gateway, listener: tokio::net::TcpListener, with_runner: bool) -> anyhow::Result<Launched> {
+pub async fn launch(
+    gateway: &Gateway,
+    listener: tokio::net::TcpListener,
+    with_runner: bool,
+) -> anyhow::Result<Launched> {
     let (shutdown, shutdown_rx) = watch::channel(false);
-    let runner = if with_runner && gateway.config.runner_enabled { gateway.spawn_runner(shutdown_rx.clone())? } else { None };
+    let runner =
+        if with_runner && gateway.config.runner_enabled { gateway.spawn_runner(shutdown_rx.clone())? } else { None };
     let addr = listener.local_addr()?;
     let server = tokio::spawn(agw_api::serve(listener, gateway.app_state(shutdown_rx)));
     Ok(Launched { addr, shutdown, server, runner })

@@ -7,7 +7,11 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "abstractgateway", version, about = "Durable run gateway: runs .flow bundles with sandboxed WebAssembly plugins")]
+#[command(
+    name = "abstractgateway",
+    version,
+    about = "Durable run gateway: runs .flow bundles with sandboxed WebAssembly plugins"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -45,7 +45,8 @@ pub fn plugin_host(config: &Config) -> anyhow::Result<PluginHost> {
 
 fn directory_plugins(dir: &Path) -> Vec<PluginSource> {
     let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
-    let mut paths: Vec<_> = entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "wasm")).collect();
+    let mut paths: Vec<_> =
+        entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "wasm")).collect();
     paths.sort();
     paths
         .into_iter()

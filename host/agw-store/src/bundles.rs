@@ -86,7 +86,8 @@ impl BundleCatalog {
             }
         }
         for versions in catalog.bundles.values_mut() {
-            versions.sort_by(|a, b| compare_versions(&b.bundle.manifest.bundle_version, &a.bundle.manifest.bundle_version));
+            versions
+                .sort_by(|a, b| compare_versions(&b.bundle.manifest.bundle_version, &a.bundle.manifest.bundle_version));
         }
         Ok(catalog)
     }
@@ -151,7 +152,12 @@ fn read_bundle(path: &Path, limits: &ZipLimits) -> Result<Bundle, String> {
 }
 
 /// Reads a directory bundle. Symlinks are not followed: a bundle cannot reach outside itself.
-fn collect_dir(root: &Path, dir: &Path, files: &mut BTreeMap<String, Vec<u8>>, limits: &ZipLimits) -> Result<(), String> {
+fn collect_dir(
+    root: &Path,
+    dir: &Path,
+    files: &mut BTreeMap<String, Vec<u8>>,
+    limits: &ZipLimits,
+) -> Result<(), String> {
     for entry in std::fs::read_dir(dir).map_err(|e| e.to_string())?.flatten() {
         let kind = entry.file_type().map_err(|e| e.to_string())?;
         let path = entry.path();

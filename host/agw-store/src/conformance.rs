@@ -20,6 +20,7 @@ pub fn run_all(make: Factory<'_>) {
     commands_are_idempotent_and_ordered(make);
     cursor_persists(make);
     outbox_is_reconciled_exactly_once(make);
+    committed_reads_include_the_pending_outbox(make);
 }
 
 /// A run in a known state, for tests.
@@ -39,7 +40,9 @@ pub fn sample_run(run_id: &str, created_at: &str) -> RunState {
 /// `n` distinct records of one run.
 pub fn sample_records(run_id: &str, n: usize) -> Vec<StepRecord> {
     let ctx = RecordCtx { run_id, actor_id: "gateway", session_id: run_id };
-    (0..n).map(|i| ctx.terminal_status(format!("step-{i}"), "end", "completed", "2026-01-01T00:00:00.000000+00:00")).collect()
+    (0..n)
+        .map(|i| ctx.terminal_status(format!("step-{i}"), "end", "completed", "2026-01-01T00:00:00.000000+00:00"))
+        .collect()
 }
 
 /// A command for `run_id` with the given id.
@@ -77,7 +80,11 @@ fn create_refuses_existing_run(make: Factory<'_>) {
 
 fn list_is_newest_first(make: Factory<'_>) {
     let store = make();
-    for (id, at) in [("a", "2026-01-01T00:00:01.000000+00:00"), ("b", "2026-01-01T00:00:03.000000+00:00"), ("c", "2026-01-01T00:00:02.000000+00:00")] {
+    for (id, at) in [
+        ("a", "2026-01-01T00:00:01.000000+00:00"),
+        ("b", "2026-01-01T00:00:03.000000+00:00"),
+        ("c", "2026-01-01T00:00:02.000000+00:00"),
+    ] {
         store.create_run(&sample_run(id, at)).expect("create");
     }
     let ids: Vec<_> = store.list_runs().expect("list").into_iter().map(|r| r.run_id).collect();
@@ -129,4 +136,22 @@ fn outbox_is_reconciled_exactly_once(make: Factory<'_>) {
     assert_eq!(reconcile_outbox(store.as_ref(), &run).expect("reconcile"), 3);
     assert_eq!(reconcile_outbox(store.as_ref(), &run).expect("again"), 3, "reconciling twice appends nothing");
     assert_eq!(store.read_ledger("r1", 0, 10).expect("read"), records);
+}
+
+fn committed_reads_include_the_pending_outbox(make: Factory<'_>) {
+    use crate::{committed_len, read_committed};
+    let store = make();
+    let mut run = sample_run("r1", "2026-01-01T00:00:00.000000+00:00");
+    let records = sample_records("r1", 3);
+    store.append_ledger("r1", &records[..1]).expect("first record");
+    // Saved state promises two more records the ledger does not have yet.
+    run.ledger_base = 1;
+    run.outbox = records[1..].to_vec();
+    assert_eq!(committed_len(store.as_ref(), &run).expect("len"), 3);
+    assert_eq!(read_committed(store.as_ref(), &run, 0, 10).expect("all"), records);
+    assert_eq!(read_committed(store.as_ref(), &run, 1, 1).expect("page"), records[1..2].to_vec());
+    assert!(read_committed(store.as_ref(), &run, 3, 10).expect("past end").is_empty());
+    // Once appended, nothing is served twice.
+    store.append_ledger("r1", &records[1..]).expect("append");
+    assert_eq!(read_committed(store.as_ref(), &run, 0, 10).expect("all"), records);
 }

@@ -75,3 +75,25 @@ pub fn reconcile_outbox(store: &dyn RunStore, run: &RunState) -> StoreResult<u64
     let missing = &run.outbox[(len - run.ledger_base) as usize..];
     store.append_ledger(&run.run_id, missing)
 }
+
+/// The ledger as `run`'s checkpoint committed it: the stored records, followed by the part of
+/// the checkpoint's outbox the store does not hold yet. Readers use this so that a run whose
+/// state says "completed" never shows a ledger without its final records, even in the
+/// moment between the runner saving the state and appending the outbox.
+pub fn read_committed(store: &dyn RunStore, run: &RunState, after: u64, limit: usize) -> StoreResult<Vec<StepRecord>> {
+    let mut records = store.read_ledger(&run.run_id, after, limit)?;
+    let mut next = after + records.len() as u64;
+    while records.len() < limit && next < run.committed_ledger_len() && next >= run.ledger_base {
+        match run.outbox.get((next - run.ledger_base) as usize) {
+            Some(record) => records.push(record.clone()),
+            None => break,
+        }
+        next += 1;
+    }
+    Ok(records)
+}
+
+/// The length of the ledger as committed (see [`read_committed`]).
+pub fn committed_len(store: &dyn RunStore, run: &RunState) -> StoreResult<u64> {
+    Ok(store.ledger_len(&run.run_id)?.max(run.committed_ledger_len()))
+}

@@ -35,8 +35,15 @@ fn parse(spec: &str) -> Result<Spec, String> {
     let c: Vec<char> = spec.chars().collect();
     let is_align = |ch: char| "<>=^".contains(ch);
     let mut s = Spec {
-        fill: ' ', align: None, sign: '-', alt: false, zero: false, width: 0,
-        group: None, precision: None, kind: None,
+        fill: ' ',
+        align: None,
+        sign: '-',
+        alt: false,
+        zero: false,
+        width: 0,
+        group: None,
+        precision: None,
+        kind: None,
     };
     let mut i = 0;
     if c.len() >= 2 && is_align(c[1]) {

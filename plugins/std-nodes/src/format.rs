@@ -159,11 +159,9 @@ fn index_into(v: &Value, key: &str) -> Result<Value, String> {
     let as_index = key.chars().all(|c| c.is_ascii_digit()).then(|| key.parse::<usize>().ok()).flatten();
     match (v, as_index) {
         (Value::Array(a), Some(i)) => a.get(i).cloned().ok_or_else(|| "list index out of range".into()),
-        (Value::String(s), Some(i)) => s
-            .chars()
-            .nth(i)
-            .map(|c| Value::String(c.to_string()))
-            .ok_or_else(|| "string index out of range".into()),
+        (Value::String(s), Some(i)) => {
+            s.chars().nth(i).map(|c| Value::String(c.to_string())).ok_or_else(|| "string index out of range".into())
+        }
         (Value::Object(o), None) => o.get(key).cloned().ok_or_else(|| format!("KeyError: '{key}'")),
         (Value::Object(_), Some(i)) => Err(format!("KeyError: {i}")),
         (Value::Array(_), None) => Err("list indices must be integers or slices, not str".into()),

@@ -35,11 +35,7 @@ pub(crate) fn fail(why: &str) -> Error {
 /// A float result. JSON has no inf/nan (the reference would hand Python's `inf` downstream),
 /// so a non-finite result fails the node instead of turning into something else.
 pub(crate) fn number(f: f64) -> NodeResult {
-    if f.is_finite() {
-        Ok(Value::from(f))
-    } else {
-        Err(fail(&format!("result is not a finite number ({f})")))
-    }
+    if f.is_finite() { Ok(Value::from(f)) } else { Err(fail(&format!("result is not a finite number ({f})"))) }
 }
 
 /// Runs one node and returns its output object.
@@ -73,8 +69,7 @@ struct StdNodes;
 
 impl NodePlugin for StdNodes {
     fn describe() -> PluginInfo {
-        PluginInfo::new("std-nodes", env!("CARGO_PKG_VERSION"))
-            .description("Pure math, string and logic nodes")
+        PluginInfo::new("std-nodes", env!("CARGO_PKG_VERSION")).description("Pure math, string and logic nodes")
     }
 
     fn nodes() -> Vec<NodeSpec> {

@@ -98,9 +98,7 @@ pub fn py_eq(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Null, Value::Null) => true,
         (Value::String(x), Value::String(y)) => x == y,
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| py_eq(p, q))
-        }
+        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| py_eq(p, q)),
         (Value::Object(x), Value::Object(y)) => {
             x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| py_eq(v, w)))
         }
@@ -144,10 +142,5 @@ fn coalesce(inputs: &Map<String, Value>, config: &Value) -> Value {
         })
         .unwrap_or_default();
     let order = if declared.is_empty() { vec!["a", "b"] } else { declared };
-    order
-        .into_iter()
-        .filter_map(|pin| inputs.get(pin))
-        .find(|v| !v.is_null())
-        .cloned()
-        .unwrap_or(Value::Null)
+    order.into_iter().filter_map(|pin| inputs.get(pin)).find(|v| !v.is_null()).cloned().unwrap_or(Value::Null)
 }

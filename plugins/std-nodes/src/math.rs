@@ -50,11 +50,7 @@ fn divide(inputs: &Map<String, Value>) -> NodeResult {
 /// Python's float `%`: the result takes the divisor's sign.
 pub fn py_mod(a: f64, b: f64) -> f64 {
     let m = a % b;
-    if m != 0.0 {
-        if (b < 0.0) != (m < 0.0) { m + b } else { m }
-    } else {
-        0.0_f64.copysign(b)
-    }
+    if m != 0.0 { if (b < 0.0) != (m < 0.0) { m + b } else { m } } else { 0.0_f64.copysign(b) }
 }
 
 fn modulo(inputs: &Map<String, Value>) -> NodeResult {

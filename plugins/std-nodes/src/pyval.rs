@@ -101,8 +101,7 @@ pub fn py_str(v: &Value) -> String {
         Value::String(s) => s.clone(),
         Value::Array(a) => format!("[{}]", a.iter().map(py_repr).collect::<Vec<_>>().join(", ")),
         Value::Object(o) => {
-            let items: Vec<String> =
-                o.iter().map(|(k, v)| format!("{}: {}", str_repr(k), py_repr(v))).collect();
+            let items: Vec<String> = o.iter().map(|(k, v)| format!("{}: {}", str_repr(k), py_repr(v))).collect();
             format!("{{{}}}", items.join(", "))
         }
     }
@@ -126,10 +125,7 @@ fn strip_underscores(s: &str) -> Option<String> {
     let chars: Vec<char> = s.chars().collect();
     for (i, c) in chars.iter().enumerate() {
         if *c == '_' {
-            let ok = i > 0
-                && i + 1 < chars.len()
-                && chars[i - 1].is_ascii_digit()
-                && chars[i + 1].is_ascii_digit();
+            let ok = i > 0 && i + 1 < chars.len() && chars[i - 1].is_ascii_digit() && chars[i + 1].is_ascii_digit();
             if !ok {
                 return None;
             }
@@ -197,11 +193,18 @@ pub fn to_int(v: &Value) -> Result<i64, ConvError> {
                 }
             }
         }
-        Value::String(s) => parse_py_int(s)
-            .ok_or_else(|| format!("invalid literal for int() with base 10: {}", str_repr(s))),
-        Value::Null => Err("int() argument must be a string, a bytes-like object or a real number, not 'NoneType'".into()),
-        Value::Array(_) => Err("int() argument must be a string, a bytes-like object or a real number, not 'list'".into()),
-        Value::Object(_) => Err("int() argument must be a string, a bytes-like object or a real number, not 'dict'".into()),
+        Value::String(s) => {
+            parse_py_int(s).ok_or_else(|| format!("invalid literal for int() with base 10: {}", str_repr(s)))
+        }
+        Value::Null => {
+            Err("int() argument must be a string, a bytes-like object or a real number, not 'NoneType'".into())
+        }
+        Value::Array(_) => {
+            Err("int() argument must be a string, a bytes-like object or a real number, not 'list'".into())
+        }
+        Value::Object(_) => {
+            Err("int() argument must be a string, a bytes-like object or a real number, not 'dict'".into())
+        }
     }
 }
 

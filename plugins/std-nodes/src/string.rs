@@ -3,9 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::pyval::{
-    decode_escapes, py_str, py_strip, str_or, str_or_empty, to_int, truthy,
-};
+use crate::pyval::{decode_escapes, py_str, py_strip, str_or, str_or_empty, to_int, truthy};
 use crate::{NodeResult, invalid};
 
 pub fn run(node_type: &str, inputs: &Map<String, Value>, config: &Value) -> Option<NodeResult> {
@@ -32,11 +30,7 @@ pub fn run(node_type: &str, inputs: &Map<String, Value>, config: &Value) -> Opti
 /// The reference's executor gives `concat` its own handler (not the `a + b` builtin): every
 /// declared input in pin order, joined by `concatConfig.separator` (default one space).
 fn concat(inputs: &Map<String, Value>, config: &Value) -> String {
-    let separator = config
-        .get("concatConfig")
-        .and_then(|c| c.get("separator"))
-        .and_then(Value::as_str)
-        .unwrap_or(" ");
+    let separator = config.get("concatConfig").and_then(|c| c.get("separator")).and_then(Value::as_str).unwrap_or(" ");
     let declared: Vec<String> = config
         .get("inputs")
         .and_then(Value::as_array)
@@ -61,11 +55,7 @@ fn concat(inputs: &Map<String, Value>, config: &Value) -> String {
     } else {
         declared
     };
-    let parts: Vec<String> = order
-        .iter()
-        .filter_map(|pin| inputs.get(pin))
-        .map(|v| str_or_empty(Some(v)))
-        .collect();
+    let parts: Vec<String> = order.iter().filter_map(|pin| inputs.get(pin)).map(|v| str_or_empty(Some(v))).collect();
     parts.join(&decode_escapes(separator))
 }
 
@@ -158,9 +148,7 @@ fn replace(inputs: &Map<String, Value>) -> String {
     }
     // A numeric mode is a replacement count; anything else means all.
     match mode_raw.map(to_int) {
-        Some(Ok(n)) if n >= 0 => {
-            text.replacen(&pattern, &replacement, usize::try_from(n).unwrap_or(usize::MAX))
-        }
+        Some(Ok(n)) if n >= 0 => text.replacen(&pattern, &replacement, usize::try_from(n).unwrap_or(usize::MAX)),
         _ => text.replace(&pattern, &replacement),
     }
 }

@@ -104,9 +104,7 @@ fn join_delimiter(f: &str) -> String {
 
 fn join(cur: &Value, delim: String) -> String {
     match cur {
-        Value::Array(items) => {
-            items.iter().map(|x| str_or_empty(Some(x))).collect::<Vec<_>>().join(&delim)
-        }
+        Value::Array(items) => items.iter().map(|x| str_or_empty(Some(x))).collect::<Vec<_>>().join(&delim),
         other => str_or_empty(Some(other)),
     }
 }

@@ -149,8 +149,12 @@ impl TestGateway {
 
     pub async fn command(&self, run_id: &str, kind: &str, payload: Value) -> Value {
         let id = format!("{kind}-{}", self.nonce());
-        let (status, answer) =
-            self.post("/api/gateway/commands", json!({"command_id": id, "run_id": run_id, "type": kind, "payload": payload})).await;
+        let (status, answer) = self
+            .post(
+                "/api/gateway/commands",
+                json!({"command_id": id, "run_id": run_id, "type": kind, "payload": payload}),
+            )
+            .await;
         assert_eq!(status, StatusCode::OK, "{answer}");
         answer
     }

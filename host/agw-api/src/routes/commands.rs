@@ -19,8 +19,12 @@ pub async fn submit(State(state): State<AppState>, body: Bytes) -> ApiResult<Jso
     let field = |key: &str| -> ApiResult<String> {
         match body.get(key) {
             Some(Value::String(s)) => Ok(s.clone()),
-            None | Some(Value::Null) => Err(ApiError::invalid("missing", &["body", key], "Field required", body.clone())),
-            Some(other) => Err(ApiError::invalid("string_type", &["body", key], "Input should be a valid string", other.clone())),
+            None | Some(Value::Null) => {
+                Err(ApiError::invalid("missing", &["body", key], "Field required", body.clone()))
+            }
+            Some(other) => {
+                Err(ApiError::invalid("string_type", &["body", key], "Input should be a valid string", other.clone()))
+            }
         }
     };
     let command_id = field("command_id")?;

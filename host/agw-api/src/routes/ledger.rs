@@ -7,6 +7,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::json_body;
+use agw_domain::run::RunState;
+
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 
@@ -29,8 +31,8 @@ fn page_limit(state: &AppState, limit: Option<i64>, loc: &[&str]) -> ApiResult<u
     }
 }
 
-fn page_json(state: &AppState, run_id: &str, after: u64, limit: usize) -> ApiResult<Value> {
-    let items = state.store.read_ledger(run_id, after, limit)?;
+fn page_json(state: &AppState, run: &RunState, after: u64, limit: usize) -> ApiResult<Value> {
+    let items = agw_store::read_committed(state.store.as_ref(), run, after, limit)?;
     let next_after = after + items.len() as u64;
     Ok(json!({ "items": items, "next_after": next_after }))
 }
@@ -41,10 +43,8 @@ pub async fn page(
     Query(query): Query<PageQuery>,
 ) -> ApiResult<Json<Value>> {
     let limit = page_limit(&state, query.limit, &["query", "limit"])?;
-    if state.store.load_run(&run_id)?.is_none() {
-        return Err(ApiError::run_not_found(&run_id));
-    }
-    Ok(Json(page_json(&state, &run_id, query.after.unwrap_or(0), limit)?))
+    let run = state.store.load_run(&run_id)?.ok_or_else(|| ApiError::run_not_found(&run_id))?;
+    Ok(Json(page_json(&state, &run, query.after.unwrap_or(0), limit)?))
 }
 
 pub async fn batch(State(state): State<AppState>, body: Bytes) -> ApiResult<Json<Value>> {
@@ -56,11 +56,9 @@ pub async fn batch(State(state): State<AppState>, body: Bytes) -> ApiResult<Json
     let mut out = Map::new();
     for entry in runs {
         let Some(run_id) = entry.get("run_id").and_then(Value::as_str) else { continue };
-        if state.store.load_run(run_id)?.is_none() {
-            continue;
-        }
+        let Some(run) = state.store.load_run(run_id)? else { continue };
         let after = entry.get("after").and_then(Value::as_u64).unwrap_or(0);
-        out.insert(run_id.to_owned(), page_json(&state, run_id, after, limit)?);
+        out.insert(run_id.to_owned(), page_json(&state, &run, after, limit)?);
     }
     Ok(Json(json!({ "runs": out })))
 }

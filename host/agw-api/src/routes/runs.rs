@@ -23,16 +23,16 @@ struct Resolved {
 fn resolve(state: &AppState, body: &Map<String, Value>) -> ApiResult<Resolved> {
     let text = |key: &str| body.get(key).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned);
     let (mut bundle_id, mut version, mut flow_id) = (text("bundle_id"), text("bundle_version"), text("flow_id"));
-    if let Some(full) = flow_id.clone() {
-        if let Some((bundle_part, flow_part)) = full.split_once(':') {
-            let (id, ver) = match bundle_part.split_once('@') {
-                Some((id, ver)) => (id.to_owned(), Some(ver.to_owned())),
-                None => (bundle_part.to_owned(), None),
-            };
-            bundle_id = Some(id);
-            version = ver.or(version);
-            flow_id = Some(flow_part.to_owned());
-        }
+    if let Some(full) = flow_id.clone()
+        && let Some((bundle_part, flow_part)) = full.split_once(':')
+    {
+        let (id, ver) = match bundle_part.split_once('@') {
+            Some((id, ver)) => (id.to_owned(), Some(ver.to_owned())),
+            None => (bundle_part.to_owned(), None),
+        };
+        bundle_id = Some(id);
+        version = ver.or(version);
+        flow_id = Some(flow_part.to_owned());
     }
     let Some(bundle_id) = bundle_id else {
         return Err(ApiError::bad_request("flow_id is required (or provide bundle_id to start a bundle entrypoint)"));
@@ -74,13 +74,25 @@ pub async fn start(State(state): State<AppState>, body: Bytes) -> ApiResult<Json
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(map)) => map.clone(),
         Some(other) => {
-            return Err(ApiError::invalid("dict_type", &["body", "input_data"], "Input should be a valid dictionary", other.clone()));
+            return Err(ApiError::invalid(
+                "dict_type",
+                &["body", "input_data"],
+                "Input should be a valid dictionary",
+                other.clone(),
+            ));
         }
     };
     let session_id = match body.get("session_id") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s.clone()).filter(|s| !s.is_empty()),
-        Some(other) => return Err(ApiError::invalid("string_type", &["body", "session_id"], "Input should be a valid string", other.clone())),
+        Some(other) => {
+            return Err(ApiError::invalid(
+                "string_type",
+                &["body", "session_id"],
+                "Input should be a valid string",
+                other.clone(),
+            ));
+        }
     };
     let resolved = resolve(&state, &body)?;
     let workflow_id = resolved.flow.workflow_id();
@@ -157,7 +169,7 @@ pub async fn list(State(state): State<AppState>, Query(query): Query<ListQuery>)
     for run in runs.iter().skip(offset).take(limit) {
         let mut item = views::run(run);
         if let Value::Object(map) = &mut item {
-            map.insert("ledger_len".into(), json!(state.store.ledger_len(&run.run_id)?));
+            map.insert("ledger_len".into(), json!(agw_store::committed_len(state.store.as_ref(), run)?));
             map.insert("kind".into(), json!("conversation"));
         }
         items.push(item);

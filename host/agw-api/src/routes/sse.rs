@@ -1,8 +1,8 @@
 //! `GET /runs/{id}/ledger/stream`: the ledger as server-sent events.
 //!
 //! Frames are `id: <cursor>` / `event: step` / `data: {"cursor", "record"}`, written as the
-//! reference writes them. `done` is sent only once the run is terminal and the ledger holds
-//! every record the final checkpoint committed to, so `done.cursor` always equals the final
+//! reference writes them. The stream reads the ledger as the run's checkpoint committed it,
+//! so `done` comes right after the final record and `done.cursor` always equals the final
 //! ledger length (the reference can send `done` a record or two early).
 
 use std::convert::Infallible;
@@ -55,7 +55,17 @@ pub async fn stream(
     let body = async_stream::stream! {
         let mut last_sent = Instant::now();
         loop {
-            let records = match store.read_ledger(&run_id, cursor, PAGE) {
+            // The run first, then its ledger as that state committed it: when the state is
+            // terminal, this read already reaches the final record.
+            let run = match store.load_run(&run_id) {
+                Ok(Some(run)) => run,
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::error!(run_id = %run_id, error = %e, "SSE cannot read the run");
+                    break;
+                }
+            };
+            let records = match agw_store::read_committed(store.as_ref(), &run, cursor, PAGE) {
                 Ok(records) => records,
                 Err(e) => {
                     tracing::error!(run_id = %run_id, error = %e, "SSE cannot read the ledger");
@@ -72,18 +82,10 @@ pub async fn stream(
             if full_page {
                 continue;
             }
-            match (store.load_run(&run_id), store.ledger_len(&run_id)) {
-                (Ok(Some(run)), Ok(len)) if run.status.is_terminal() && len >= run.committed_ledger_len() && cursor >= len => {
-                    let data = pyjson::to_string(&json!({ "run_id": run_id, "cursor": cursor, "status": "terminal" }));
-                    yield Ok(Bytes::from(format!("event: done\ndata: {data}\n\n")));
-                    break;
-                }
-                (Ok(Some(_)), Ok(_)) => {}
-                (Ok(None), _) => break,
-                (Err(e), _) | (_, Err(e)) => {
-                    tracing::error!(run_id = %run_id, error = %e, "SSE cannot read the run");
-                    break;
-                }
+            if run.status.is_terminal() && cursor >= run.committed_ledger_len() {
+                let data = pyjson::to_string(&json!({ "run_id": run_id, "cursor": cursor, "status": "terminal" }));
+                yield Ok(Bytes::from(format!("event: done\ndata: {data}\n\n")));
+                break;
             }
             let until_heartbeat = heartbeat.saturating_sub(last_sent.elapsed());
             tokio::select! {

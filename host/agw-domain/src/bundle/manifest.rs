@@ -72,10 +72,10 @@ impl Manifest {
                 return Err(invalid(format!("entrypoint '{}' has no file in 'flows'", entry.flow_id)));
             }
         }
-        if let Some(default) = &manifest.default_entrypoint {
-            if !seen.contains(default.as_str()) {
-                return Err(invalid(format!("default_entrypoint '{default}' is not an entrypoint")));
-            }
+        if let Some(default) = &manifest.default_entrypoint
+            && !seen.contains(default.as_str())
+        {
+            return Err(invalid(format!("default_entrypoint '{default}' is not an entrypoint")));
         }
         Ok(manifest)
     }

@@ -75,14 +75,11 @@ impl Bundle {
         for (flow_id, path) in &manifest.flows {
             check_path(path)?;
             let normalized = path.trim_start_matches("./");
-            let bytes = files.get(normalized).ok_or_else(|| BundleError::MissingFlowFile {
-                flow_id: flow_id.clone(),
-                path: path.clone(),
-            })?;
-            let flow: Value = serde_json::from_slice(bytes).map_err(|e| BundleError::InvalidFlow {
-                flow_id: flow_id.clone(),
-                reason: e.to_string(),
-            })?;
+            let bytes = files
+                .get(normalized)
+                .ok_or_else(|| BundleError::MissingFlowFile { flow_id: flow_id.clone(), path: path.clone() })?;
+            let flow: Value = serde_json::from_slice(bytes)
+                .map_err(|e| BundleError::InvalidFlow { flow_id: flow_id.clone(), reason: e.to_string() })?;
             if !flow.is_object() {
                 return Err(BundleError::InvalidFlow { flow_id: flow_id.clone(), reason: "not a JSON object".into() });
             }

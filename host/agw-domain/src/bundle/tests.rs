@@ -114,9 +114,18 @@ fn bad_manifests_say_why() {
     let cases: &[(&str, &str)] = &[
         (r#"{"bundle_format_version":"2","bundle_id":"x","entrypoints":[]}"#, "bundle_format_version '2'"),
         (r#"{"bundle_format_version":"1","bundle_id":"x","entrypoints":[]}"#, "entrypoints must not be empty"),
-        (r#"{"bundle_format_version":"1","bundle_id":"../x","entrypoints":[{"flow_id":"a"}],"flows":{"a":"a.json"}}"#, "bundle_id '../x'"),
-        (r#"{"bundle_format_version":"1","bundle_id":"x","entrypoints":[{"flow_id":"a"}],"flows":{}}"#, "entrypoint 'a' has no file"),
-        (r#"{"bundle_format_version":"1","bundle_id":"x","entrypoints":[{"flow_id":"main"}],"default_entrypoint":"nope","flows":{"main":"flows/main.json"}}"#, "default_entrypoint 'nope'"),
+        (
+            r#"{"bundle_format_version":"1","bundle_id":"../x","entrypoints":[{"flow_id":"a"}],"flows":{"a":"a.json"}}"#,
+            "bundle_id '../x'",
+        ),
+        (
+            r#"{"bundle_format_version":"1","bundle_id":"x","entrypoints":[{"flow_id":"a"}],"flows":{}}"#,
+            "entrypoint 'a' has no file",
+        ),
+        (
+            r#"{"bundle_format_version":"1","bundle_id":"x","entrypoints":[{"flow_id":"main"}],"default_entrypoint":"nope","flows":{"main":"flows/main.json"}}"#,
+            "default_entrypoint 'nope'",
+        ),
         ("not json", "manifest.json is invalid"),
     ];
     for (raw, expected) in cases {

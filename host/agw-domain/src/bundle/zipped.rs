@@ -20,8 +20,7 @@ impl Default for ZipLimits {
 
 /// Reads every file entry, refusing unsafe paths and counting real (not declared) sizes.
 pub(crate) fn read_entries(bytes: &[u8], limits: &ZipLimits) -> Result<BTreeMap<String, Vec<u8>>, BundleError> {
-    let mut archive =
-        zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| BundleError::NotAZip(e.to_string()))?;
+    let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| BundleError::NotAZip(e.to_string()))?;
     if archive.len() > limits.max_entries {
         return Err(BundleError::TooManyEntries { limit: limits.max_entries });
     }

@@ -37,7 +37,9 @@ pub enum NodeKind {
     Sequence,
     Reroute,
     /// Provided by a plugin; `pure` nodes are evaluated on demand.
-    Plugin { pure: bool },
+    Plugin {
+        pure: bool,
+    },
 }
 
 impl NodeKind {
@@ -104,8 +106,7 @@ impl CompiledFlow {
     /// Compiles `flow`. `plugin_node` answers whether a plugin provides a node type and if
     /// that node is pure.
     pub fn compile(flow: &Value, plugin_node: &dyn Fn(&str) -> Option<bool>) -> Result<Self, FlowError> {
-        let flow: VisualFlow =
-            serde_json::from_value(flow.clone()).map_err(|e| FlowError::Invalid(e.to_string()))?;
+        let flow: VisualFlow = serde_json::from_value(flow.clone()).map_err(|e| FlowError::Invalid(e.to_string()))?;
         let node_ids: HashMap<&str, &VisualNode> = flow.nodes.iter().map(|n| (n.id.as_str(), n)).collect();
         for edge in &flow.edges {
             for end in [&edge.source, &edge.target] {
@@ -146,10 +147,7 @@ impl CompiledFlow {
                 kind,
                 data: node.data.clone(),
                 pin_defaults: node.pin_defaults(),
-                input_kinds: inputs
-                    .iter()
-                    .filter_map(|p| Some((p.id.clone(), p.kind.clone()?)))
-                    .collect(),
+                input_kinds: inputs.iter().filter_map(|p| Some((p.id.clone(), p.kind.clone()?))).collect(),
                 data_inputs: inputs.iter().filter(|p| !is_exec_pin(p)).map(|p| p.id.clone()).collect(),
                 data_outputs: outputs.iter().filter(|p| !is_exec_pin(p)).map(|p| p.id.clone()).collect(),
                 exec_outputs: outputs.iter().filter(|p| is_exec_pin(p)).map(|p| p.id.clone()).collect(),
@@ -169,14 +167,15 @@ impl CompiledFlow {
             if target_handle == "exec-in" {
                 exec_next.entry((src, source_handle)).or_insert(dst);
                 has_exec_in[dst] = true;
-            } else if source_handle != "exec-out" {
-                if let Some((prev, prev_handle)) = data_in.insert((dst, target_handle.clone()), (src, source_handle.clone())) {
-                    return Err(FlowError::DuplicateInput {
-                        target: format!("{}.{}", nodes[dst].id, target_handle),
-                        first: format!("{}.{}", nodes[prev].id, prev_handle),
-                        second: format!("{}.{}", nodes[src].id, source_handle),
-                    });
-                }
+            } else if source_handle != "exec-out"
+                && let Some((prev, prev_handle)) =
+                    data_in.insert((dst, target_handle.clone()), (src, source_handle.clone()))
+            {
+                return Err(FlowError::DuplicateInput {
+                    target: format!("{}.{}", nodes[dst].id, target_handle),
+                    first: format!("{}.{}", nodes[prev].id, prev_handle),
+                    second: format!("{}.{}", nodes[src].id, source_handle),
+                });
             }
         }
 

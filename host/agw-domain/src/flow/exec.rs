@@ -50,7 +50,10 @@ pub enum Frame {
 impl Frame {
     fn node(&self) -> &str {
         match self {
-            Self::For { node, .. } | Self::While { node, .. } | Self::Loop { node, .. } | Self::Sequence { node, .. } => node,
+            Self::For { node, .. }
+            | Self::While { node, .. }
+            | Self::Loop { node, .. }
+            | Self::Sequence { node, .. } => node,
         }
     }
 }
@@ -324,7 +327,11 @@ impl Interp<'_> {
                 more.then(|| {
                     let mut out = self.exec().ambient.clone();
                     out.extend(obj(json!({ "i": next, "index": index, "total": total })));
-                    (Frame::For { node: id, next: next + step, end, step, index: index + 1, total }, out, "loop".to_owned())
+                    (
+                        Frame::For { node: id, next: next + step, end, step, index: index + 1, total },
+                        out,
+                        "loop".to_owned(),
+                    )
                 })
             }
             Frame::While { node: id, index } => {
@@ -421,7 +428,10 @@ impl Interp<'_> {
                 return Err(failure(node, "Set Variable requires a non-empty variable name."));
             }
             if name.starts_with('_') {
-                return Err(failure(node, format!("Invalid variable name '{name}': names starting with '_' are reserved.")));
+                return Err(failure(
+                    node,
+                    format!("Invalid variable name '{name}': names starting with '_' are reserved."),
+                ));
             }
         }
         Ok(name)
@@ -549,4 +559,3 @@ fn switch_branch(node: &CNode, value: &Value) -> Map<String, Value> {
     }
     obj(json!({ "branch": "default", "value": value }))
 }
-

@@ -3,8 +3,8 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{NodeCall, NodeExecutor, NodeFailure, TickLimits, TickOutcome, tick};
 use super::{CompiledFlow, FlowError};
+use super::{NodeCall, NodeExecutor, NodeFailure, TickLimits, TickOutcome, tick};
 use crate::env::fake::FakeEnv;
 use crate::run::{FlowRef, NewRun, RunState, RunStatus};
 
@@ -117,7 +117,13 @@ fn loop_n() -> Value {
     flow(
         vec![
             node("start", "on_flow_start", &[], &[">", "n:number"], json!({"n": 10})),
-            node("for", "for", &[">", "start", "end", "step"], &[">loop", ">done", "i", "index"], json!({"start": 0, "step": 1})),
+            node(
+                "for",
+                "for",
+                &[">", "start", "end", "step"],
+                &[">loop", ">done", "i", "index"],
+                json!({"start": 0, "step": 1}),
+            ),
             node("set", "set_var", &[">", "name:string", "value:number"], &[">", "value"], json!({"name": "counter"})),
             node("get", "get_var", &["name:string"], &["value"], json!({"name": "counter"})),
             node("end", "on_flow_end", &[">", "counter"], &[], json!({})),
@@ -197,10 +203,21 @@ fn if_and_switch_follow_python_semantics() {
             node("end", "on_flow_end", &[">", "b", "s"], &[], json!({})),
         ],
         vec![
-            edge("start", "if"), edge("start.c", "if.condition"), edge("if.true", "t"), edge("if.false", "f"),
-            edge("t", "sw"), edge("f", "sw"), edge("start.v", "sw.value"),
-            edge("sw.case:one", "s1"), edge("sw.case:tru", "s2"), edge("sw.default", "s3"),
-            edge("s1", "end"), edge("s2", "end"), edge("s3", "end"), edge("gb.value", "end.b"), edge("gs.value", "end.s"),
+            edge("start", "if"),
+            edge("start.c", "if.condition"),
+            edge("if.true", "t"),
+            edge("if.false", "f"),
+            edge("t", "sw"),
+            edge("f", "sw"),
+            edge("start.v", "sw.value"),
+            edge("sw.case:one", "s1"),
+            edge("sw.case:tru", "s2"),
+            edge("sw.default", "s3"),
+            edge("s1", "end"),
+            edge("s2", "end"),
+            edge("s3", "end"),
+            edge("gb.value", "end.b"),
+            edge("gs.value", "end.s"),
         ],
     );
     let cases = [
@@ -230,9 +247,15 @@ fn sequence_runs_branches_in_numeric_order_then_returns() {
             node("end", "on_flow_end", &[">", "first", "last"], &[], json!({})),
         ],
         vec![
-            edge("start", "for"), edge("for.loop", "seq"), edge("seq.then:2", "b"), edge("seq.then:10", "a"),
-            edge("for.i", "a.value"), edge("gl.value", "b.value"), edge("for.done", "end"),
-            edge("gf.value", "end.first"), edge("gl.value", "end.last"),
+            edge("start", "for"),
+            edge("for.loop", "seq"),
+            edge("seq.then:2", "b"),
+            edge("seq.then:10", "a"),
+            edge("for.i", "a.value"),
+            edge("gl.value", "b.value"),
+            edge("for.done", "end"),
+            edge("gf.value", "end.first"),
+            edge("gl.value", "end.last"),
         ],
     );
     // then:2 runs before then:10, so `first` always holds the previous iteration's `last`.
@@ -254,9 +277,15 @@ fn while_loop_reevaluates_its_condition() {
             node("end", "on_flow_end", &[">", "n"], &[], json!({})),
         ],
         vec![
-            edge("start", "init"), edge("init", "w"), edge("get.value", "lt.a"), edge("lt.result", "w.condition"),
-            edge("w.loop", "set"), edge("get.value", "inc.a"), edge("inc.result", "set.value"),
-            edge("w.done", "end"), edge("get.value", "end.n"),
+            edge("start", "init"),
+            edge("init", "w"),
+            edge("get.value", "lt.a"),
+            edge("lt.result", "w.condition"),
+            edge("w.loop", "set"),
+            edge("get.value", "inc.a"),
+            edge("inc.result", "set.value"),
+            edge("w.done", "end"),
+            edge("get.value", "end.n"),
         ],
     );
     // n - 3 is truthy until n reaches 3.
@@ -274,7 +303,13 @@ fn loop_over_items_and_ambient_end_output() {
             node("set", "set_var", &[">", "name", "value"], &[">"], json!({"name": "last"})),
             node("end", "on_flow_end", &[">"], &[], json!({})),
         ],
-        vec![edge("start", "loop"), edge("items.value", "loop.items"), edge("loop.loop", "set"), edge("loop.item", "set.value"), edge("loop.done", "end")],
+        vec![
+            edge("start", "loop"),
+            edge("items.value", "loop.items"),
+            edge("loop.loop", "set"),
+            edge("loop.item", "set.value"),
+            edge("loop.done", "end"),
+        ],
     );
     // An end node without pins returns the ambient: the loop's last iteration.
     let (run, _) = run_flow(&f, json!({}), 100);
@@ -284,7 +319,10 @@ fn loop_over_items_and_ambient_end_output() {
 #[test]
 fn flow_without_end_node_completes_with_result() {
     let f = flow(
-        vec![node("start", "on_flow_start", &[], &[">"], json!({})), node("s", "set_var", &[">", "name", "value"], &[">"], json!({"name": "q", "value": 1}))],
+        vec![
+            node("start", "on_flow_start", &[], &[">"], json!({})),
+            node("s", "set_var", &[">", "name", "value"], &[">"], json!({"name": "q", "value": 1})),
+        ],
         vec![edge("start", "s")],
     );
     let (run, _) = run_flow(&f, json!({"x": 1}), 100);

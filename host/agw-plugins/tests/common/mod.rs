@@ -16,10 +16,7 @@ pub fn shared_cache() -> PathBuf {
 }
 
 pub fn config() -> HostConfig {
-    HostConfig {
-        cache_dir: Some(shared_cache()),
-        ..HostConfig::default()
-    }
+    HostConfig { cache_dir: Some(shared_cache()), ..HostConfig::default() }
 }
 
 pub fn host(config: HostConfig) -> PluginHost {
@@ -27,10 +24,7 @@ pub fn host(config: HostConfig) -> PluginHost {
 }
 
 pub fn std_nodes() -> PluginSource {
-    let plugin = agw_firstparty::EMBEDDED
-        .iter()
-        .find(|p| p.name == "std-nodes")
-        .unwrap();
+    let plugin = agw_firstparty::EMBEDDED.iter().find(|p| p.name == "std-nodes").unwrap();
     PluginSource::first_party(plugin.name, plugin.wasm)
 }
 
@@ -48,12 +42,8 @@ pub fn call(
     config: Value,
     inputs: Value,
 ) -> Result<Map<String, Value>, NodeFailure> {
-    let Value::Object(config) = config else {
-        panic!("config must be an object")
-    };
-    let Value::Object(inputs) = inputs else {
-        panic!("inputs must be an object")
-    };
+    let Value::Object(config) = config else { panic!("config must be an object") };
+    let Value::Object(inputs) = inputs else { panic!("inputs must be an object") };
     executor.execute(NodeCall {
         run_id: "run-1",
         workflow_id: "wf-1",
@@ -72,8 +62,5 @@ pub fn assert_add_works(host: &PluginHost) {
 }
 
 pub fn short_deadline(deadline: Duration) -> HostConfig {
-    HostConfig {
-        call_deadline: deadline,
-        ..config()
-    }
+    HostConfig { call_deadline: deadline, ..config() }
 }

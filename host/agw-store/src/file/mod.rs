@@ -128,11 +128,8 @@ impl RunStore for FileStore {
         let mut ledgers = lock(&self.ledgers);
         let index = ledgers.entry(run_id.to_owned()).or_default();
         index.refresh(&path)?;
-        let lines = records
-            .iter()
-            .map(serde_json::to_vec)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| corrupt(&path, e))?;
+        let lines =
+            records.iter().map(serde_json::to_vec).collect::<Result<Vec<_>, _>>().map_err(|e| corrupt(&path, e))?;
         append_lines(&path, &lines, index, self.sync)?;
         index.refresh(&path)?;
         Ok(index.len())
@@ -218,7 +215,8 @@ mod tests {
         let counter = std::sync::atomic::AtomicUsize::new(0);
         crate::conformance::run_all(&|| {
             let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            Box::new(FileStore::open_with_sync(dir.path().join(n.to_string()), false).expect("open")) as Box<dyn RunStore>
+            Box::new(FileStore::open_with_sync(dir.path().join(n.to_string()), false).expect("open"))
+                as Box<dyn RunStore>
         });
     }
 
@@ -276,7 +274,10 @@ mod tests {
         let b = FileStore::open(dir.path()).expect("open b");
         assert_eq!(a.append_command(crate::conformance::new_command("c1", "r")).expect("a").seq, 1);
         assert_eq!(b.append_command(crate::conformance::new_command("c2", "r")).expect("b").seq, 2);
-        assert_eq!(a.append_command(crate::conformance::new_command("c2", "r")).expect("dup"), Accepted { seq: 2, duplicate: true });
+        assert_eq!(
+            a.append_command(crate::conformance::new_command("c2", "r")).expect("dup"),
+            Accepted { seq: 2, duplicate: true }
+        );
         assert_eq!(a.commands_after(1, 10).expect("read")[0].command_id, "c2");
     }
 

@@ -61,10 +61,10 @@ impl FileStore {
 
     fn parse_cached(&self, path: &Path, meta: &std::fs::Metadata) -> StoreResult<RunState> {
         let stamp = (meta.modified().unwrap_or(SystemTime::UNIX_EPOCH), meta.len());
-        if let Some((modified, len, run)) = lock(&self.runs.entries).get(path) {
-            if (*modified, *len) == stamp {
-                return Ok(run.clone());
-            }
+        if let Some((modified, len, run)) = lock(&self.runs.entries).get(path)
+            && (*modified, *len) == stamp
+        {
+            return Ok(run.clone());
         }
         let bytes = std::fs::read(path).map_err(|e| StoreError::io(path, e))?;
         let run: RunState = serde_json::from_slice(&bytes).map_err(|e| corrupt(path, e))?;
