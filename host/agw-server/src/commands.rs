@@ -1,11 +1,9 @@
 //! What each subcommand does.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use abstractgateway::config::Config;
 use abstractgateway::{Gateway, launch, wiring};
-use agw_domain::bundle::{Bundle, pack_zip};
 use agw_plugins::PluginHost;
 use anyhow::Context;
 use tokio::sync::watch;
@@ -106,27 +104,10 @@ pub fn plugins_inspect(file: &Path) -> anyhow::Result<()> {
 }
 
 pub fn pack(source: &Path, out: &Path) -> anyhow::Result<()> {
-    let mut files = BTreeMap::new();
-    collect(source, source, &mut files)?;
-    let bundle =
-        Bundle::from_files(files.clone()).with_context(|| format!("{} is not a valid bundle", source.display()))?;
-    let bytes = pack_zip(&files)?;
+    let (bundle, bytes) = abstractgateway::pack_dir(source)?;
     std::fs::create_dir_all(out)?;
     let target = out.join(format!("{}.flow", bundle.bundle_ref()));
     std::fs::write(&target, bytes).with_context(|| format!("cannot write {}", target.display()))?;
     println!("{}", target.display());
-    Ok(())
-}
-
-fn collect(root: &Path, dir: &Path, files: &mut BTreeMap<String, Vec<u8>>) -> anyhow::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path.is_dir() {
-            collect(root, &path, files)?;
-        } else {
-            let rel = path.strip_prefix(root)?.to_string_lossy().replace('\\', "/");
-            files.insert(rel, std::fs::read(&path)?);
-        }
-    }
     Ok(())
 }

@@ -127,3 +127,24 @@ pub async fn launch(
     let server = tokio::spawn(agw_api::serve(listener, gateway.app_state(shutdown_rx)));
     Ok(Launched { addr, shutdown, server, runner })
 }
+
+/// Validates a directory bundle and packs it into deterministic `.flow` bytes.
+pub fn pack_dir(source: &std::path::Path) -> anyhow::Result<(agw_domain::bundle::Bundle, Vec<u8>)> {
+    fn collect(root: &std::path::Path, dir: &std::path::Path, files: &mut std::collections::BTreeMap<String, Vec<u8>>) -> anyhow::Result<()> {
+        for entry in std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
+            let path = entry?.path();
+            if path.is_dir() {
+                collect(root, &path, files)?;
+            } else {
+                let rel = path.strip_prefix(root)?.to_string_lossy().replace('\\', "/");
+                files.insert(rel, std::fs::read(&path)?);
+            }
+        }
+        Ok(())
+    }
+    let mut files = std::collections::BTreeMap::new();
+    collect(source, source, &mut files)?;
+    let bundle = agw_domain::bundle::Bundle::from_files(files.clone())
+        .with_context(|| format!("{} is not a valid bundle", source.display()))?;
+    Ok((bundle, agw_domain::bundle::pack_zip(&files)?))
+}
