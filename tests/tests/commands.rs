@@ -45,7 +45,11 @@ async fn pauses_sent_mid_tick_always_take_effect() {
         // It stays paused: no tick in flight overwrites it.
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         let (_, later) = gw.get(&format!("/api/gateway/runs/{run_id}")).await;
-        assert_eq!((later["status"].as_str(), later["paused"].as_bool()), (Some("waiting"), Some(true)), "attempt {attempt}");
+        assert_eq!(
+            (later["status"].as_str(), later["paused"].as_bool()),
+            (Some("waiting"), Some(true)),
+            "attempt {attempt}"
+        );
         gw.command(&run_id, "cancel", json!({})).await;
         assert_eq!(gw.wait_terminal(&run_id).await["error"], "Cancelled");
     }

@@ -258,9 +258,11 @@ impl Runner {
         let lock = self.locks.get(run_id);
         let _guard = hold(&lock);
         let Some(mut run) = self.store.load_run(run_id)? else { return Ok(None) };
-        let before = run.clone();
         let len = reconcile_outbox(self.store.as_ref(), &run)?;
         run.begin_checkpoint(len);
+        // Compare after the reset: a change that changes nothing writes nothing (the stored
+        // outbox, if any, is already in the ledger).
+        let before = run.clone();
         let result = change(&mut run, self.env.as_ref());
         if run != before {
             self.store.save_run(&run)?;

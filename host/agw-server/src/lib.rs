@@ -130,7 +130,11 @@ pub async fn launch(
 
 /// Validates a directory bundle and packs it into deterministic `.flow` bytes.
 pub fn pack_dir(source: &std::path::Path) -> anyhow::Result<(agw_domain::bundle::Bundle, Vec<u8>)> {
-    fn collect(root: &std::path::Path, dir: &std::path::Path, files: &mut std::collections::BTreeMap<String, Vec<u8>>) -> anyhow::Result<()> {
+    fn collect(
+        root: &std::path::Path,
+        dir: &std::path::Path,
+        files: &mut std::collections::BTreeMap<String, Vec<u8>>,
+    ) -> anyhow::Result<()> {
         for entry in std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
             let path = entry?.path();
             if path.is_dir() {

@@ -1,0 +1,64 @@
+//! The `abstractgateway` binary itself: refusal without a token, and the plugin commands.
+
+use std::process::Command;
+
+fn gateway(data: &std::path::Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_abstractgateway"));
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("ABSTRACTGATEWAY_DATA_DIR", data)
+        .env(
+            "ABSTRACTGATEWAY_PLUGIN_CACHE_DIR",
+            std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-plugin-cache"),
+        )
+        .env("RUST_LOG", "error");
+    cmd
+}
+
+#[test]
+fn serve_without_a_token_refuses_with_one_line() {
+    let temp = tempfile::tempdir().unwrap();
+    let output = gateway(temp.path()).args(["serve", "--port", "0"]).output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("no auth token configured") && stderr.contains("ABSTRACTGATEWAY_AUTH_TOKEN"), "{stderr}");
+}
+
+#[test]
+fn plugins_list_shows_first_party_and_directory_plugins_and_problems() {
+    let temp = tempfile::tempdir().unwrap();
+    let plugins = temp.path().join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::fs::copy(agw_firstparty::component_path("test-hostile"), plugins.join("test-hostile.wasm")).unwrap();
+    std::fs::write(plugins.join("broken.wasm"), b"\0asm garbage").unwrap();
+    let output = gateway(temp.path()).args(["plugins", "list", "--json"]).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let listing: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let names: Vec<&str> = listing["plugins"].as_array().unwrap().iter().filter_map(|p| p["name"].as_str()).collect();
+    assert_eq!(names, ["std-nodes", "test-hostile"]);
+    assert_eq!(listing["plugins"][0]["origin"], "first-party");
+    assert_eq!(listing["problems"][0]["label"], "broken.wasm");
+
+    let table = gateway(temp.path()).args(["plugins", "list"]).output().unwrap();
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(table.contains("std-nodes") && table.contains("NOT LOADED broken.wasm"), "{table}");
+}
+
+#[test]
+fn plugins_inspect_describes_a_component_or_says_why_not() {
+    let temp = tempfile::tempdir().unwrap();
+    let wasm = agw_firstparty::component_path("std-nodes");
+    let output = gateway(temp.path()).args(["plugins", "inspect"]).arg(&wasm).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["name"], "std-nodes");
+    assert_eq!(summary["worlds"], serde_json::json!(["node-executor"]));
+    assert!(summary["nodes"].as_array().unwrap().iter().any(|n| n["node_type"] == "string_template"));
+
+    let junk = temp.path().join("junk.wasm");
+    std::fs::write(&junk, b"nope").unwrap();
+    let output = gateway(temp.path()).args(["plugins", "inspect"]).arg(&junk).output().unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("junk.wasm: not a WebAssembly component"));
+}
