@@ -51,6 +51,8 @@ pub struct RunnerHandle {
 #[derive(Debug)]
 struct HandleInner {
     wake: Notify,
+    /// Runs the API just started or touched: worth a tick before the next full scan.
+    hints: Mutex<Vec<String>>,
     appended: broadcast::Sender<String>,
     status: Mutex<RunnerStatus>,
 }
@@ -60,6 +62,7 @@ impl Default for RunnerHandle {
         Self {
             inner: Arc::new(HandleInner {
                 wake: Notify::new(),
+                hints: Mutex::default(),
                 appended: broadcast::channel(1024).0,
                 status: Mutex::default(),
             }),
@@ -71,6 +74,16 @@ impl RunnerHandle {
     /// Asks the runner to look at the inbox and the runs now rather than at the next poll.
     pub fn wake(&self) {
         self.inner.wake.notify_one();
+    }
+
+    /// Like [`wake`](Self::wake), naming the run that needs attention.
+    pub fn wake_run(&self, run_id: &str) {
+        self.inner.hints.lock().unwrap_or_else(PoisonError::into_inner).push(run_id.to_owned());
+        self.wake();
+    }
+
+    fn take_hints(&self) -> Vec<String> {
+        std::mem::take(&mut *self.inner.hints.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
     /// Run ids whose ledger just grew (in this process).
@@ -101,6 +114,16 @@ pub struct Runner {
     handle: RunnerHandle,
     locks: RunLocks,
     lock: RunnerLock,
+    /// Runs believed runnable. Refreshed from the store by a full scan once per poll
+    /// interval (another process may have created runs); in between, hints and commands
+    /// add to it, so a pass costs what the active runs cost, not what the data dir holds.
+    active: Mutex<ActiveSet>,
+}
+
+#[derive(Debug)]
+struct ActiveSet {
+    runs: std::collections::BTreeSet<String>,
+    scanned_at: Option<std::time::Instant>,
 }
 
 impl Runner {
@@ -123,7 +146,8 @@ impl Runner {
                 error: None,
             }
         });
-        Self { store, workflows, env, config, handle, locks: RunLocks::default(), lock }
+        let active = Mutex::new(ActiveSet { runs: Default::default(), scanned_at: None });
+        Self { store, workflows, env, config, handle, locks: RunLocks::default(), lock, active }
     }
 
     /// Runs until `shutdown` turns true. Finishes the tick in progress before returning.
@@ -164,10 +188,9 @@ impl Runner {
     async fn pass(self: Arc<Self>) -> StoreResult<bool> {
         let this = self.clone();
         let (applied, runnable) = tokio::task::spawn_blocking(move || -> StoreResult<(bool, Vec<String>)> {
-            let applied = this.apply_commands()?;
-            let runnable =
-                this.store.list_runs()?.into_iter().filter(RunState::is_runnable).map(|r| r.run_id).collect();
-            Ok((applied, runnable))
+            let touched = this.apply_commands()?;
+            let applied = !touched.is_empty();
+            Ok((applied, this.runnable(touched)?))
         })
         .await
         .unwrap_or_else(|e| {
@@ -182,10 +205,14 @@ impl Runner {
                 let this = self.clone();
                 let run_id = run_id.clone();
                 set.spawn_blocking(move || {
-                    this.tick_run(&run_id).unwrap_or_else(|e| {
+                    let still_running = this.tick_run(&run_id).unwrap_or_else(|e| {
                         tracing::error!(run_id = %run_id, error = %e, "tick failed");
                         false
-                    })
+                    });
+                    if !still_running {
+                        this.active().runs.remove(&run_id);
+                    }
+                    still_running
                 });
             }
             while let Some(still_running) = set.join_next().await {
@@ -193,6 +220,27 @@ impl Runner {
             }
         }
         Ok(more)
+    }
+
+    fn active(&self) -> std::sync::MutexGuard<'_, ActiveSet> {
+        self.active.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The runs to tick this pass: the active set plus new hints, rebuilt from the store when
+    /// the last full scan is a poll interval old.
+    fn runnable(&self, touched: Vec<String>) -> StoreResult<Vec<String>> {
+        let scan_due = self.active().scanned_at.is_none_or(|at| at.elapsed() >= self.config.poll);
+        if scan_due {
+            let runs: std::collections::BTreeSet<String> =
+                self.store.list_runs()?.into_iter().filter(RunState::is_runnable).map(|r| r.run_id).collect();
+            let mut active = self.active();
+            active.runs = runs;
+            active.scanned_at = Some(std::time::Instant::now());
+        }
+        let mut active = self.active();
+        active.runs.extend(self.handle.take_hints());
+        active.runs.extend(touched);
+        Ok(active.runs.iter().cloned().collect())
     }
 
     /// Appends any checkpointed records a crash kept out of the ledgers.
@@ -208,10 +256,11 @@ impl Runner {
         }
     }
 
-    fn apply_commands(&self) -> StoreResult<bool> {
+    /// Applies pending commands; returns the runs they touched.
+    fn apply_commands(&self) -> StoreResult<Vec<String>> {
         let cursor = self.store.command_cursor()?;
         let commands = self.store.commands_after(cursor, self.config.command_batch)?;
-        let Some(last) = commands.last().map(|c| c.seq) else { return Ok(false) };
+        let Some(last) = commands.last().map(|c| c.seq) else { return Ok(Vec::new()) };
         for command in &commands {
             let _span =
                 tracing::info_span!("command", run_id = %command.run_id, kind = %command.kind, seq = command.seq)
@@ -226,7 +275,7 @@ impl Runner {
         // Applying is idempotent per run (each run remembers the last seq it applied), so a
         // crash before this line only means the batch is looked at again.
         self.store.set_command_cursor(last)?;
-        Ok(true)
+        Ok(commands.into_iter().map(|c| c.run_id).collect())
     }
 
     /// Ticks one run; returns whether it can run further.

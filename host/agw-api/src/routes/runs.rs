@@ -115,7 +115,7 @@ pub async fn start(State(state): State<AppState>, body: Bytes) -> ApiResult<Json
         now: state.env.now_iso(),
     });
     state.store.create_run(&run)?;
-    state.runner.wake();
+    state.runner.wake_run(&run_id);
     tracing::info!(run_id = %run_id, workflow_id = %workflow_id, "run started");
     Ok(Json(json!({
         "run_id": run_id,
