@@ -132,6 +132,16 @@ async fn pure_math_run_view_and_ledger_match_the_reference_shapes() {
     let (status, list) = gw.get("/api/gateway/runs?limit=5").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(list["items"][0]["ledger_len"], 2);
+    assert_eq!(list["items"][0]["run_id"], run_id.as_str());
+    let (status, _) = gw.get("/api/gateway/runs?status=running").await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, bogus) = gw.get("/api/gateway/runs?bogus=1").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        bogus["detail"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("Unknown query parameter(s): bogus — known: archived_only, "))
+    );
     gw.stop().await;
 }
 

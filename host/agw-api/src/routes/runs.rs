@@ -149,7 +149,37 @@ pub struct ListQuery {
     root_only: Option<bool>,
 }
 
-pub async fn list(State(state): State<AppState>, Query(query): Query<ListQuery>) -> ApiResult<Json<Value>> {
+/// Query parameters the reference accepts on `GET /runs` (some are not used yet).
+const LIST_PARAMS: &[&str] = &[
+    "archived_only",
+    "include_drafts",
+    "include_ledger_len",
+    "include_metrics",
+    "kind",
+    "limit",
+    "offset",
+    "parent_run_id",
+    "query",
+    "root_only",
+    "session_id",
+    "session_kind",
+    "status",
+    "workflow_id",
+];
+
+pub async fn list(
+    State(state): State<AppState>,
+    Query(raw): Query<std::collections::BTreeMap<String, String>>,
+    Query(query): Query<ListQuery>,
+) -> ApiResult<Json<Value>> {
+    let unknown: Vec<&str> = raw.keys().map(String::as_str).filter(|k| !LIST_PARAMS.contains(k)).collect();
+    if !unknown.is_empty() {
+        return Err(ApiError::bad_request(format!(
+            "Unknown query parameter(s): {} — known: {}",
+            unknown.join(", "),
+            LIST_PARAMS.join(", ")
+        )));
+    }
     let status = match query.status.as_deref() {
         None | Some("") => None,
         Some(s) => Some(RunStatus::parse(s).ok_or_else(|| ApiError::bad_request(format!("unknown status '{s}'")))?),

@@ -3,6 +3,7 @@
 mod compile;
 mod exec;
 mod model;
+mod resolve;
 mod value;
 
 pub use compile::{CompiledFlow, FlowError, NodeKind};
