@@ -384,3 +384,37 @@ async fn start_and_command_errors_match_the_reference() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     gw.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_stream_keeps_alive_and_ends_cleanly_on_shutdown() {
+    let temp = tempfile::tempdir().expect("tempdir");
+    standard_flows(&temp.path().join("flows"));
+    let mut options = Options::new(temp.path().join("flows"));
+    options.tick_max_steps = 5;
+    let gw = TestGateway::start(&temp.path().join("data"), options).await;
+    let run_id = gw.start_run(json!({"bundle_id": "loop-n", "input_data": {"n": 9000}})).await;
+    gw.command(&run_id, "pause", json!({})).await;
+    gw.wait_for(&run_id, |v| v["paused"] == true).await;
+
+    let url = gw.url(&format!("/api/gateway/runs/{run_id}/ledger/stream?heartbeat_s=0.2"));
+    let response = gw.client.get(url).bearer_auth(TOKEN).send().await.expect("stream");
+    let mut stream = response.bytes_stream();
+    let mut body = String::new();
+    while !body.contains(": keep-alive\n\n") {
+        let chunk =
+            tokio::time::timeout(std::time::Duration::from_secs(5), stream.next()).await.expect("keep-alive in time");
+        body.push_str(&String::from_utf8_lossy(&chunk.expect("open").expect("chunk")));
+    }
+    // Shutting down ends the stream instead of hanging the server or the client.
+    let stopped = tokio::spawn(gw.stop());
+    let rest = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        while let Some(chunk) = stream.next().await {
+            if chunk.is_err() {
+                break;
+            }
+        }
+    });
+    rest.await.expect("the stream ends on shutdown");
+    tokio::time::timeout(std::time::Duration::from_secs(5), stopped).await.expect("server stops").expect("join");
+    assert!(!body.contains("event: done"), "a paused run is not done: {body}");
+}

@@ -44,7 +44,10 @@ pub async fn submit(State(state): State<AppState>, body: Bytes) -> ApiResult<Jso
         ts: body.get("ts").and_then(Value::as_str).map(str::to_owned).unwrap_or_else(|| state.env.now_iso()),
         client_id: body.get("client_id").and_then(Value::as_str).map(str::to_owned),
     };
-    let accepted = state.store.append_command(command)?;
+    // The append is fsynced: keep it off the async workers.
+    let store = state.store.clone();
+    let accepted =
+        tokio::task::spawn_blocking(move || store.append_command(command)).await.map_err(ApiError::internal)??;
     state.runner.wake();
     Ok(Json(json!({ "accepted": !accepted.duplicate, "duplicate": accepted.duplicate, "seq": accepted.seq })))
 }

@@ -114,7 +114,8 @@ pub async fn start(State(state): State<AppState>, body: Bytes) -> ApiResult<Json
         entry_node: compiled.entry.clone(),
         now: state.env.now_iso(),
     });
-    state.store.create_run(&run)?;
+    let store = state.store.clone();
+    tokio::task::spawn_blocking(move || store.create_run(&run)).await.map_err(ApiError::internal)??;
     state.runner.wake_run(&run_id);
     tracing::info!(run_id = %run_id, workflow_id = %workflow_id, "run started");
     Ok(Json(json!({
