@@ -3,14 +3,11 @@
 
 mod common;
 
-use common::{Options, TestGateway, standard_flows};
+use common::TestGateway;
 use serde_json::json;
 
 async fn gateway(temp: &tempfile::TempDir) -> TestGateway {
-    standard_flows(&temp.path().join("flows"));
-    let mut options = Options::new(temp.path().join("flows"));
-    options.tick_max_steps = 10;
-    TestGateway::start(&temp.path().join("data"), options).await
+    TestGateway::standard(temp, 10).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

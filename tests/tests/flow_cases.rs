@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Options, TestGateway, ledger_summary, repo, standard_flows};
+use common::{TestGateway, ledger_summary, repo};
 use serde_json::{Value, json};
 
 fn cases() -> Vec<(String, Value)> {
@@ -25,8 +25,7 @@ fn cases() -> Vec<(String, Value)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_flow_case_matches_the_reference() {
     let temp = tempfile::tempdir().expect("tempdir");
-    standard_flows(&temp.path().join("flows"));
-    let gw = TestGateway::start(&temp.path().join("data"), Options::new(temp.path().join("flows"))).await;
+    let gw = TestGateway::standard(&temp, 100).await;
     let cases = cases();
     assert!(cases.len() >= 10, "expected the recorded cases, found {}", cases.len());
 

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Options, TOKEN, TestGateway, standard_flows};
+use common::{TOKEN, TestGateway};
 use futures_util::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -64,8 +64,7 @@ fn keys(value: &Value) -> Vec<&str> {
 }
 
 async fn gateway(temp: &tempfile::TempDir) -> TestGateway {
-    standard_flows(&temp.path().join("flows"));
-    TestGateway::start(&temp.path().join("data"), Options::new(temp.path().join("flows"))).await
+    TestGateway::standard(temp, 100).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -220,12 +219,9 @@ async fn sse_frames_match_the_reference_byte_format() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sse_delivers_a_long_run_live_and_done_matches_the_ledger() {
+async fn sse_on_a_many_tick_run_ends_with_done_at_the_final_ledger_length() {
     let temp = tempfile::tempdir().expect("tempdir");
-    standard_flows(&temp.path().join("flows"));
-    let mut options = Options::new(temp.path().join("flows"));
-    options.tick_max_steps = 5;
-    let gw = TestGateway::start(&temp.path().join("data"), options).await;
+    let gw = TestGateway::standard(&temp, 5).await;
     let run_id = gw.start_run(json!({"bundle_id": "loop-n", "input_data": {"n": 400}})).await;
     let (_, body) = sse_text(&gw, &format!("/api/gateway/runs/{run_id}/ledger/stream"), &[], true).await;
     let ledger = gw.ledger(&run_id).await;
@@ -388,10 +384,7 @@ async fn start_and_command_errors_match_the_reference() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_open_stream_keeps_alive_and_ends_cleanly_on_shutdown() {
     let temp = tempfile::tempdir().expect("tempdir");
-    standard_flows(&temp.path().join("flows"));
-    let mut options = Options::new(temp.path().join("flows"));
-    options.tick_max_steps = 5;
-    let gw = TestGateway::start(&temp.path().join("data"), options).await;
+    let gw = TestGateway::standard(&temp, 5).await;
     let run_id = gw.start_run(json!({"bundle_id": "loop-n", "input_data": {"n": 9000}})).await;
     gw.command(&run_id, "pause", json!({})).await;
     gw.wait_for(&run_id, |v| v["paused"] == true).await;

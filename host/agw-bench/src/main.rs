@@ -112,23 +112,8 @@ async fn start_to_completed(runs: usize, fsync: bool) -> anyhow::Result<Value> {
     std::fs::create_dir_all(&flows)?;
     std::fs::copy(repo().join("tests/data/reference-flows/pure-math@0.1.0.flow"), flows.join("pure-math@0.1.0.flow"))
         .context("copy pure-math")?;
-    let data = temp.path().join("data");
-    let config = Config {
-        plugins_dir: data.join("plugins"),
-        plugin_cache_dir: data.join("plugin-cache"),
-        data_dir: data,
-        flows_dir: Some(flows),
-        tokens: vec!["bench".into()],
-        security: true,
-        runner_enabled: true,
-        poll: Duration::from_millis(250),
-        tick_workers: 4,
-        tick_max_steps: 100,
-        command_batch: 200,
-        fsync,
-        plugin_memory_mib: 64,
-        plugin_deadline: Duration::from_secs(2),
-    };
+    let config =
+        Config { flows_dir: Some(flows), tokens: vec!["bench".into()], fsync, ..Config::new(temp.path().join("data")) };
     let gateway = Gateway::open(config)?;
     let launched = launch(&gateway, tokio::net::TcpListener::bind("127.0.0.1:0").await?, true).await?;
     let base = format!("http://{}/api/gateway", launched.addr);

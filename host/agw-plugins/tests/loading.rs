@@ -5,7 +5,7 @@
 mod common;
 
 use agw_plugins::{HostConfig, PluginSource};
-use common::{assert_add_works, call, config, host, std_nodes};
+use common::{assert_add_works, call, config, host, problem, std_nodes};
 use serde_json::json;
 
 #[test]
@@ -101,14 +101,7 @@ fn a_partial_or_mistyped_world_is_reported_by_name() {
         PluginSource::file("mistyped.wasm", world(r#"(export "list-nodes" (func $f)) (export "execute" (func $f))"#)),
     ]);
     assert_eq!(report.loaded, 0);
-    let reason = |label: &str| {
-        report
-            .problems
-            .iter()
-            .find(|p| p.label == label)
-            .map(|p| p.reason.clone())
-            .unwrap_or_else(|| panic!("no problem for {label}: {:?}", report.problems))
-    };
+    let reason = |label: &str| problem(&report, label);
     assert_eq!(
         reason("empty.wasm"),
         "does not implement a known world (node-executor): missing export \

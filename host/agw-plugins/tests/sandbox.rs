@@ -7,7 +7,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use agw_plugins::{HostConfig, PluginHost};
-use common::{assert_add_works, call, config, host, short_deadline, std_nodes, test_component};
+use common::{assert_add_works, call, config, host, problem, short_deadline, std_nodes, test_component};
 use serde_json::json;
 
 #[test]
@@ -74,14 +74,7 @@ fn broken_sources_are_reported_and_the_rest_loads() {
         std_nodes(),
     ]);
     assert_eq!(report.loaded, 1);
-    let reason = |label: &str| {
-        report
-            .problems
-            .iter()
-            .find(|p| p.label == label)
-            .map(|p| p.reason.clone())
-            .unwrap_or_else(|| panic!("no problem for {label}: {:?}", report.problems))
-    };
+    let reason = |label: &str| problem(&report, label);
     assert!(reason("garbage.wasm").starts_with("not a WebAssembly component"), "{}", reason("garbage.wasm"));
     assert!(reason("core.wasm").starts_with("not a WebAssembly component"), "{}", reason("core.wasm"));
     assert!(reason("empty.wasm").starts_with("does not implement a known world"), "{}", reason("empty.wasm"));

@@ -59,8 +59,28 @@ fn seconds(name: &str, default: f64) -> anyhow::Result<Duration> {
 }
 
 impl Config {
+    /// The defaults for a data dir: built-in samples, no token, every write fsynced.
+    pub fn new(data_dir: PathBuf) -> Self {
+        Self {
+            plugins_dir: data_dir.join("plugins"),
+            plugin_cache_dir: data_dir.join("plugin-cache"),
+            flows_dir: None,
+            data_dir,
+            tokens: Vec::new(),
+            security: true,
+            runner_enabled: true,
+            poll: Duration::from_millis(250),
+            tick_workers: 4,
+            tick_max_steps: 100,
+            command_batch: 200,
+            fsync: true,
+            plugin_memory_mib: 64,
+            plugin_deadline: Duration::from_secs(2),
+        }
+    }
+
     pub fn from_env() -> anyhow::Result<Self> {
-        let data_dir = var("DATA_DIR").map_or_else(|| PathBuf::from("./runtime"), PathBuf::from);
+        let d = Self::new(var("DATA_DIR").map_or_else(|| PathBuf::from("./runtime"), PathBuf::from));
         let mut tokens: Vec<String> = var("AUTH_TOKENS")
             .map(|list| list.split(',').map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).collect())
             .unwrap_or_default();
@@ -68,20 +88,20 @@ impl Config {
             tokens.insert(0, token);
         }
         Ok(Self {
-            plugins_dir: var("PLUGINS_DIR").map_or_else(|| data_dir.join("plugins"), PathBuf::from),
-            plugin_cache_dir: var("PLUGIN_CACHE_DIR").map_or_else(|| data_dir.join("plugin-cache"), PathBuf::from),
+            plugins_dir: var("PLUGINS_DIR").map_or(d.plugins_dir, PathBuf::from),
+            plugin_cache_dir: var("PLUGIN_CACHE_DIR").map_or(d.plugin_cache_dir, PathBuf::from),
             flows_dir: var("FLOWS_DIR").map(PathBuf::from),
-            data_dir,
+            data_dir: d.data_dir,
             tokens,
-            security: flag("SECURITY", true)?,
-            runner_enabled: flag("RUNNER", true)?,
-            poll: seconds("POLL_S", 0.25)?,
-            tick_workers: parsed("TICK_WORKERS", 4)?,
-            tick_max_steps: parsed("TICK_MAX_STEPS", 100)?,
-            command_batch: parsed("COMMAND_BATCH_LIMIT", 200)?,
-            fsync: flag("FSYNC", true)?,
-            plugin_memory_mib: parsed("PLUGIN_MEMORY_MIB", 64)?,
-            plugin_deadline: seconds("PLUGIN_DEADLINE_S", 2.0)?,
+            security: flag("SECURITY", d.security)?,
+            runner_enabled: flag("RUNNER", d.runner_enabled)?,
+            poll: seconds("POLL_S", d.poll.as_secs_f64())?,
+            tick_workers: parsed("TICK_WORKERS", d.tick_workers)?,
+            tick_max_steps: parsed("TICK_MAX_STEPS", d.tick_max_steps)?,
+            command_batch: parsed("COMMAND_BATCH_LIMIT", d.command_batch)?,
+            fsync: flag("FSYNC", d.fsync)?,
+            plugin_memory_mib: parsed("PLUGIN_MEMORY_MIB", d.plugin_memory_mib)?,
+            plugin_deadline: seconds("PLUGIN_DEADLINE_S", d.plugin_deadline.as_secs_f64())?,
         })
     }
 

@@ -67,20 +67,14 @@ pub struct TestGateway {
 impl TestGateway {
     pub async fn start(data_dir: &Path, options: Options) -> Self {
         let config = Config {
-            data_dir: data_dir.to_owned(),
             flows_dir: Some(options.flows_dir),
             plugins_dir: options.plugins_dir.unwrap_or_else(|| data_dir.join("plugins")),
             plugin_cache_dir: plugin_cache(),
             tokens: vec![TOKEN.to_owned()],
-            security: true,
-            runner_enabled: true,
             poll: options.poll,
-            tick_workers: 4,
             tick_max_steps: options.tick_max_steps,
-            command_batch: 200,
-            fsync: true,
-            plugin_memory_mib: 64,
             plugin_deadline: options.plugin_deadline,
+            ..Config::new(data_dir.to_owned())
         };
         let gateway = Gateway::open(config).expect("gateway opens");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -92,6 +86,15 @@ impl TestGateway {
             gateway,
             launched: Some(launched),
         }
+    }
+
+    /// A gateway in `temp` serving the standard flows, ticking at most `tick_max_steps` steps.
+    pub async fn standard(temp: &tempfile::TempDir, tick_max_steps: u32) -> Self {
+        let flows = temp.path().join("flows");
+        standard_flows(&flows);
+        let mut options = Options::new(flows);
+        options.tick_max_steps = tick_max_steps;
+        Self::start(&temp.path().join("data"), options).await
     }
 
     pub async fn stop(mut self) {

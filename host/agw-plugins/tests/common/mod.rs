@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use agw_domain::{NodeCall, NodeExecutor, NodeFailure};
-use agw_plugins::{HostConfig, PluginHost, PluginSource};
+use agw_plugins::{HostConfig, LoadReport, PluginHost, PluginSource};
 use serde_json::{Map, Value, json};
 
 /// The cache shared by all tests and all runs (lives in the cargo target dir).
@@ -63,4 +63,14 @@ pub fn assert_add_works(host: &PluginHost) {
 
 pub fn short_deadline(deadline: Duration) -> HostConfig {
     HostConfig { call_deadline: deadline, ..config() }
+}
+
+/// The reason a load reported for `label`; panics (listing every problem) when there is none.
+pub fn problem(report: &LoadReport, label: &str) -> String {
+    report
+        .problems
+        .iter()
+        .find(|p| p.label == label)
+        .map(|p| p.reason.clone())
+        .unwrap_or_else(|| panic!("no problem for {label}: {:?}", report.problems))
 }
