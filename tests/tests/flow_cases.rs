@@ -1,8 +1,14 @@
-//! The data-driven flow suite: every folder under `tests/flow-cases/` is a bundle, inputs and
-//! the reference's recorded result (status, output, ledger summary). One harness runs them all
-//! through the real gateway and the real std-nodes plugin.
+//! The data-driven flow suite: every folder under `tests/flow-cases/` is a bundle, inputs,
+//! optional steps (wait for a state, send a command) and the reference's recorded result
+//! (status, output, ledger summary, child runs). One harness runs them all through the real
+//! gateway and the real std-nodes plugin; the format is in `tests/flow-cases/README.md`.
+//!
+//! The restart variant stops the gateway at every step that waits for a state and starts a
+//! new one on the same data dir before going on, so every wait must survive a restart.
 
 mod common;
+
+use std::time::{Duration, Instant};
 
 use common::{TestGateway, ledger_summary, repo};
 use serde_json::{Value, json};
@@ -22,29 +28,191 @@ fn cases() -> Vec<(String, Value)> {
     cases
 }
 
+fn has_steps(case: &Value) -> bool {
+    case["steps"].as_array().is_some_and(|s| s.iter().any(|step| step.get("await").is_some()))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_flow_case_matches_the_reference() {
-    let temp = tempfile::tempdir().expect("tempdir");
-    let gw = TestGateway::standard(&temp, 100).await;
     let cases = cases();
     assert!(cases.len() >= 10, "expected the recorded cases, found {}", cases.len());
+    run_all(&cases, false).await;
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_waiting_case_survives_a_restart_at_each_wait() {
+    let cases: Vec<_> = cases().into_iter().filter(|(_, case)| has_steps(case)).collect();
+    assert!(cases.len() >= 5, "expected durable cases with waits, found {}", cases.len());
+    run_all(&cases, true).await;
+}
+
+async fn run_all(cases: &[(String, Value)], restart: bool) {
+    let temp = tempfile::tempdir().expect("tempdir");
+    let mut slot = Some(TestGateway::standard(&temp, 100).await);
     let mut failures = Vec::new();
-    for (name, case) in &cases {
-        let run_id = gw
-            .start_run(
-                json!({"bundle_id": case["bundle"], "flow_id": case["flow_id"], "input_data": case["input_data"]}),
-            )
-            .await;
-        let view = gw.wait_terminal(&run_id).await;
-        let expect = &case["expect"];
-        let ledger = ledger_summary(&gw.ledger(&run_id).await);
-        let got = json!({"status": view["status"], "output": view["output"], "ledger": ledger});
-        let want = json!({"status": expect["status"], "output": expect["output"], "ledger": expect["ledger"]});
-        if got != want {
-            failures.push(format!("{name}:\n  want {want}\n  got  {got}"));
+    for (name, case) in cases {
+        if let Err(problem) = run_case(&mut slot, case, restart).await {
+            failures.push(format!("{name}: {problem}"));
         }
     }
-    gw.stop().await;
+    if let Some(gw) = slot.take() {
+        gw.stop().await;
+    }
     assert!(failures.is_empty(), "{} of {} cases differ:\n{}", failures.len(), cases.len(), failures.join("\n"));
+}
+
+fn gw(slot: &Option<TestGateway>) -> &TestGateway {
+    slot.as_ref().expect("a gateway is running")
+}
+
+async fn run_case(slot: &mut Option<TestGateway>, case: &Value, restart: bool) -> Result<(), String> {
+    let session = case["session_id"].as_str().map(str::to_owned);
+    let mut body = json!({"bundle_id": case["bundle"], "flow_id": case["flow_id"], "input_data": case["input_data"]});
+    if let Some(session) = &session {
+        body["session_id"] = json!(session);
+    }
+    let path = match case.get("schedule") {
+        Some(Value::Object(schedule)) => {
+            for (key, value) in schedule {
+                body[key] = value.clone();
+            }
+            "/api/gateway/runs/schedule"
+        }
+        _ => "/api/gateway/runs/start",
+    };
+    // Placeholders in the inputs can only name the session: the run id is not known yet.
+    if let Some(session) = &session {
+        body = substitute(&body, "", session);
+    }
+    let (status, answer) = gw(slot).post(path, body).await;
+    if status != 200 {
+        return Err(format!("start refused with {status}: {answer}"));
+    }
+    let run_id = answer["run_id"].as_str().ok_or("no run_id")?.to_owned();
+    let session = session.unwrap_or_else(|| run_id.clone());
+
+    for step in case["steps"].as_array().into_iter().flatten() {
+        let step = substitute(step, &run_id, &session);
+        if let Some(want) = step.get("await") {
+            poll_until(gw(slot), &run_id, want).await?;
+            if restart {
+                let gateway = slot.take().ok_or("no gateway")?;
+                *slot = Some(gateway.restart().await);
+                poll_until(gw(slot), &run_id, want).await.map_err(|e| format!("after the restart: {e}"))?;
+            }
+        } else if let Some(command) = step.get("command") {
+            let target = match command["run"].as_str() {
+                Some(child) => child_id(gw(slot), &run_id, child).await?,
+                None => command["run_id"].as_str().unwrap_or(&run_id).to_owned(),
+            };
+            let kind = command["type"].as_str().ok_or("command without a type")?;
+            gw(slot).command(&target, kind, command["payload"].clone()).await;
+        } else {
+            return Err(format!("unknown step {step}"));
+        }
+    }
+
+    let expect = substitute(&case["expect"], &run_id, &session);
+    compare_run(gw(slot), &run_id, &expect).await?;
+    if let Some(children) = expect["children"].as_array() {
+        let ids = children_of(gw(slot), &run_id).await;
+        if ids.len() != children.len() {
+            return Err(format!("expected {} child runs, found {}", children.len(), ids.len()));
+        }
+        for (i, (id, want)) in ids.iter().zip(children).enumerate() {
+            compare_run(gw(slot), id, want).await.map_err(|e| format!("child {i}: {e}"))?;
+        }
+    }
+    Ok(())
+}
+
+async fn compare_run(gw: &TestGateway, run_id: &str, expect: &Value) -> Result<(), String> {
+    let view = terminal(gw, run_id).await?;
+    let ledger = ledger_summary(&gw.ledger(run_id).await);
+    let got = json!({"status": view["status"], "output": view["output"], "ledger": ledger});
+    let want = json!({"status": expect["status"], "output": expect["output"], "ledger": expect["ledger"]});
+    if got == want { Ok(()) } else { Err(format!("\n  want {want}\n  got  {got}")) }
+}
+
+/// Polls the run until its view contains `want`, for up to 20 s.
+async fn poll_until(gw: &TestGateway, run_id: &str, want: &Value) -> Result<Value, String> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, view) = gw.get(&format!("/api/gateway/runs/{run_id}")).await;
+        if contains(&view, want) {
+            return Ok(view);
+        }
+        if Instant::now() > deadline {
+            return Err(format!("run never reached {want}; last view {view}"));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn terminal(gw: &TestGateway, run_id: &str) -> Result<Value, String> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, view) = gw.get(&format!("/api/gateway/runs/{run_id}")).await;
+        if matches!(view["status"].as_str(), Some("completed" | "failed" | "cancelled")) {
+            return Ok(view);
+        }
+        if Instant::now() > deadline {
+            return Err(format!("run never finished; last view {view}"));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Child runs of `run_id`, oldest first.
+async fn children_of(gw: &TestGateway, run_id: &str) -> Vec<String> {
+    let (_, page) = gw.get(&format!("/api/gateway/runs?parent_run_id={run_id}&limit=200")).await;
+    let mut items: Vec<Value> = page["items"].as_array().cloned().unwrap_or_default();
+    items.sort_by(|a, b| a["created_at"].as_str().cmp(&b["created_at"].as_str()));
+    items.iter().filter_map(|r| r["run_id"].as_str().map(str::to_owned)).collect()
+}
+
+/// `child:N`: the N-th child run, waiting up to 20 s for it to exist.
+async fn child_id(gw: &TestGateway, run_id: &str, which: &str) -> Result<String, String> {
+    let index: usize = which.strip_prefix("child:").and_then(|n| n.parse().ok()).ok_or("bad child reference")?;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(id) = children_of(gw, run_id).await.get(index) {
+            return Ok(id.clone());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("child {index} never appeared"));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Whether `have` holds `want`: objects key by key (recursively), anything else equal.
+fn contains(have: &Value, want: &Value) -> bool {
+    match (have, want) {
+        (Value::Object(have), Value::Object(want)) => {
+            want.iter().all(|(k, w)| have.get(k).is_some_and(|h| contains(h, w)))
+        }
+        _ => have == want,
+    }
+}
+
+/// Replaces `{run_id}` and `{session_id}` in every string.
+fn substitute(value: &Value, run_id: &str, session: &str) -> Value {
+    match value {
+        Value::String(s) => Value::String(s.replace("{run_id}", run_id).replace("{session_id}", session)),
+        Value::Array(items) => Value::Array(items.iter().map(|v| substitute(v, run_id, session)).collect()),
+        Value::Object(map) => {
+            Value::Object(map.iter().map(|(k, v)| (k.clone(), substitute(v, run_id, session))).collect())
+        }
+        other => other.clone(),
+    }
+}
+
+#[test]
+fn containment_is_recursive_and_exact_on_leaves() {
+    let view = json!({"status": "waiting", "waiting": {"reason": "event", "wait_key": "k"}});
+    assert!(contains(&view, &json!({"waiting": {"reason": "event"}})));
+    assert!(!contains(&view, &json!({"waiting": {"reason": "user"}})));
+    assert!(!contains(&view, &json!({"missing": null})));
+    assert_eq!(substitute(&json!(["{run_id}/{session_id}"]), "r", "s"), json!(["r/s"]));
 }

@@ -5,6 +5,7 @@
 mod auth;
 mod error;
 mod pyjson;
+mod replay_views;
 mod routes;
 mod views;
 
@@ -15,10 +16,10 @@ use std::time::Duration;
 
 use agw_domain::Env;
 use agw_runner::{RunnerHandle, Workflows};
-use agw_store::{RunStore, SharedCatalog};
+use agw_store::{ArtifactStore, BundleSources, RunStore, SharedCatalog};
 use axum::Router;
 use axum::http::{HeaderName, Request};
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
@@ -42,11 +43,24 @@ pub struct ApiConfig {
     pub heartbeat: Duration,
     /// Largest `limit` a ledger page may ask for.
     pub max_ledger_page: usize,
+    /// Concurrent SSE streams; one more is refused with 429 before it opens.
+    pub max_sse: usize,
+    /// Largest bundle file an upload may carry.
+    pub max_bundle_bytes: u64,
+    /// Largest upload request body (the bundle plus the multipart envelope).
+    pub max_upload_body_bytes: u64,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        Self { poll: Duration::from_millis(250), heartbeat: Duration::from_secs(5), max_ledger_page: 5000 }
+        Self {
+            poll: Duration::from_millis(250),
+            heartbeat: Duration::from_secs(5),
+            max_ledger_page: 5000,
+            max_sse: 32,
+            max_bundle_bytes: 75 * 1024 * 1024,
+            max_upload_body_bytes: 77 * 1024 * 1024,
+        }
     }
 }
 
@@ -55,6 +69,9 @@ impl Default for ApiConfig {
 pub struct AppState {
     pub store: Arc<dyn RunStore>,
     pub catalog: SharedCatalog,
+    /// Where the catalog is read from, for uploads and reloads.
+    pub bundle_sources: Arc<BundleSources>,
+    pub artifacts: Arc<ArtifactStore>,
     pub workflows: Arc<dyn Workflows>,
     pub plugins: Arc<dyn PluginDirectory>,
     pub runner: RunnerHandle,
@@ -62,6 +79,8 @@ pub struct AppState {
     pub auth: Arc<AuthConfig>,
     pub data_dir: PathBuf,
     pub config: ApiConfig,
+    /// One permit per open SSE stream (`config.max_sse` in all).
+    pub sse_permits: Arc<Semaphore>,
     /// Turns true when the server shuts down, so SSE streams end cleanly.
     pub shutdown: watch::Receiver<bool>,
 }
@@ -79,7 +98,7 @@ impl MakeRequestId for HexRequestId {
 pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let gateway =
-        routes::gateway_routes().route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token));
+        routes::gateway_routes(&state.config).route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token));
     Router::new()
         .nest("/api/gateway", gateway)
         .merge(routes::public_routes())

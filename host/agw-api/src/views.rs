@@ -2,6 +2,7 @@
 
 use agw_domain::bundle::{Bundle, Entrypoint};
 use agw_domain::run::RunState;
+use agw_domain::schedule::Schedule;
 use agw_store::LoadedBundle;
 use serde_json::{Map, Value, json};
 
@@ -24,19 +25,36 @@ pub fn run(run: &RunState) -> Value {
         "paused_at": run.paused_at,
         "resumed_at": run.resumed_at,
         "waiting": run.waiting,
-        "is_scheduled": false,
-        "schedule": null,
+        "is_scheduled": run.schedule.is_some(),
+        "schedule": run.schedule.as_ref().map(schedule),
         "limits": null,
         "run_lifecycle": null,
         "is_draft": false,
         "output": run.output,
         "session_history": null,
         "automation_id": null,
-        "role": null,
+        "role": run.schedule.as_ref().map(|_| "legacy_schedule"),
         "occurrence_index": null,
-        "session_kind": "chat",
-        "legacy": false,
+        "session_kind": if run.schedule.is_some() { "automation" } else { "chat" },
+        "legacy": run.schedule.is_some(),
         "workspace_root": run.workspace_root,
+    })
+}
+
+/// A scheduled run's `schedule`, without the runner's bookkeeping.
+fn schedule(schedule: &Schedule) -> Value {
+    json!({
+        "kind": schedule.kind,
+        "interval": schedule.interval,
+        "repeat_count": schedule.repeat_count,
+        "repeat_until": schedule.repeat_until,
+        "start_at": schedule.start_at,
+        "share_context": schedule.share_context,
+        "target_workflow_id": schedule.target_workflow_id,
+        "target_bundle_ref": schedule.target_bundle_ref,
+        "target_flow_id": schedule.target_flow_id,
+        "created_at": schedule.created_at,
+        "updated_at": schedule.updated_at,
     })
 }
 

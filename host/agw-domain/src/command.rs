@@ -36,7 +36,7 @@ pub struct Command {
 }
 
 /// A command as submitted, before the inbox assigns its sequence number.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewCommand {
     pub command_id: String,
     pub run_id: String,
@@ -75,8 +75,90 @@ pub enum Applied {
     Ignored(String),
 }
 
-/// Applies `pause`, `resume` or `cancel` to a run. Each command applies at most once: the
-/// run remembers the last sequence number it saw, so a replayed inbox is harmless.
+/// The wait key an event wakes: `evt:<scope>:<scope id>:<name>`.
+pub fn event_key(scope: &str, scope_id: &str, name: &str) -> String {
+    format!("evt:{scope}:{scope_id}:{name}")
+}
+
+/// An `emit_event` command, resolved: the key it wakes and the envelope waiting runs get.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub wait_key: String,
+    /// `evt:<scope>:<id>:*`, the key of listeners for any event of the scope. Only events
+    /// emitted by flows reach them, as in the reference.
+    pub wildcard_key: Option<String>,
+    pub envelope: Value,
+}
+
+/// Why an `emit_event` command cannot be delivered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EventError {
+    #[error("event name is required")]
+    NoName,
+    #[error("unknown event scope: '{0}'")]
+    UnknownScope(String),
+    #[error("missing scope id for scope='{0}'")]
+    NoScopeId(String),
+}
+
+impl Event {
+    /// Whether a run waiting on `wait` hears this event.
+    pub fn wakes(&self, wait: &crate::run::Wait) -> bool {
+        let key = wait.wait_key.as_deref();
+        key == Some(self.wait_key.as_str()) || (key.is_some() && key == self.wildcard_key.as_deref())
+    }
+}
+
+impl Command {
+    /// The event an `emit_event` command carries. The session scope's id defaults to the
+    /// command's `run_id`, as in the reference; the workflow and run scopes need
+    /// `workflow_id` / `run_id` in the payload.
+    pub fn event(&self) -> Result<Event, EventError> {
+        let payload = &self.payload;
+        let text = |keys: &[&str]| {
+            keys.iter().find_map(|k| payload.get(*k).and_then(Value::as_str).filter(|s| !s.is_empty()))
+        };
+        let name = text(&["name"]).ok_or(EventError::NoName)?;
+        let scope = text(&["scope"]).unwrap_or("session").to_lowercase();
+        let session_id = text(&["session_id", "sessionId"]).unwrap_or(&self.run_id);
+        let scope_id = match scope.as_str() {
+            "session" => Some(session_id),
+            "workflow" => text(&["workflow_id", "workflowId"]),
+            "run" => text(&["run_id", "runId"]),
+            "global" => Some("global"),
+            other => return Err(EventError::UnknownScope(other.to_owned())),
+        };
+        let scope_id = scope_id.ok_or_else(|| EventError::NoScopeId(scope.clone()))?;
+        let from_flow = matches!(payload.get("emitter"), Some(Value::Object(_)));
+        let emitter = match payload.get("emitter") {
+            Some(Value::Object(emitter)) => Value::Object(emitter.clone()),
+            _ => serde_json::json!({ "source": "external", "client_id": self.client_id }),
+        };
+        let body = match payload.get("payload") {
+            Some(Value::Object(map)) => Value::Object(map.clone()),
+            other => serde_json::json!({ "value": other.cloned().unwrap_or(Value::Null) }),
+        };
+        let first = |keys: &[&str]| keys.iter().find_map(|k| payload.get(*k).cloned()).unwrap_or(Value::Null);
+        let envelope = serde_json::json!({
+            "event_id": first(&["event_id", "eventId"]),
+            "name": name,
+            "scope": scope,
+            "session_id": session_id,
+            "payload": body,
+            "emitted_at": first(&["emitted_at", "emittedAt"]),
+            "emitter": emitter,
+        });
+        Ok(Event {
+            wait_key: event_key(&scope, scope_id, name),
+            wildcard_key: from_flow.then(|| event_key(&scope, scope_id, "*")),
+            envelope,
+        })
+    }
+}
+
+/// Applies a command addressed to `run`. Each command applies at most once: the run
+/// remembers the last sequence number it saw, so a replayed inbox is harmless. An
+/// `emit_event` is applied to each run waiting on its key, not to its `run_id`.
 pub fn apply(run: &mut crate::run::RunState, command: &Command, env: &dyn crate::Env) -> Applied {
     use crate::run::{RunStatus, Wait};
 
@@ -89,7 +171,7 @@ pub fn apply(run: &mut crate::run::RunState, command: &Command, env: &dyn crate:
     if run.status.is_terminal() {
         return Applied::Ignored(format!("run is {}", run.status.as_str()));
     }
-    let reason = command.payload.get("reason").and_then(Value::as_str).map(str::to_owned);
+    let text = |key: &str| command.payload.get(key).and_then(Value::as_str).map(str::to_owned);
     let now = env.now_iso();
     match command.kind.as_str() {
         "pause" => {
@@ -108,35 +190,61 @@ pub fn apply(run: &mut crate::run::RunState, command: &Command, env: &dyn crate:
                 _ => {}
             }
             run.paused = true;
-            run.pause_reason = reason;
+            run.pause_reason = text("reason");
             run.paused_at = Some(now.clone());
         }
         "resume" => {
-            if !run.paused {
-                return Applied::Ignored("not paused".into());
+            let key = text("wait_key");
+            let wait = run.waiting.clone();
+            let targets_wait = |w: &Wait| !w.is_pause() && key.as_ref().is_none_or(|k| w.wait_key.as_ref() == Some(k));
+            if run.paused && (key.is_none() || wait.as_ref().is_some_and(Wait::is_pause)) {
+                if wait.as_ref().is_some_and(Wait::is_pause) {
+                    run.status = RunStatus::Running;
+                    run.waiting = None;
+                }
+                run.paused = false;
+                run.pause_reason = None;
+                run.resumed_at = Some(now.clone());
+            } else if wait.as_ref().is_some_and(targets_wait) {
+                let payload = command.payload.get("payload").cloned().unwrap_or_else(|| serde_json::json!({}));
+                if !run.resume_wait(payload, env) {
+                    return Applied::Ignored("the wait cannot be resumed".into());
+                }
+            } else {
+                return Applied::Ignored("no matching wait".into());
             }
-            if run.waiting.as_ref().is_some_and(Wait::is_pause) {
-                run.status = RunStatus::Running;
-                run.waiting = None;
+        }
+        "emit_event" => {
+            let event = match command.event() {
+                Ok(event) => event,
+                Err(e) => return Applied::Ignored(e.to_string()),
+            };
+            let listening = run.waiting.as_ref().is_some_and(|w| event.wakes(w));
+            if !listening || run.paused {
+                return Applied::Ignored("not waiting on this event".into());
             }
-            run.paused = false;
-            run.pause_reason = None;
-            run.resumed_at = Some(now.clone());
+            if !run.resume_wait(event.envelope, env) {
+                return Applied::Ignored("the wait cannot be resumed".into());
+            }
         }
-        "cancel" => {
-            let node = run.current_node.clone().unwrap_or_default();
-            let ctx =
-                crate::record::RecordCtx { run_id: &run.run_id, actor_id: &run.actor_id, session_id: &run.session_id };
-            let record = ctx.terminal_status(env.new_id(), &node, "cancelled", &now);
-            run.outbox.push(record);
-            run.status = RunStatus::Cancelled;
-            run.error = Some(reason.unwrap_or_else(|| "Cancelled".into()));
-            run.waiting = None;
-            run.paused = false;
-            run.pause_reason = None;
-            run.exec.cursor = None;
+        "cancel" => run.cancel(env, text("reason")),
+        "update_schedule" => {
+            let Some(schedule) = run.schedule.as_mut() else { return Applied::Ignored("not a scheduled run".into()) };
+            let Some(interval) = text("interval").filter(|i| crate::schedule::parse_interval(i).is_some()) else {
+                return Applied::Ignored("no valid interval".into());
+            };
+            schedule.interval = Some(interval);
+            schedule.updated_at = Some(now.clone());
+            // Re-arm the sleep between launches with the new interval.
+            let seconds = schedule.interval_seconds().unwrap_or(0.0);
+            let sleeping = run.exec.wait_step.as_ref().is_some_and(|w| w.node_id == "wait_interval");
+            if let (true, Some(wait)) = (sleeping, run.waiting.as_mut()) {
+                let until = env.now() + chrono::Duration::milliseconds((seconds * 1000.0) as i64);
+                wait.until = Some(crate::env::iso(until));
+            }
         }
-        other => return Applied::Ignored(format!("'{other}' is not handled yet")),
+        "compact_memory" => return Applied::Ignored("runs keep no memory to compact yet".into()),
+        other => return Applied::Ignored(format!("'{other}' is not handled")),
     }
     run.updated_at = now;
     Applied::Changed
@@ -184,8 +292,8 @@ mod tests {
         assert_eq!(run.pause_reason.as_deref(), Some("operator_pause"));
         let wait = run.waiting.clone().expect("wait");
         assert_eq!(
-            (wait.reason.as_str(), wait.wait_key.as_str(), wait.prompt.as_deref()),
-            ("user", "pause:r1", Some("Paused"))
+            (wait.reason.as_str(), wait.wait_key.as_deref(), wait.prompt.as_deref()),
+            ("user", Some("pause:r1"), Some("Paused"))
         );
         assert!(!run.is_runnable());
         assert_eq!(apply(&mut run, &cmd(2, "resume", json!({})), &env), Applied::Changed);

@@ -11,6 +11,7 @@ pub mod env;
 pub mod flow;
 pub mod record;
 pub mod run;
+pub mod schedule;
 
 pub use env::{Env, SystemEnv};
 pub use flow::{CompiledFlow, FlowError, NodeCall, NodeExecutor, NodeFailure};

@@ -102,4 +102,34 @@ impl RecordCtx<'_> {
         rec.error = Some(error.to_owned());
         rec
     }
+
+    /// The `started` record of an effectful step. Its terminal record shares the step id and
+    /// idempotency key.
+    pub fn effect_started(&self, step_id: String, node_id: &str, effect: Effect, at: &str) -> StepRecord {
+        let mut rec = self.record(step_id, node_id, StepStatus::Started, at);
+        rec.idempotency_key = Some(idempotency_key(self.run_id, node_id, &rec.step_id));
+        rec.effect = Some(effect);
+        rec.ended_at = None;
+        rec
+    }
+
+    /// The record that closes an effectful step begun by `started`.
+    pub fn effect_ended(&self, started: &StepRecord, status: StepStatus, result: Value, at: &str) -> StepRecord {
+        StepRecord { status, result: Some(result), ended_at: Some(at.to_owned()), ..started.clone() }
+    }
+
+    /// The record of a wait being resumed with `payload`.
+    pub fn resumed(&self, step_id: String, node_id: &str, payload: Value, at: &str) -> StepRecord {
+        let mut rec = self.record(step_id, node_id, StepStatus::Completed, at);
+        rec.effect = Some(Effect { kind: "resume".into(), payload, result_key: None });
+        rec.result = Some(json!({ "resumed": true }));
+        rec
+    }
+}
+
+/// A stable 32-hex key for one effectful step, so a retried step is recognisable.
+fn idempotency_key(run_id: &str, node_id: &str, step_id: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("{run_id}:{node_id}:{step_id}"));
+    digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
 }

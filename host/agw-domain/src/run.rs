@@ -3,8 +3,10 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::command::NewCommand;
 use crate::flow::ExecState;
 use crate::record::{RecordCtx, StepRecord};
+use crate::schedule::Schedule;
 
 /// Lifecycle status, lowercase on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -48,7 +50,7 @@ impl RunStatus {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Wait {
     pub reason: String,
-    pub wait_key: String,
+    pub wait_key: Option<String>,
     pub until: Option<String>,
     pub prompt: Option<String>,
     pub choices: Option<Value>,
@@ -57,11 +59,24 @@ pub struct Wait {
 }
 
 impl Wait {
+    /// A wait for the event keyed `wait_key`; the base the other waits are built from.
+    pub fn event(wait_key: String) -> Self {
+        Self {
+            reason: "event".into(),
+            wait_key: Some(wait_key),
+            until: None,
+            prompt: None,
+            choices: None,
+            allow_free_text: true,
+            details: None,
+        }
+    }
+
     /// The synthetic user wait that `pause` puts on a running run.
     pub fn pause(run_id: &str) -> Self {
         Self {
             reason: "user".into(),
-            wait_key: format!("pause:{run_id}"),
+            wait_key: Some(format!("pause:{run_id}")),
             until: None,
             prompt: Some("Paused".into()),
             choices: None,
@@ -71,7 +86,22 @@ impl Wait {
     }
 
     pub fn is_pause(&self) -> bool {
-        self.wait_key.starts_with("pause:")
+        self.reason == "user" && self.wait_key.as_deref().is_some_and(|k| k.starts_with("pause:"))
+    }
+
+    /// The child run a `subworkflow` wait waits on.
+    pub fn child_run_id(&self) -> Option<&str> {
+        (self.reason == "subworkflow").then(|| self.wait_key.as_deref()?.strip_prefix("subworkflow:")).flatten()
+    }
+
+    /// Whether an `until` wait's time has come at `now`.
+    pub fn is_due(&self, now: chrono::DateTime<chrono::Utc>) -> bool {
+        self.reason == "until"
+            && self
+                .until
+                .as_deref()
+                .and_then(|u| chrono::DateTime::parse_from_rfc3339(u).ok())
+                .is_none_or(|until| until <= now)
     }
 }
 
@@ -125,6 +155,27 @@ pub struct RunState {
     pub ledger_base: u64,
     #[serde(default)]
     pub outbox: Vec<StepRecord>,
+    /// Commands this checkpoint sends to other runs (an event, a child's result, a cascaded
+    /// cancel). Like the outbox, they are sent after the state is saved and re-sent on
+    /// recovery; the inbox drops a `command_id` it already holds, so each lands once.
+    #[serde(default)]
+    pub sends: Vec<NewCommand>,
+    /// Child runs this checkpoint starts; created after the state is saved, and on recovery
+    /// if missing.
+    #[serde(default)]
+    pub spawns: Vec<Spawn>,
+    /// Present on a scheduled parent run.
+    #[serde(default)]
+    pub schedule: Option<Schedule>,
+}
+
+/// A child run to create: a subflow call or a scheduled launch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Spawn {
+    pub run_id: String,
+    pub flow: FlowRef,
+    pub input_data: Map<String, Value>,
+    pub session_id: String,
 }
 
 /// Everything needed to create a run.
@@ -166,6 +217,9 @@ impl RunState {
             last_command_seq: 0,
             ledger_base: 0,
             outbox: Vec::new(),
+            sends: Vec::new(),
+            spawns: Vec::new(),
+            schedule: None,
         }
     }
 
@@ -180,12 +234,18 @@ impl RunState {
     pub fn begin_checkpoint(&mut self, ledger_len: u64) {
         self.ledger_base = ledger_len;
         self.outbox.clear();
+        self.sends.clear();
+        self.spawns.clear();
+    }
+
+    pub(crate) fn record_ctx(&self) -> RecordCtx<'_> {
+        RecordCtx { run_id: &self.run_id, actor_id: &self.actor_id, session_id: &self.session_id }
     }
 
     /// Ends the run as failed at `node_id`, journaling the failure and the terminal status.
     pub fn fail(&mut self, env: &dyn crate::Env, node_id: &str, message: &str) {
         let now = env.now_iso();
-        let ctx = RecordCtx { run_id: &self.run_id, actor_id: &self.actor_id, session_id: &self.session_id };
+        let ctx = self.record_ctx();
         let failed = ctx.failure(env.new_id(), node_id, message, &now);
         let status = ctx.terminal_status(env.new_id(), node_id, "failed", &env.now_iso());
         self.outbox.extend([failed, status]);
@@ -194,10 +254,24 @@ impl RunState {
         self.finish(RunStatus::Failed, now);
     }
 
+    /// Ends the run as failed because the effect begun by `started` failed.
+    pub fn fail_effect(&mut self, env: &dyn crate::Env, started: StepRecord, message: &str) {
+        let now = env.now_iso();
+        let ctx = self.record_ctx();
+        let mut failed = ctx.effect_ended(&started, crate::record::StepStatus::Failed, Value::Null, &now);
+        failed.result = None;
+        failed.error = Some(message.to_owned());
+        let status = ctx.terminal_status(env.new_id(), &started.node_id, "failed", &env.now_iso());
+        self.current_node = Some(started.node_id.clone());
+        self.outbox.extend([started, failed, status]);
+        self.error = Some(message.to_owned());
+        self.finish(RunStatus::Failed, now);
+    }
+
     /// Ends the run as completed at `node_id` with `output`.
     pub fn complete(&mut self, env: &dyn crate::Env, node_id: &str, output: Value) {
         let now = env.now_iso();
-        let ctx = RecordCtx { run_id: &self.run_id, actor_id: &self.actor_id, session_id: &self.session_id };
+        let ctx = self.record_ctx();
         let completion = ctx.completion(env.new_id(), node_id, &output, &now);
         let status = ctx.terminal_status(env.new_id(), node_id, "completed", &env.now_iso());
         self.outbox.extend([completion, status]);
@@ -206,15 +280,69 @@ impl RunState {
         self.finish(RunStatus::Completed, now);
     }
 
+    /// Ends the run as cancelled, with `reason` as its error; a subflow child it waits on is
+    /// cancelled too.
+    pub fn cancel(&mut self, env: &dyn crate::Env, reason: Option<String>) {
+        let now = env.now_iso();
+        if let Some(child) = self.waiting.as_ref().and_then(Wait::child_run_id) {
+            let command = NewCommand {
+                command_id: format!("cascade-cancel:{}:{child}", self.run_id),
+                run_id: child.to_owned(),
+                kind: "cancel".into(),
+                payload: serde_json::json!({ "reason": "Parent run cancelled" }),
+                ts: now.clone(),
+                client_id: None,
+            };
+            self.sends.push(command);
+        }
+        let node = self.current_node.clone().unwrap_or_default();
+        let record = self.record_ctx().terminal_status(env.new_id(), &node, "cancelled", &now);
+        self.outbox.push(record);
+        self.error = Some(reason.unwrap_or_else(|| "Cancelled".into()));
+        self.paused = false;
+        self.pause_reason = None;
+        self.finish(RunStatus::Cancelled, now);
+    }
+
     fn finish(&mut self, status: RunStatus, now: String) {
         self.status = status;
         self.waiting = None;
         self.exec.cursor = None;
+        self.exec.wait_step = None;
+        self.exec.resumed = None;
+        if let Some(parent) = self.parent_run_id.clone() {
+            // The parent waits on `subworkflow:<this run>`; hand it the outcome.
+            let mut child_out = match &self.output {
+                Some(Value::Object(map)) => map.clone(),
+                other => Map::from_iter([("result".to_owned(), other.clone().unwrap_or(Value::Null))]),
+            };
+            if status != RunStatus::Completed {
+                child_out.entry("success").or_insert(Value::Bool(false));
+                if status == RunStatus::Cancelled {
+                    child_out.insert("cancelled".into(), Value::Bool(true));
+                }
+                child_out.insert("error".into(), self.error.clone().map_or(Value::Null, Value::String));
+            }
+            let outcome = serde_json::json!({ "sub_run_id": self.run_id, "output": child_out });
+            self.sends.push(NewCommand {
+                command_id: format!("subworkflow-done:{}", self.run_id),
+                run_id: parent,
+                kind: "resume".into(),
+                payload: serde_json::json!({ "wait_key": format!("subworkflow:{}", self.run_id), "payload": outcome }),
+                ts: now.clone(),
+                client_id: Some("gateway".into()),
+            });
+        }
         self.updated_at = now;
     }
 
     /// Whether the runner should tick this run.
     pub fn is_runnable(&self) -> bool {
         self.status == RunStatus::Running && !self.paused
+    }
+
+    /// Whether this run waits on a timer that has come due (a paused timer waits).
+    pub fn is_due(&self, now: chrono::DateTime<chrono::Utc>) -> bool {
+        self.status == RunStatus::Waiting && !self.paused && self.waiting.as_ref().is_some_and(|w| w.is_due(now))
     }
 }

@@ -22,6 +22,9 @@ pub use runner::{Runner, RunnerConfig, RunnerHandle, RunnerStatus};
 pub trait Workflows: Send + Sync {
     /// The compiled flow, or a message saying why it cannot run.
     fn compile(&self, flow: &FlowRef) -> Result<Arc<CompiledFlow>, String>;
+    /// `flow` with an empty `bundle_version` resolved to the newest loaded version; an
+    /// error says which bundle is missing.
+    fn resolve(&self, flow: &FlowRef) -> Result<FlowRef, String>;
     /// A fresh executor for one tick of one run.
     fn executor(&self) -> Box<dyn NodeExecutor + Send>;
 }

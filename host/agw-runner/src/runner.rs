@@ -114,6 +114,8 @@ pub struct Runner {
     handle: RunnerHandle,
     locks: RunLocks,
     lock: RunnerLock,
+    /// Where child runs get their workspace folders.
+    workspaces: std::path::PathBuf,
     /// Runs believed runnable. Refreshed from the store by a full scan once per poll
     /// interval (another process may have created runs); in between, hints and commands
     /// add to it, so a pass costs what the active runs cost, not what the data dir holds.
@@ -134,6 +136,7 @@ impl Runner {
         config: RunnerConfig,
         handle: RunnerHandle,
         lock: RunnerLock,
+        workspaces: std::path::PathBuf,
     ) -> Self {
         let acquired = env.now_iso();
         handle.set_status(|s| {
@@ -147,7 +150,7 @@ impl Runner {
             }
         });
         let active = Mutex::new(ActiveSet { runs: Default::default(), scanned_at: None });
-        Self { store, workflows, env, config, handle, locks: RunLocks::default(), lock, active }
+        Self { store, workflows, env, config, handle, locks: RunLocks::default(), lock, workspaces, active }
     }
 
     /// Runs until `shutdown` turns true. Finishes the tick in progress before returning.
@@ -231,8 +234,14 @@ impl Runner {
     fn runnable(&self, touched: Vec<String>) -> StoreResult<Vec<String>> {
         let scan_due = self.active().scanned_at.is_none_or(|at| at.elapsed() >= self.config.poll);
         if scan_due {
-            let runs: std::collections::BTreeSet<String> =
-                self.store.list_runs()?.into_iter().filter(RunState::is_runnable).map(|r| r.run_id).collect();
+            let now = self.env.now();
+            let runs: std::collections::BTreeSet<String> = self
+                .store
+                .list_runs()?
+                .into_iter()
+                .filter(|r| r.is_runnable() || r.is_due(now))
+                .map(|r| r.run_id)
+                .collect();
             let mut active = self.active();
             active.runs = runs;
             active.scanned_at = Some(std::time::Instant::now());
@@ -250,8 +259,8 @@ impl Runner {
             Err(e) => return tracing::error!(error = %e, "cannot list runs for recovery"),
         };
         for run in runs {
-            if let Err(e) = reconcile_outbox(self.store.as_ref(), &run) {
-                tracing::error!(run_id = %run.run_id, error = %e, "cannot reconcile ledger");
+            if let Err(e) = reconcile_outbox(self.store.as_ref(), &run).and_then(|_| self.deliver(&run)) {
+                tracing::error!(run_id = %run.run_id, error = %e, "cannot reconcile run");
             }
         }
     }
@@ -261,21 +270,39 @@ impl Runner {
         let cursor = self.store.command_cursor()?;
         let commands = self.store.commands_after(cursor, self.config.command_batch)?;
         let Some(last) = commands.last().map(|c| c.seq) else { return Ok(Vec::new()) };
+        let mut touched = Vec::new();
         for command in &commands {
             let _span =
                 tracing::info_span!("command", run_id = %command.run_id, kind = %command.kind, seq = command.seq)
                     .entered();
+            if let Some(event) = (command.kind == "emit_event").then(|| command.event().ok()).flatten() {
+                // An event goes to every run waiting on its key, whatever its `run_id` says.
+                let listeners: Vec<String> = self
+                    .store
+                    .list_runs()?
+                    .into_iter()
+                    .filter(|r| r.waiting.as_ref().is_some_and(|w| event.wakes(w)))
+                    .map(|r| r.run_id)
+                    .collect();
+                tracing::info!(wait_key = %event.wait_key, listeners = listeners.len(), "event");
+                for run_id in &listeners {
+                    self.with_run(run_id, |run, env| apply(run, command, env))?;
+                }
+                touched.extend(listeners);
+                continue;
+            }
             let outcome = self.with_run(&command.run_id, |run, env| apply(run, command, env))?;
             match outcome {
                 Some(Applied::Changed) => tracing::info!("command applied"),
                 Some(Applied::Ignored(why)) => tracing::info!(%why, "command ignored"),
                 None => tracing::warn!("command for an unknown run"),
             }
+            touched.push(command.run_id.clone());
         }
         // Applying is idempotent per run (each run remembers the last seq it applied), so a
         // crash before this line only means the batch is looked at again.
         self.store.set_command_cursor(last)?;
-        Ok(commands.into_iter().map(|c| c.run_id).collect())
+        Ok(touched)
     }
 
     /// Ticks one run; returns whether it can run further.
@@ -283,10 +310,15 @@ impl Runner {
         let _span = tracing::info_span!("tick", run_id = %run_id).entered();
         let limits = TickLimits { max_steps: self.config.tick_max_steps, ..TickLimits::default() };
         let outcome = self.with_run(run_id, |run, env| {
+            run.wake_timer(env);
             if !run.is_runnable() {
                 return None;
             }
-            match self.workflows.compile(&run.flow) {
+            let flow = match run.schedule {
+                Some(_) => agw_domain::schedule::compiled_flow().map_err(|e| e.to_string()),
+                None => self.workflows.compile(&run.flow),
+            };
+            match flow {
                 Ok(flow) => {
                     let mut executor = self.workflows.executor();
                     Some(tick(&flow, run, executor.as_mut(), env, limits))
@@ -299,6 +331,64 @@ impl Runner {
             }
         })?;
         Ok(matches!(outcome, Some(Some(TickOutcome::Yielded))))
+    }
+
+    /// Carries out what a committed checkpoint promised other runs: creates its child runs
+    /// and sends its commands. Both are idempotent (an existing child is left alone, the inbox
+    /// drops a repeated `command_id`), so recovery simply does it again.
+    fn deliver(&self, run: &RunState) -> StoreResult<()> {
+        for spawn in &run.spawns {
+            if self.store.load_run(&spawn.run_id)?.is_some() {
+                continue;
+            }
+            let child = self.child_run(run, spawn);
+            self.store.create_run(&child)?;
+            if !child.outbox.is_empty() {
+                self.store.append_ledger(&child.run_id, &child.outbox)?;
+            }
+            tracing::info!(run_id = %run.run_id, child = %child.run_id, workflow_id = %child.workflow_id, "child run started");
+            self.handle.wake_run(&child.run_id);
+        }
+        for command in &run.sends {
+            let accepted = self.store.append_command(command.clone())?;
+            if !accepted.duplicate {
+                self.handle.wake();
+            }
+        }
+        Ok(())
+    }
+
+    /// A child's initial state; a child whose flow cannot run starts failed, which hands
+    /// the failure to its parent.
+    fn child_run(&self, parent: &RunState, spawn: &agw_domain::run::Spawn) -> RunState {
+        let now = self.env.now_iso();
+        let resolved = self.workflows.resolve(&spawn.flow);
+        let compiled = resolved.clone().and_then(|flow| self.workflows.compile(&flow).map(|c| (flow, c)));
+        let workspace = self.workspaces.join(&spawn.run_id);
+        let workspace_error = std::fs::create_dir_all(&workspace).err();
+        let (flow, entry) = match &compiled {
+            Ok((flow, compiled)) => (flow.clone(), compiled.entry.clone()),
+            Err(_) => (resolved.clone().unwrap_or_else(|_| spawn.flow.clone()), String::new()),
+        };
+        let mut child = RunState::new(agw_domain::run::NewRun {
+            run_id: spawn.run_id.clone(),
+            flow,
+            input_data: spawn.input_data.clone(),
+            session_id: Some(spawn.session_id.clone()),
+            parent_run_id: Some(parent.run_id.clone()),
+            workspace_root: workspace.display().to_string(),
+            entry_node: entry,
+            now,
+        });
+        let problem = match (compiled, workspace_error) {
+            (Err(message), _) => Some(message),
+            (_, Some(e)) => Some(format!("cannot create workspace {}: {e}", workspace.display())),
+            _ => None,
+        };
+        if let Some(message) = problem {
+            child.fail(self.env.as_ref(), "", &format!("Subflow '{}' cannot run: {message}", spawn.flow.workflow_id()));
+        }
+        child
     }
 
     /// Loads a run under its lock, lets `change` modify it, and commits the result: the
@@ -319,6 +409,7 @@ impl Runner {
                 self.store.append_ledger(run_id, &run.outbox)?;
                 self.handle.appended(run_id);
             }
+            self.deliver(&run)?;
         }
         if run.status.is_terminal() {
             self.locks.forget(run_id);

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use agw_domain::bundle::ZipLimits;
 use anyhow::{Context, bail};
 
 /// Everything the gateway reads from its environment.
@@ -27,7 +28,19 @@ pub struct Config {
     pub fsync: bool,
     pub plugin_memory_mib: usize,
     pub plugin_deadline: Duration,
+    /// `ABSTRACTGATEWAY_MAX_SSE` (32): concurrent ledger streams; one more gets 429.
+    pub max_sse: usize,
+    /// `ABSTRACTGATEWAY_MAX_BUNDLE_BYTES` (75 MiB): largest `.flow` file an upload may carry.
+    pub max_bundle_bytes: u64,
+    /// `ABSTRACTGATEWAY_MAX_UPLOAD_BODY_BYTES` (0: the bundle cap plus 2 MiB of multipart
+    /// envelope): a lower cap on the whole upload request. See [`Config::upload_body_cap`].
+    pub max_upload_body_bytes: u64,
+    /// What a packed bundle may expand to (entries, bytes), on load and on upload.
+    pub bundle_limits: ZipLimits,
 }
+
+/// Room for the multipart envelope around an uploaded bundle, as the reference allows.
+const UPLOAD_ENVELOPE_BYTES: u64 = 2 * 1024 * 1024;
 
 fn var(name: &str) -> Option<String> {
     std::env::var(format!("ABSTRACTGATEWAY_{name}")).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
@@ -50,6 +63,17 @@ fn flag(name: &str, default: bool) -> anyhow::Result<bool> {
         Some("0" | "false" | "no" | "off") => Ok(false),
         Some(other) => bail!("ABSTRACTGATEWAY_{name}={other:?} is not a boolean (use 1 or 0)"),
     }
+}
+
+fn positive<T: std::str::FromStr + PartialOrd + Default>(name: &str, default: T) -> anyhow::Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    let value = parsed(name, default)?;
+    if value <= T::default() {
+        bail!("ABSTRACTGATEWAY_{name} must be at least 1");
+    }
+    Ok(value)
 }
 
 fn seconds(name: &str, default: f64) -> anyhow::Result<Duration> {
@@ -76,6 +100,20 @@ impl Config {
             fsync: true,
             plugin_memory_mib: 64,
             plugin_deadline: Duration::from_secs(2),
+            max_sse: 32,
+            max_bundle_bytes: 75 * 1024 * 1024,
+            max_upload_body_bytes: 0,
+            bundle_limits: ZipLimits::default(),
+        }
+    }
+
+    /// The largest upload request body: the bundle cap plus its envelope, or less when
+    /// `max_upload_body_bytes` says so (the reference's 413 says `80740352 bytes` by default).
+    pub fn upload_body_cap(&self) -> u64 {
+        let envelope = self.max_bundle_bytes.saturating_add(UPLOAD_ENVELOPE_BYTES);
+        match self.max_upload_body_bytes {
+            0 => envelope,
+            n => n.min(envelope),
         }
     }
 
@@ -102,6 +140,10 @@ impl Config {
             fsync: flag("FSYNC", d.fsync)?,
             plugin_memory_mib: parsed("PLUGIN_MEMORY_MIB", d.plugin_memory_mib)?,
             plugin_deadline: seconds("PLUGIN_DEADLINE_S", d.plugin_deadline.as_secs_f64())?,
+            max_sse: positive("MAX_SSE", d.max_sse)?,
+            max_bundle_bytes: positive("MAX_BUNDLE_BYTES", d.max_bundle_bytes)?,
+            max_upload_body_bytes: parsed("MAX_UPLOAD_BODY_BYTES", d.max_upload_body_bytes)?,
+            bundle_limits: d.bundle_limits,
         })
     }
 

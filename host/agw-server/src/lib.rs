@@ -12,7 +12,7 @@ use agw_api::{ApiConfig, AppState, AuthConfig};
 use agw_domain::{Env, SystemEnv};
 use agw_plugins::PluginHost;
 use agw_runner::{Runner, RunnerConfig, RunnerHandle, RunnerLock};
-use agw_store::{FileStore, RunStore, SharedCatalog};
+use agw_store::{ArtifactStore, BundleSources, FileStore, RunStore, SharedCatalog};
 use anyhow::Context;
 use tokio::sync::watch;
 
@@ -25,6 +25,8 @@ pub struct Gateway {
     pub store: Arc<dyn RunStore>,
     pub workflows: Arc<GatewayWorkflows>,
     pub catalog: SharedCatalog,
+    pub bundle_sources: Arc<BundleSources>,
+    pub artifacts: Arc<ArtifactStore>,
     pub plugins: PluginHost,
     pub env: Arc<dyn Env>,
     pub handle: RunnerHandle,
@@ -36,14 +38,18 @@ impl Gateway {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
         let plugins = wiring::plugin_host(&config)?;
-        let catalog = wiring::catalog(&config)?;
+        let bundle_sources = Arc::new(wiring::bundle_sources(&config));
+        let catalog = wiring::catalog(&bundle_sources)?;
         let store: Arc<dyn RunStore> = Arc::new(FileStore::open_with_sync(&config.data_dir, config.fsync)?);
+        let artifacts = Arc::new(ArtifactStore::open_with_sync(config.data_dir.join("artifacts"), config.fsync)?);
         let workflows = Arc::new(GatewayWorkflows::new(catalog.clone(), plugins.clone()));
         Ok(Self {
             config,
             store,
             workflows,
             catalog,
+            bundle_sources,
+            artifacts,
             plugins,
             env: Arc::new(SystemEnv),
             handle: RunnerHandle::default(),
@@ -74,21 +80,32 @@ impl Gateway {
             config,
             self.handle.clone(),
             lock,
+            self.config.data_dir.join("workspaces"),
         );
         Ok(Some(tokio::spawn(Arc::new(runner).run(shutdown))))
     }
 
     fn app_state(&self, shutdown: watch::Receiver<bool>) -> AppState {
+        let config = ApiConfig {
+            poll: self.config.poll,
+            max_sse: self.config.max_sse,
+            max_bundle_bytes: self.config.max_bundle_bytes,
+            max_upload_body_bytes: self.config.upload_body_cap(),
+            ..ApiConfig::default()
+        };
         AppState {
             store: self.store.clone(),
             catalog: self.catalog.clone(),
+            bundle_sources: self.bundle_sources.clone(),
+            artifacts: self.artifacts.clone(),
             workflows: self.workflows.clone(),
             plugins: Arc::new(Plugins(self.plugins.clone())),
             runner: self.handle.clone(),
             env: self.env.clone(),
             auth: Arc::new(AuthConfig { tokens: self.config.tokens.clone(), enabled: self.config.security }),
             data_dir: self.config.data_dir.clone(),
-            config: ApiConfig { poll: self.config.poll, ..ApiConfig::default() },
+            sse_permits: Arc::new(tokio::sync::Semaphore::new(config.max_sse)),
+            config,
             shutdown,
         }
     }

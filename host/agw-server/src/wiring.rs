@@ -5,12 +5,11 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use agw_api::PluginDirectory;
-use agw_domain::bundle::ZipLimits;
 use agw_domain::run::FlowRef;
 use agw_domain::{CompiledFlow, NodeExecutor};
 use agw_plugins::{HostConfig, PluginHost, PluginSource};
 use agw_runner::Workflows;
-use agw_store::{BundleCatalog, SharedCatalog};
+use agw_store::{BundleSources, SharedCatalog};
 use anyhow::Context;
 
 use crate::config::Config;
@@ -63,13 +62,21 @@ fn directory_plugins(dir: &Path) -> Vec<PluginSource> {
         .collect()
 }
 
-/// Loads the bundle catalog: the flows directory, or the built-in samples when none is set.
-pub fn catalog(config: &Config) -> anyhow::Result<SharedCatalog> {
-    let limits = ZipLimits::default();
-    let catalog = match &config.flows_dir {
-        Some(dir) => BundleCatalog::load(std::slice::from_ref(dir), &[], &limits)?,
-        None => BundleCatalog::load(&[], SAMPLES, &limits)?,
-    };
+/// Where bundles come from: uploads (`<data>/bundles`), then the flows directory, or the
+/// built-in samples when none is set.
+pub fn bundle_sources(config: &Config) -> BundleSources {
+    BundleSources {
+        uploads_dir: config.data_dir.join("bundles"),
+        roots: config.flows_dir.iter().cloned().collect(),
+        embedded: if config.flows_dir.is_some() { &[] } else { SAMPLES },
+        limits: config.bundle_limits,
+        sync: config.fsync,
+    }
+}
+
+/// Loads the bundle catalog from `sources`.
+pub fn catalog(sources: &BundleSources) -> anyhow::Result<SharedCatalog> {
+    let catalog = sources.load()?;
     for skipped in &catalog.skipped {
         tracing::warn!(path = %skipped.path, reason = %skipped.reason, "bundle skipped");
     }
@@ -108,6 +115,16 @@ impl Workflows for GatewayWorkflows {
         let compiled = Arc::new(CompiledFlow::compile(json, &|t| self.plugins.provides(t)).map_err(|e| e.to_string())?);
         self.compiled.lock().unwrap_or_else(PoisonError::into_inner).insert(key, compiled.clone());
         Ok(compiled)
+    }
+
+    fn resolve(&self, flow: &FlowRef) -> Result<FlowRef, String> {
+        let version = Some(flow.bundle_version.as_str()).filter(|v| !v.is_empty());
+        let catalog = self.catalog.get();
+        let loaded = catalog.get(&flow.bundle_id, version).ok_or_else(|| match version {
+            Some(v) => format!("bundle '{}@{v}' is not loaded", flow.bundle_id),
+            None => format!("bundle '{}' is not loaded", flow.bundle_id),
+        })?;
+        Ok(FlowRef { bundle_version: loaded.bundle.manifest.bundle_version.clone(), ..flow.clone() })
     }
 
     fn executor(&self) -> Box<dyn NodeExecutor + Send> {

@@ -31,15 +31,42 @@ pub enum CatalogError {
     Io { path: String, source: std::io::Error },
 }
 
+/// Where the catalog's bundles come from, so it can be rebuilt while the gateway runs.
+#[derive(Debug, Clone)]
+pub struct BundleSources {
+    /// Bundles uploaded over HTTP (`<data>/bundles`). Loaded first, so an upload with
+    /// `overwrite` replaces a bundle of the same `id@version` found elsewhere.
+    pub uploads_dir: PathBuf,
+    /// The operator's flows directory (or `.flow` file), never written to.
+    pub roots: Vec<PathBuf>,
+    /// Packed bundles built into the binary, as (file name, bytes).
+    pub embedded: &'static [(&'static str, &'static [u8])],
+    pub limits: ZipLimits,
+    /// fsync uploads before they count.
+    pub sync: bool,
+}
+
+impl BundleSources {
+    /// Reads every source now.
+    pub fn load(&self) -> Result<BundleCatalog, CatalogError> {
+        let mut roots = Vec::with_capacity(self.roots.len() + 1);
+        roots.push(self.uploads_dir.clone());
+        roots.extend(self.roots.iter().cloned());
+        BundleCatalog::load(&roots, self.embedded, &self.limits)
+    }
+}
+
 /// The current catalog, swapped whole on reload so readers never see half of one.
 #[derive(Debug, Default, Clone)]
 pub struct SharedCatalog {
     current: Arc<std::sync::RwLock<Arc<BundleCatalog>>>,
+    /// Serializes reloads, so a slow scan never replaces a newer one.
+    reloading: Arc<std::sync::Mutex<()>>,
 }
 
 impl SharedCatalog {
     pub fn new(catalog: BundleCatalog) -> Self {
-        Self { current: Arc::new(std::sync::RwLock::new(Arc::new(catalog))) }
+        Self { current: Arc::new(std::sync::RwLock::new(Arc::new(catalog))), reloading: Arc::default() }
     }
 
     pub fn get(&self) -> Arc<BundleCatalog> {
@@ -48,6 +75,18 @@ impl SharedCatalog {
 
     pub fn replace(&self, catalog: BundleCatalog) {
         *self.current.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(catalog);
+    }
+
+    /// Rescans `sources` and swaps the result in; readers keep the old catalog until then.
+    /// Blocking (reads files).
+    pub fn reload(&self, sources: &BundleSources) -> Result<Arc<BundleCatalog>, CatalogError> {
+        let _one_at_a_time = self.reloading.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let catalog = Arc::new(sources.load()?);
+        for skipped in &catalog.skipped {
+            tracing::warn!(path = %skipped.path, reason = %skipped.reason, "bundle skipped");
+        }
+        *self.current.write().unwrap_or_else(std::sync::PoisonError::into_inner) = catalog.clone();
+        Ok(catalog)
     }
 }
 
@@ -61,14 +100,10 @@ pub struct BundleCatalog {
 
 impl BundleCatalog {
     /// Loads every bundle under `roots` (each a `.flow` file, a directory bundle, or a folder
-    /// of them), plus `embedded` packed bundles given as (name, bytes).
+    /// of them), then `embedded` packed bundles given as (name, bytes). When two files hold the
+    /// same `id@version`, the first one loaded wins and the other is listed as skipped.
     pub fn load(roots: &[PathBuf], embedded: &[(&str, &[u8])], limits: &ZipLimits) -> Result<Self, CatalogError> {
         let mut catalog = Self::default();
-        for (name, bytes) in embedded {
-            let path = PathBuf::from(format!("<built-in>/{name}"));
-            let bundle = Bundle::from_zip(bytes, limits).map_err(|e| e.to_string());
-            catalog.add(&path, bundle, "2026-01-01T00:00:00.000000+00:00".into());
-        }
         for root in roots {
             if !root.exists() {
                 continue;
@@ -84,6 +119,11 @@ impl BundleCatalog {
             for path in paths {
                 catalog.add_path(&path, limits);
             }
+        }
+        for (name, bytes) in embedded {
+            let path = PathBuf::from(format!("<built-in>/{name}"));
+            let bundle = Bundle::from_zip(bytes, limits).map_err(|e| e.to_string());
+            catalog.add(&path, bundle, "2026-01-01T00:00:00.000000+00:00".into());
         }
         for versions in catalog.bundles.values_mut() {
             versions
@@ -121,6 +161,11 @@ impl BundleCatalog {
     /// The newest version of every bundle, ordered by id.
     pub fn latest(&self) -> impl Iterator<Item = &Arc<LoadedBundle>> {
         self.bundles.values().filter_map(|v| v.first())
+    }
+
+    /// Every loaded version of every bundle, by id then newest first.
+    pub fn all(&self) -> impl Iterator<Item = &Arc<LoadedBundle>> {
+        self.bundles.values().flatten()
     }
 
     /// One bundle; `version` `None` means the newest.

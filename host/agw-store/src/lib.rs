@@ -1,19 +1,23 @@
 //! Durable storage: runs, ledgers and the command inbox behind one trait ([`RunStore`]),
-//! plus the bundle catalog read from disk.
+//! plus the bundle catalog read from disk, uploaded bundles and run artifacts.
 //!
 //! Every backend must pass [`conformance`], the one suite that defines what a store does.
 
+pub mod artifacts;
 pub mod bundles;
 pub mod conformance;
 mod file;
 mod jsonl;
+pub mod uploads;
 
 use agw_domain::command::{Accepted, Command, NewCommand};
 use agw_domain::record::StepRecord;
 use agw_domain::run::RunState;
 
-pub use bundles::{BundleCatalog, CatalogError, LoadedBundle, SharedCatalog, SkippedBundle};
+pub use artifacts::{ArtifactError, ArtifactExtra, ArtifactMeta, ArtifactStore, store_flow_snapshot};
+pub use bundles::{BundleCatalog, BundleSources, CatalogError, LoadedBundle, SharedCatalog, SkippedBundle};
 pub use file::FileStore;
+pub use uploads::{Installed, UploadError, install_upload};
 
 /// What went wrong in a store. Callers decide on the variant, never on the text.
 #[derive(Debug, thiserror::Error)]

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use abstractgateway::config::Config;
+use agw_domain::bundle::ZipLimits;
 use abstractgateway::{Gateway, Launched, launch};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -26,7 +27,7 @@ fn plugin_cache() -> PathBuf {
 /// A flows dir holding the project's samples and the reference's pure samples.
 pub fn standard_flows(into: &Path) {
     std::fs::create_dir_all(into).expect("flows dir");
-    for dir in [repo().join("flows"), repo().join("tests/data/reference-flows")] {
+    for dir in [repo().join("flows"), repo().join("tests/data/reference-flows"), repo().join("tests/data/durable-flows")] {
         for entry in std::fs::read_dir(&dir).expect("read flows").flatten() {
             let path = entry.path();
             if path.extension().is_some_and(|e| e == "flow") {
@@ -42,16 +43,23 @@ pub struct Options {
     pub tick_max_steps: u32,
     pub plugin_deadline: Duration,
     pub poll: Duration,
+    pub max_sse: usize,
+    pub max_bundle_bytes: u64,
+    pub bundle_limits: ZipLimits,
 }
 
 impl Options {
     pub fn new(flows_dir: PathBuf) -> Self {
+        let defaults = Config::new(PathBuf::new());
         Self {
             flows_dir,
             plugins_dir: None,
             tick_max_steps: 100,
             plugin_deadline: Duration::from_secs(2),
             poll: Duration::from_millis(50),
+            max_sse: defaults.max_sse,
+            max_bundle_bytes: defaults.max_bundle_bytes,
+            bundle_limits: defaults.bundle_limits,
         }
     }
 }
@@ -74,14 +82,22 @@ impl TestGateway {
             poll: options.poll,
             tick_max_steps: options.tick_max_steps,
             plugin_deadline: options.plugin_deadline,
+            max_sse: options.max_sse,
+            max_bundle_bytes: options.max_bundle_bytes,
+            bundle_limits: options.bundle_limits,
             ..Config::new(data_dir.to_owned())
         };
+        Self::open(config).await
+    }
+
+    async fn open(config: Config) -> Self {
+        let data_dir = config.data_dir.clone();
         let gateway = Gateway::open(config).expect("gateway opens");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let launched = launch(&gateway, listener, true).await.expect("launch");
         Self {
             base: format!("http://{}", launched.addr),
-            data_dir: data_dir.to_owned(),
+            data_dir,
             client: reqwest::Client::new(),
             gateway,
             launched: Some(launched),
@@ -101,6 +117,13 @@ impl TestGateway {
         if let Some(launched) = self.launched.take() {
             launched.stop().await.expect("clean stop");
         }
+    }
+
+    /// Stops the gateway cleanly and opens a new one on the same data dir and configuration.
+    pub async fn restart(self) -> Self {
+        let config = self.gateway.config.clone();
+        self.stop().await;
+        Self::open(config).await
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -3,9 +3,12 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use agw_domain::command::{KNOWN_TYPES, NewCommand};
+use agw_domain::command::{Command, KNOWN_TYPES, NewCommand};
+use agw_domain::run::RunState;
+use agw_domain::schedule::parse_interval;
 
 use super::json_body;
 use crate::AppState;
@@ -33,14 +36,29 @@ pub async fn submit(State(state): State<AppState>, body: Bytes) -> ApiResult<Jso
     if !KNOWN_TYPES.contains(&kind.as_str()) {
         return Err(ApiError::bad_request(format!("type must be one of {}", KNOWN_TYPES.join("|"))));
     }
-    if RUN_COMMANDS.contains(&kind.as_str()) && state.store.load_run(&run_id)?.is_none() {
-        return Err(ApiError::run_not_found(&run_id));
-    }
+    let payload = match body.get("payload") {
+        None | Some(Value::Null) => json!({}),
+        Some(Value::Object(map)) => Value::Object(map.clone()),
+        Some(other) => {
+            return Err(ApiError::invalid(
+                "dict_type",
+                &["body", "payload"],
+                "Input should be a valid dictionary",
+                other.clone(),
+            ));
+        }
+    };
+    let run = if RUN_COMMANDS.contains(&kind.as_str()) {
+        Some(state.store.load_run(&run_id)?.ok_or_else(|| ApiError::run_not_found(&run_id))?)
+    } else {
+        None
+    };
+    refuse_what_cannot_apply(&kind, &run_id, &payload, run.as_ref())?;
     let command = NewCommand {
         command_id,
         run_id,
         kind,
-        payload: body.get("payload").cloned().filter(|p| !p.is_null()).unwrap_or_else(|| json!({})),
+        payload,
         ts: body.get("ts").and_then(Value::as_str).map(str::to_owned).unwrap_or_else(|| state.env.now_iso()),
         client_id: body.get("client_id").and_then(Value::as_str).map(str::to_owned),
     };
@@ -50,4 +68,46 @@ pub async fn submit(State(state): State<AppState>, body: Bytes) -> ApiResult<Jso
         tokio::task::spawn_blocking(move || store.append_command(command)).await.map_err(ApiError::internal)??;
     state.runner.wake();
     Ok(Json(json!({ "accepted": !accepted.duplicate, "duplicate": accepted.duplicate, "seq": accepted.seq })))
+}
+
+/// Refuses at the door a command the runner could only drop: an event without a name, a
+/// schedule update without a valid interval or for a run that is not a schedule.
+fn refuse_what_cannot_apply(kind: &str, run_id: &str, payload: &Value, run: Option<&RunState>) -> ApiResult<()> {
+    let text = |key: &str| payload.get(key).and_then(Value::as_str).filter(|s| !s.is_empty());
+    match kind {
+        "emit_event" if text("name").is_none() => {
+            Err(ApiError::invalid("missing", &["body", "payload", "name"], "Field required", payload.clone()))
+        }
+        "emit_event" => {
+            let probe = Command {
+                seq: 0,
+                command_id: String::new(),
+                run_id: run_id.to_owned(),
+                kind: kind.to_owned(),
+                payload: payload.clone(),
+                ts: String::new(),
+                client_id: None,
+            };
+            probe.event().map(|_| ()).map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))
+        }
+        "update_schedule" => {
+            if run.is_some_and(|r| r.schedule.is_none()) {
+                let id = run.map(|r| r.run_id.as_str()).unwrap_or_default();
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    format!("Run '{id}' is not a scheduled run"),
+                ));
+            }
+            match text("interval") {
+                Some(interval) if parse_interval(interval).is_some() => Ok(()),
+                _ => Err(ApiError::invalid(
+                    "value_error",
+                    &["body", "payload", "interval"],
+                    "Value error, interval must look like '15s', '15m', '1h' or '2d'",
+                    payload.get("interval").cloned().unwrap_or(Value::Null),
+                )),
+            }
+        }
+        _ => Ok(()),
+    }
 }

@@ -1,30 +1,44 @@
 //! Routes, one module per resource.
 
+mod artifacts;
+mod bundle_admin;
 mod bundles;
 mod commands;
 mod health;
 mod ledger;
+mod run_data;
 mod runs;
+mod schedules;
 mod sse;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
-use crate::AppState;
+use crate::{ApiConfig, AppState};
 
 /// Everything under `/api/gateway`, behind authentication.
-pub fn gateway_routes() -> Router<AppState> {
+pub fn gateway_routes(config: &ApiConfig) -> Router<AppState> {
+    let upload_limit = usize::try_from(config.max_upload_body_bytes).unwrap_or(usize::MAX);
     Router::new()
         .route("/bundles", get(bundles::list))
-        .route("/bundles/{bundle_id}", get(bundles::detail))
+        .route("/bundles/upload", post(bundle_admin::upload).layer(DefaultBodyLimit::max(upload_limit)))
+        .route("/bundles/reload", post(bundle_admin::reload))
+        .route("/bundles/{bundle_id}", get(bundles::detail).delete(bundle_admin::remove))
         .route("/bundles/{bundle_id}/flows/{flow_id}", get(bundles::flow))
         .route("/bundles/{bundle_id}/flows/{flow_id}/input_schema", get(bundles::input_schema))
         .route("/runs", get(runs::list))
         .route("/runs/start", post(runs::start))
+        .route("/runs/schedule", post(schedules::schedule))
         .route("/runs/ledger/batch", post(ledger::batch))
         .route("/runs/{run_id}", get(runs::get))
         .route("/runs/{run_id}/ledger", get(ledger::page))
         .route("/runs/{run_id}/ledger/stream", get(sse::stream))
+        .route("/runs/{run_id}/input_data", get(run_data::input_data))
+        .route("/runs/{run_id}/history_bundle", get(run_data::history_bundle))
+        .route("/runs/{run_id}/artifacts", get(artifacts::list))
+        .route("/runs/{run_id}/artifacts/{artifact_id}", get(artifacts::metadata))
+        .route("/runs/{run_id}/artifacts/{artifact_id}/content", get(artifacts::content))
         .route("/commands", post(commands::submit))
 }
 

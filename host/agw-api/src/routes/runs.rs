@@ -13,23 +13,54 @@ use crate::error::{ApiError, ApiResult};
 use crate::{AppState, views};
 
 /// Which flow a start request names, resolved against the catalog.
-struct Resolved {
-    flow: FlowRef,
-    name: String,
+pub(super) struct Resolved {
+    pub(super) flow: FlowRef,
+    pub(super) name: String,
+    /// The flow's VisualFlow JSON, snapshotted with the run.
+    pub(super) flow_json: Value,
 }
 
-/// Resolves `bundle_id` / `bundle_version` / `flow_id` (a flow id, `bundle:flow` or
-/// `bundle@version:flow`) the way the reference does.
-fn resolve(state: &AppState, body: &Map<String, Value>) -> ApiResult<Resolved> {
+impl Resolved {
+    /// `resolved_workflow` in a start answer.
+    pub(super) fn view(&self) -> Value {
+        json!({
+            "source": "client",
+            "workflow_id": self.flow.workflow_id(),
+            "bundle_id": self.flow.bundle_id,
+            "bundle_version": self.flow.bundle_version,
+            "flow_id": self.flow.flow_id,
+            "registry_scope": "private",
+            "name": self.name,
+            "interface": null,
+        })
+    }
+}
+
+/// `id@version` → (`id`, `version`); a bare id has no version.
+fn split_ref(raw: &str) -> (String, Option<String>) {
+    match raw.split_once('@') {
+        Some((id, ver)) => (id.to_owned(), Some(ver.to_owned()).filter(|v| !v.is_empty())),
+        None => (raw.to_owned(), None),
+    }
+}
+
+/// Resolves `bundle_id` (`id` or `id@version`) / `bundle_version` / `flow_id` (a flow id,
+/// `bundle:flow` or `bundle@version:flow`) the way the reference does.
+pub(super) fn resolve(state: &AppState, body: &Map<String, Value>) -> ApiResult<Resolved> {
     let text = |key: &str| body.get(key).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned);
     let (mut bundle_id, mut version, mut flow_id) = (text("bundle_id"), text("bundle_version"), text("flow_id"));
+    if let Some((id, Some(ref_version))) = bundle_id.as_deref().map(split_ref) {
+        if version.as_ref().is_some_and(|v| v != &ref_version) {
+            return Err(ApiError::bad_request(
+                "bundle_version conflicts with bundle_id (bundle_id already includes '@version')",
+            ));
+        }
+        (bundle_id, version) = (Some(id), Some(ref_version));
+    }
     if let Some(full) = flow_id.clone()
         && let Some((bundle_part, flow_part)) = full.split_once(':')
     {
-        let (id, ver) = match bundle_part.split_once('@') {
-            Some((id, ver)) => (id.to_owned(), Some(ver.to_owned())),
-            None => (bundle_part.to_owned(), None),
-        };
+        let (id, ver) = split_ref(bundle_part);
         bundle_id = Some(id);
         version = ver.or(version);
         flow_id = Some(flow_part.to_owned());
@@ -38,9 +69,12 @@ fn resolve(state: &AppState, body: &Map<String, Value>) -> ApiResult<Resolved> {
         return Err(ApiError::bad_request("flow_id is required (or provide bundle_id to start a bundle entrypoint)"));
     };
     let catalog = state.catalog.get();
-    let loaded = catalog
-        .get(&bundle_id, version.as_deref())
-        .ok_or_else(|| ApiError::not_found(format!("Bundle '{bundle_id}' not found")))?;
+    let loaded = catalog.get(&bundle_id, version.as_deref()).ok_or_else(|| match &version {
+        Some(v) if catalog.get(&bundle_id, None).is_some() => {
+            ApiError::not_found(format!("Bundle '{bundle_id}@{v}' not found"))
+        }
+        _ => ApiError::not_found(format!("Bundle '{bundle_id}' not found")),
+    })?;
     let bundle = &loaded.bundle;
     let flow_id = match flow_id {
         Some(id) => id,
@@ -51,9 +85,9 @@ fn resolve(state: &AppState, body: &Map<String, Value>) -> ApiResult<Resolved> {
             ))
         })?,
     };
-    if !bundle.flows.contains_key(&flow_id) {
+    let Some(flow_json) = bundle.flows.get(&flow_id).cloned() else {
         return Err(ApiError::not_found(format!("Workflow '{}:{flow_id}' not found", bundle.bundle_ref())));
-    }
+    };
     let name = bundle.manifest.entrypoint(&flow_id).and_then(|e| e.name.clone()).unwrap_or_else(|| flow_id.clone());
     Ok(Resolved {
         flow: FlowRef {
@@ -62,38 +96,44 @@ fn resolve(state: &AppState, body: &Map<String, Value>) -> ApiResult<Resolved> {
             flow_id,
         },
         name,
+        flow_json,
     })
 }
 
+/// A start request's body: a JSON object.
+pub(super) fn object_body(body: &[u8]) -> ApiResult<Map<String, Value>> {
+    match json_body(body)? {
+        Value::Object(body) => Ok(body),
+        other => Err(ApiError::invalid("model_attributes_type", &["body"], "Input should be a valid dictionary", other)),
+    }
+}
+
+/// `input_data`: an object, absent or null meaning empty.
+pub(super) fn input_data(body: &Map<String, Value>) -> ApiResult<Map<String, Value>> {
+    match body.get("input_data") {
+        None | Some(Value::Null) => Ok(Map::new()),
+        Some(Value::Object(map)) => Ok(map.clone()),
+        Some(other) => {
+            Err(ApiError::invalid("dict_type", &["body", "input_data"], "Input should be a valid dictionary", other.clone()))
+        }
+    }
+}
+
+/// `session_id`: a string; absent, null or empty means "the run's own id".
+pub(super) fn session_id(body: &Map<String, Value>) -> ApiResult<Option<String>> {
+    match body.get("session_id") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone()).filter(|s| !s.is_empty())),
+        Some(other) => {
+            Err(ApiError::invalid("string_type", &["body", "session_id"], "Input should be a valid string", other.clone()))
+        }
+    }
+}
+
 pub async fn start(State(state): State<AppState>, body: Bytes) -> ApiResult<Json<Value>> {
-    let body = json_body(&body)?;
-    let Value::Object(body) = body else {
-        return Err(ApiError::invalid("model_attributes_type", &["body"], "Input should be a valid dictionary", body));
-    };
-    let input_data = match body.get("input_data") {
-        None | Some(Value::Null) => Map::new(),
-        Some(Value::Object(map)) => map.clone(),
-        Some(other) => {
-            return Err(ApiError::invalid(
-                "dict_type",
-                &["body", "input_data"],
-                "Input should be a valid dictionary",
-                other.clone(),
-            ));
-        }
-    };
-    let session_id = match body.get("session_id") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.clone()).filter(|s| !s.is_empty()),
-        Some(other) => {
-            return Err(ApiError::invalid(
-                "string_type",
-                &["body", "session_id"],
-                "Input should be a valid string",
-                other.clone(),
-            ));
-        }
-    };
+    let body = object_body(&body)?;
+    let input_data = input_data(&body)?;
+    let session_id = session_id(&body)?;
     let resolved = resolve(&state, &body)?;
     let workflow_id = resolved.flow.workflow_id();
     let compiled = state
@@ -114,23 +154,20 @@ pub async fn start(State(state): State<AppState>, body: Bytes) -> ApiResult<Json
         entry_node: compiled.entry.clone(),
         now: state.env.now_iso(),
     });
-    let store = state.store.clone();
-    tokio::task::spawn_blocking(move || store.create_run(&run)).await.map_err(ApiError::internal)??;
+    let (store, artifacts, flow_json) = (state.store.clone(), state.artifacts.clone(), resolved.flow_json.clone());
+    tokio::task::spawn_blocking(move || {
+        // The snapshot first: a run never exists without the flow it runs.
+        agw_store::store_flow_snapshot(&artifacts, &run.run_id, &run.flow, &flow_json).map_err(ApiError::internal)?;
+        store.create_run(&run).map_err(ApiError::from)
+    })
+    .await
+    .map_err(ApiError::internal)??;
     state.runner.wake_run(&run_id);
     tracing::info!(run_id = %run_id, workflow_id = %workflow_id, "run started");
     Ok(Json(json!({
         "run_id": run_id,
         "runner_warning": null,
-        "resolved_workflow": {
-            "source": "client",
-            "workflow_id": workflow_id,
-            "bundle_id": resolved.flow.bundle_id,
-            "bundle_version": resolved.flow.bundle_version,
-            "flow_id": resolved.flow.flow_id,
-            "registry_scope": "private",
-            "name": resolved.name,
-            "interface": null,
-        },
+        "resolved_workflow": resolved.view(),
     })))
 }
 

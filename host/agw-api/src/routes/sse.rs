@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
@@ -34,6 +34,14 @@ pub async fn stream(
     Query(query): Query<StreamQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
+    // Streams have their own cap (`ABSTRACTGATEWAY_MAX_SSE`); the permit lives as long as the
+    // stream does, so it comes back when the client leaves, the run ends or the server stops.
+    let Ok(permit) = state.sse_permits.clone().try_acquire_owned() else {
+        let mut response =
+            ApiError::new(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests (concurrency limit)").into_response();
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return Ok(response);
+    };
     if state.store.load_run(&run_id)?.is_none() {
         return Err(ApiError::run_not_found(&run_id));
     }
@@ -53,6 +61,7 @@ pub async fn stream(
     let store = state.store.clone();
 
     let body = async_stream::stream! {
+        let _permit = permit;
         let mut last_sent = Instant::now();
         loop {
             // The run first, then its ledger as that state committed it: when the state is

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
+use super::effects::EffectKind;
 use super::model::{Pin, VisualFlow, VisualNode};
 
 /// Why a flow cannot run.
@@ -40,6 +41,8 @@ pub enum NodeKind {
     Plugin {
         pure: bool,
     },
+    /// A durable wait, an event or a subflow.
+    Effect(EffectKind),
 }
 
 impl NodeKind {
@@ -59,7 +62,7 @@ impl NodeKind {
             "loop" => Self::Loop,
             "sequence" => Self::Sequence,
             "reroute" => Self::Reroute,
-            _ => return None,
+            other => return EffectKind::builtin(other).map(Self::Effect),
         })
     }
 

@@ -10,9 +10,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::compile::{CNode, CompiledFlow, NodeKind};
+use super::effects::WaitStep;
 use super::value::{number, py_str, set_path, truthy};
 use crate::env::Env;
-use crate::run::{RunState, RunStatus};
+use crate::run::{RunState, RunStatus, Wait};
 
 /// A call of a plugin-provided node.
 #[derive(Debug)]
@@ -45,6 +46,9 @@ pub enum Frame {
     While { node: String, index: u64 },
     Loop { node: String, items: Vec<Value>, index: u64 },
     Sequence { node: String, branches: Vec<String>, next: usize },
+    /// An event listener (`on_event`, a recurrent `on_schedule`): its node waits again when
+    /// the branch it started ends.
+    Listen { node: String },
 }
 
 impl Frame {
@@ -53,7 +57,8 @@ impl Frame {
             Self::For { node, .. }
             | Self::While { node, .. }
             | Self::Loop { node, .. }
-            | Self::Sequence { node, .. } => node,
+            | Self::Sequence { node, .. }
+            | Self::Listen { node } => node,
         }
     }
 }
@@ -76,6 +81,15 @@ pub struct ExecState {
     pub frames: Vec<Frame>,
     #[serde(default)]
     pub steps: u64,
+    /// The effectful node the run waits at.
+    #[serde(default)]
+    pub wait_step: Option<WaitStep>,
+    /// What resumed the wait, for the waiting node to output on the next tick.
+    #[serde(default)]
+    pub resumed: Option<Value>,
+    /// Events emitted so far per `emit_event` node, for their ids.
+    #[serde(default)]
+    pub event_seq: Map<String, Value>,
 }
 
 impl ExecState {
@@ -106,6 +120,8 @@ impl Default for TickLimits {
 pub enum TickOutcome {
     /// Still running; tick again.
     Yielded,
+    /// The run waits (for an event, a time, the user or a child run).
+    Waiting,
     /// The run reached a terminal status.
     Finished(RunStatus),
 }
@@ -121,10 +137,16 @@ pub fn tick(
     if !run.is_runnable() {
         return TickOutcome::Yielded;
     }
-    let mut interp = Interp { flow, run, executor, limits };
+    let mut interp = Interp { flow, run, executor, env, limits };
     for _ in 0..limits.max_steps {
         match interp.step() {
             Ok(Step::Continue) => {}
+            Ok(Step::Wait(wait)) => {
+                interp.run.status = RunStatus::Waiting;
+                interp.run.waiting = Some(wait);
+                interp.run.updated_at = env.now_iso();
+                return TickOutcome::Waiting;
+            }
             Ok(Step::End { node_id, output }) => return interp.complete(env, &node_id, output),
             Err(error) => return interp.fail(env, error),
         }
@@ -137,8 +159,9 @@ pub fn tick(
     TickOutcome::Yielded
 }
 
-enum Step {
+pub(super) enum Step {
     Continue,
+    Wait(Wait),
     End { node_id: String, output: Map<String, Value> },
 }
 
@@ -146,6 +169,7 @@ pub(super) struct Interp<'a> {
     pub(super) flow: &'a CompiledFlow,
     pub(super) run: &'a mut RunState,
     pub(super) executor: &'a mut dyn NodeExecutor,
+    pub(super) env: &'a dyn Env,
     pub(super) limits: TickLimits,
 }
 
@@ -153,12 +177,14 @@ pub(super) struct Interp<'a> {
 pub(super) struct Failure {
     pub(super) node_id: String,
     pub(super) message: String,
+    /// The `started` record of the effect that failed, closed by a `failed` record.
+    pub(super) effect: Option<Box<crate::record::StepRecord>>,
 }
 
 pub(super) type Result<T> = std::result::Result<T, Failure>;
 
 pub(super) fn failure(node: &CNode, message: impl Into<String>) -> Failure {
-    Failure { node_id: node.id.clone(), message: message.into() }
+    Failure { node_id: node.id.clone(), message: message.into(), effect: None }
 }
 
 impl Interp<'_> {
@@ -174,7 +200,7 @@ impl Interp<'_> {
         };
         let node = flow
             .node(&node_id)
-            .ok_or_else(|| Failure { message: format!("node '{node_id}' is not in the flow"), node_id })?;
+            .ok_or_else(|| Failure { message: format!("node '{node_id}' is not in the flow"), node_id, effect: None })?;
         self.run.current_node = Some(node.id.clone());
         match node.kind {
             NodeKind::FlowStart => {
@@ -207,7 +233,10 @@ impl Interp<'_> {
                 self.follow(node, "exec-out")
             }
             NodeKind::If => {
-                let condition = self.exec_input(node, "condition")?.unwrap_or(Value::Null);
+                let condition = match self.schedule_repeats(node) {
+                    Some(repeats) => Value::Bool(repeats),
+                    None => self.exec_input(node, "condition")?.unwrap_or(Value::Null),
+                };
                 let branch = if truthy(&condition) { "true" } else { "false" };
                 self.produce(node, obj(json!({ "branch": branch, "condition": condition })));
                 self.follow(node, branch)
@@ -262,6 +291,7 @@ impl Interp<'_> {
                 self.exec().frames.push(Frame::Sequence { node: node.id.clone(), branches, next: 0 });
                 self.resume_frame()
             }
+            NodeKind::Effect(kind) => self.effect_step(node, kind),
             NodeKind::Plugin { pure: false } => {
                 let outputs = self.call_plugin(node, 0)?;
                 self.produce(node, outputs);
@@ -274,15 +304,21 @@ impl Interp<'_> {
         }
     }
 
+    /// On a scheduled parent, whether its `repeat` node launches again.
+    fn schedule_repeats(&self, node: &CNode) -> Option<bool> {
+        let schedule = self.run.schedule.as_ref()?;
+        (node.data.get("schedule").and_then(Value::as_str) == Some("repeat")).then(|| schedule.repeats(self.env.now()))
+    }
+
     /// Records an execution node's output and makes it the ambient.
-    fn produce(&mut self, node: &CNode, outputs: Map<String, Value>) {
+    pub(super) fn produce(&mut self, node: &CNode, outputs: Map<String, Value>) {
         self.exec().outputs.insert(node.id.clone(), Value::Object(outputs.clone()));
         self.exec().ambient = outputs;
     }
 
     /// Moves to where `handle` leads. A chain that ends returns to the innermost frame, or
     /// ends the flow with the node's own output when no frame is left.
-    fn follow(&mut self, node: &CNode, handle: &str) -> Result<Step> {
+    pub(super) fn follow(&mut self, node: &CNode, handle: &str) -> Result<Step> {
         let next = self.flow.next(&node.id, handle).map(|n| n.id.clone());
         if next.is_none() && self.exec().frames.is_empty() {
             return Ok(Step::End { node_id: node.id.clone(), output: self.implicit_output(node) });
@@ -295,7 +331,7 @@ impl Interp<'_> {
     fn implicit_output(&mut self, node: &CNode) -> Map<String, Value> {
         let ambient = self.exec().ambient.clone();
         match node.kind {
-            NodeKind::FlowStart | NodeKind::If | NodeKind::Switch | NodeKind::Plugin { .. } => {
+            NodeKind::FlowStart | NodeKind::If | NodeKind::Switch | NodeKind::Plugin { .. } | NodeKind::Effect(_) => {
                 let mut output = ambient;
                 output.entry("success").or_insert(Value::Bool(true));
                 output
@@ -315,6 +351,7 @@ impl Interp<'_> {
         let node = flow.node(frame.node()).ok_or_else(|| Failure {
             node_id: frame.node().to_owned(),
             message: format!("node '{}' is not in the flow", frame.node()),
+            effect: None,
         })?;
         self.run.current_node = Some(node.id.clone());
         let max = self.limits.max_loop_iterations;
@@ -352,6 +389,11 @@ impl Interp<'_> {
                 out.extend(obj(json!({ "item": item, "index": index, "total": items.len() })));
                 (Frame::Loop { node: id, items, index: index + 1 }, out, "loop".to_owned())
             }),
+            Frame::Listen { node: id } => {
+                self.exec().frames.pop();
+                self.exec().cursor = Some(id);
+                return Ok(Step::Continue);
+            }
             Frame::Sequence { node: id, branches, next } => {
                 if let Some(handle) = branches.get(next).cloned() {
                     self.set_top(Frame::Sequence { node: id, branches, next: next + 1 });
@@ -405,7 +447,10 @@ impl Interp<'_> {
     }
 
     fn fail(self, env: &dyn Env, failure: Failure) -> TickOutcome {
-        self.run.fail(env, &failure.node_id, &failure.message);
+        match failure.effect {
+            Some(started) => self.run.fail_effect(env, *started, &failure.message),
+            None => self.run.fail(env, &failure.node_id, &failure.message),
+        }
         TickOutcome::Finished(RunStatus::Failed)
     }
 }

@@ -1,12 +1,14 @@
 //! VisualFlow: the JSON model, its compilation into an executable graph, and the interpreter.
 
 mod compile;
+mod effects;
 mod exec;
 mod model;
 mod resolve;
 mod value;
 
 pub use compile::{CompiledFlow, FlowError, NodeKind};
+pub use effects::{EffectKind, WaitStep};
 pub use exec::{ExecState, NodeCall, NodeExecutor, NodeFailure, TickLimits, TickOutcome, tick};
 pub use model::{Edge, Pin, VisualFlow, VisualNode};
 

@@ -9,6 +9,8 @@
 
 mod runs;
 
+pub(crate) use runs::write_atomic;
+
 use std::collections::HashMap;
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};

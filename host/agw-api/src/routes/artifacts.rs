@@ -1,0 +1,121 @@
+//! A run's artifacts: the list, one artifact's metadata, and its bytes.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use agw_store::{ArtifactError, ArtifactMeta};
+
+use crate::error::{ApiError, ApiResult};
+use crate::{AppState, replay_views};
+
+/// Default page size, as the reference's.
+const DEFAULT_LIMIT: i64 = 500;
+
+impl From<ArtifactError> for ApiError {
+    fn from(error: ArtifactError) -> Self {
+        match error {
+            ArtifactError::InvalidId { kind: "run_id", id } => Self::run_not_found(&id),
+            e @ ArtifactError::InvalidId { .. } => Self::bad_request(format!("Invalid artifact id: {e}")),
+            ArtifactError::NotFound { artifact_id, .. } => Self::not_found(format!("Artifact '{artifact_id}' not found")),
+            other => Self::internal(other),
+        }
+    }
+}
+
+/// Fails with the reference's 404 unless the run exists.
+async fn require_run(state: &AppState, run_id: &str) -> ApiResult<()> {
+    let store = state.store.clone();
+    let id = run_id.to_owned();
+    let found = tokio::task::spawn_blocking(move || store.load_run(&id)).await.map_err(ApiError::internal)??;
+    found.map(|_| ()).ok_or_else(|| ApiError::run_not_found(run_id))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    limit: Option<i64>,
+    offset: Option<i64>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Path(run_id): Path<String>,
+    Query(query): Query<ListQuery>,
+) -> ApiResult<Json<Value>> {
+    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
+    let offset = query.offset.unwrap_or(0);
+    if limit < -1 || offset < 0 {
+        let (loc, ge, input) = if limit < -1 { ("limit", -1, limit) } else { ("offset", 0, offset) };
+        return Err(ApiError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            detail: json!([{ "type": "greater_than_equal", "loc": ["query", loc],
+                             "msg": format!("Input should be greater than or equal to {ge}"),
+                             "input": input.to_string(), "ctx": {"ge": ge} }]),
+        });
+    }
+    require_run(&state, &run_id).await?;
+    let artifacts = state.artifacts.clone();
+    let id = run_id.clone();
+    let mut items: Vec<ArtifactMeta> =
+        tokio::task::spawn_blocking(move || artifacts.list(&id)).await.map_err(ApiError::internal)??;
+    // Most recent first.
+    items.reverse();
+    let total = items.len();
+    let offset = offset as usize;
+    // 0 or -1: no limit.
+    let page_size = if limit <= 0 { total } else { limit as usize };
+    let page: Vec<Value> = items.iter().skip(offset).take(page_size).map(replay_views::artifact_item).collect();
+    Ok(Json(json!({
+        "items": page,
+        "total": total,
+        "offset": offset,
+        "limit": limit,
+        "has_more": offset.saturating_add(page.len()) < total,
+        "cursor": null,
+        "next_cursor": null,
+        "facets": {},
+        "stats": {},
+        "warnings": [],
+    })))
+}
+
+pub async fn metadata(
+    State(state): State<AppState>,
+    Path((run_id, artifact_id)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    require_run(&state, &run_id).await?;
+    let artifacts = state.artifacts.clone();
+    let meta =
+        tokio::task::spawn_blocking(move || artifacts.meta(&run_id, &artifact_id)).await.map_err(ApiError::internal)??;
+    Ok(Json(replay_views::artifact_item(&meta)))
+}
+
+/// The bytes, with the stored content type. Served so a browser never runs them as a page
+/// of this origin: `CSP: sandbox` and `nosniff`, as the reference does.
+pub async fn content(
+    State(state): State<AppState>,
+    Path((run_id, artifact_id)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    require_run(&state, &run_id).await?;
+    let artifacts = state.artifacts.clone();
+    let (meta, bytes) =
+        tokio::task::spawn_blocking(move || artifacts.get(&run_id, &artifact_id)).await.map_err(ApiError::internal)??;
+    let content_type = HeaderValue::from_str(&meta.content_type)
+        .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"));
+    let mut response = (StatusCode::OK, Body::from(bytes)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, content_type);
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("sandbox"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    if let Some(name) = meta.filename.as_deref().map(|n| n.replace(['"', '\r', '\n'], ""))
+        && !name.is_empty()
+        && let Ok(value) = HeaderValue::from_str(&format!("inline; filename=\"{name}\""))
+    {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    Ok(response)
+}
