@@ -231,6 +231,48 @@ async fn sse_on_a_many_tick_run_ends_with_done_at_the_final_ledger_length() {
     gw.stop().await;
 }
 
+/// For 100 live runs, each streamed from the moment it starts: every record arrives once and
+/// in order, equal to the replayed ledger, and `done.cursor` is the final ledger length.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sse_of_a_hundred_live_runs_equals_their_replay() {
+    let temp = tempfile::tempdir().expect("tempdir");
+    let gw = TestGateway::standard(&temp, 3).await;
+    for batch in 0..10 {
+        let streams = (0..10).map(|i| {
+            let gw = &gw;
+            async move {
+                let n = 1 + (batch * 10 + i) % 7;
+                let run_id = gw.start_run(json!({"bundle_id": "loop-emit", "input_data": {"n": n}})).await;
+                let (status, body) =
+                    sse_text(gw, &format!("/api/gateway/runs/{run_id}/ledger/stream"), &[], true).await;
+                (run_id, n, status, body)
+            }
+        });
+        for (run_id, n, status, body) in futures_util::future::join_all(streams).await {
+            assert_eq!(status, StatusCode::OK);
+            let ledger = gw.ledger(&run_id).await;
+            assert_eq!(ledger.len(), 2 * n + 2, "two records per emitted event plus the two final ones");
+            let frames: Vec<&str> = body.split("\n\n").filter(|f| !f.is_empty() && !f.starts_with(':')).collect();
+            let (done, steps) = frames.split_last().expect("frames");
+            let streamed: Vec<Value> = steps
+                .iter()
+                .map(|f| {
+                    serde_json::from_str(f.lines().nth(2).and_then(|l| l.strip_prefix("data: ")).expect("data"))
+                        .expect("json")
+                })
+                .collect();
+            let cursors: Vec<u64> = streamed.iter().map(|f| f["cursor"].as_u64().expect("cursor")).collect();
+            assert_eq!(cursors, (1..=ledger.len() as u64).collect::<Vec<_>>(), "no record missing or repeated");
+            let records: Vec<Value> = streamed.iter().map(|f| f["record"].clone()).collect();
+            assert_eq!(records, ledger, "streamed records equal the replay");
+            let done: Value =
+                serde_json::from_str(done.strip_prefix("event: done\ndata: ").expect("done frame")).expect("json");
+            assert_eq!(done["cursor"], ledger.len());
+        }
+    }
+    gw.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auth_is_required_under_api_gateway_only() {
     let temp = tempfile::tempdir().expect("tempdir");

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use abstractgateway::config::Config;
-use agw_domain::bundle::ZipLimits;
 use abstractgateway::{Gateway, Launched, launch};
+use agw_domain::bundle::ZipLimits;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -27,7 +27,9 @@ fn plugin_cache() -> PathBuf {
 /// A flows dir holding the project's samples and the reference's pure samples.
 pub fn standard_flows(into: &Path) {
     std::fs::create_dir_all(into).expect("flows dir");
-    for dir in [repo().join("flows"), repo().join("tests/data/reference-flows"), repo().join("tests/data/durable-flows")] {
+    for dir in
+        [repo().join("flows"), repo().join("tests/data/reference-flows"), repo().join("tests/data/durable-flows")]
+    {
         for entry in std::fs::read_dir(&dir).expect("read flows").flatten() {
             let path = entry.path();
             if path.extension().is_some_and(|e| e == "flow") {
@@ -46,6 +48,7 @@ pub struct Options {
     pub max_sse: usize,
     pub max_bundle_bytes: u64,
     pub bundle_limits: ZipLimits,
+    pub fsync: bool,
 }
 
 impl Options {
@@ -60,6 +63,7 @@ impl Options {
             max_sse: defaults.max_sse,
             max_bundle_bytes: defaults.max_bundle_bytes,
             bundle_limits: defaults.bundle_limits,
+            fsync: defaults.fsync,
         }
     }
 }
@@ -85,6 +89,7 @@ impl TestGateway {
             max_sse: options.max_sse,
             max_bundle_bytes: options.max_bundle_bytes,
             bundle_limits: options.bundle_limits,
+            fsync: options.fsync,
             ..Config::new(data_dir.to_owned())
         };
         Self::open(config).await

@@ -114,7 +114,9 @@ fn optional_text(body: &Map<String, Value>, key: &str) -> ApiResult<Option<Strin
     match body.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.trim().to_owned()).filter(|s| !s.is_empty())),
-        Some(other) => Err(ApiError::invalid("string_type", &["body", key], "Input should be a valid string", other.clone())),
+        Some(other) => {
+            Err(ApiError::invalid("string_type", &["body", key], "Input should be a valid string", other.clone()))
+        }
     }
 }
 

@@ -191,7 +191,11 @@ impl Interp<'_> {
         });
         if prompt.trim().is_empty() || prompt == "None" {
             let started = self.started(node, "ask_user", payload);
-            return Err(effect_failure(node, started, "Effect failed after 1 attempts: ask_user requires payload.prompt"));
+            return Err(effect_failure(
+                node,
+                started,
+                "Effect failed after 1 attempts: ask_user requires payload.prompt",
+            ));
         }
         let wait = Wait {
             reason: "user".into(),
@@ -212,8 +216,7 @@ impl Interp<'_> {
             "error" => "error",
             _ => "message",
         };
-        let payload =
-            json!({ "type": "answer_user", "message": message, "level": level, "resume_to_node": self.resume_to(node) });
+        let payload = json!({ "type": "answer_user", "message": message, "level": level, "resume_to_node": self.resume_to(node) });
         let result = json!({ "message": message, "level": level });
         self.instant(node, "answer_user", payload, result.clone());
         self.effect_output(node, obj(result));
@@ -228,7 +231,8 @@ impl Interp<'_> {
             match parse_time(&text) {
                 Some(until) => until,
                 None => {
-                    let payload = json!({ "type": "wait_until", "until": text, "resume_to_node": self.resume_to(node) });
+                    let payload =
+                        json!({ "type": "wait_until", "until": text, "resume_to_node": self.resume_to(node) });
                     let started = self.started(node, "wait_until", payload);
                     let message = format!(
                         "Effect failed after 1 attempts: wait_until payload.until is not a valid ISO timestamp: '{text}'"
@@ -288,7 +292,8 @@ impl Interp<'_> {
             self.effect_output(node, outputs);
             return self.follow(node, "exec-out");
         }
-        let wait = Wait { reason: "until".into(), wait_key: None, until: Some(iso(until)), ..Wait::event(String::new()) };
+        let wait =
+            Wait { reason: "until".into(), wait_key: None, until: Some(iso(until)), ..Wait::event(String::new()) };
         Ok(self.begin_wait(node, "wait_until", payload, wait))
     }
 
@@ -331,7 +336,8 @@ impl Interp<'_> {
         }
         // Delivery goes through the durable inbox, so the step records the event as queued
         // rather than who it woke (see ARCHITECTURE.md, "Events").
-        let result = json!({ "wait_key": wait_key, "name": name, "scope": scope, "event_id": event_id, "queued": true });
+        let result =
+            json!({ "wait_key": wait_key, "name": name, "scope": scope, "event_id": event_id, "queued": true });
         let step_id = self.instant(node, "emit_event", effect_payload, result.clone());
         self.effect_output(node, obj(result));
         let session_for_envelope = match scope.as_str() {
@@ -502,7 +508,11 @@ fn result_key(node: &CNode) -> String {
     format!("_temp.effects.{}", node.id)
 }
 
-fn effect_failure(node: &CNode, started: crate::record::StepRecord, message: impl Into<String>) -> super::exec::Failure {
+fn effect_failure(
+    node: &CNode,
+    started: crate::record::StepRecord,
+    message: impl Into<String>,
+) -> super::exec::Failure {
     super::exec::Failure { node_id: node.id.clone(), message: message.into(), effect: Some(Box::new(started)) }
 }
 
@@ -513,9 +523,10 @@ fn millis(seconds: f64) -> Duration {
 /// An ISO 8601 time; `Z` and a missing offset both mean UTC.
 fn parse_time(text: &str) -> Option<DateTime<Utc>> {
     let text = text.trim();
-    DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&Utc)).ok().or_else(|| {
-        chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f").ok().map(|t| t.and_utc())
-    })
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .ok()
+        .or_else(|| chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f").ok().map(|t| t.and_utc()))
 }
 
 /// `on_schedule`'s interval grammar: a number and `ms`, `s`, `m`, `h` or `d`.
@@ -572,9 +583,7 @@ fn resumed_outputs(node: &CNode, kind: EffectKind, payload: Value) -> Map<String
             outputs
         }
         // Timers woken after a real wait output nothing, as in the reference.
-        EffectKind::WaitUntil | EffectKind::OnSchedule => {
-            obj(json!({ "until": null, "ready": null }))
-        }
+        EffectKind::WaitUntil | EffectKind::OnSchedule => obj(json!({ "until": null, "ready": null })),
         EffectKind::AnswerUser | EffectKind::EmitEvent | EffectKind::PublishEvent => Map::new(),
     }
 }
