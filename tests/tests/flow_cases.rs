@@ -67,9 +67,54 @@ fn gw(slot: &Option<TestGateway>) -> &TestGateway {
 
 async fn run_case(slot: &mut Option<TestGateway>, case: &Value, restart: bool) -> Result<(), String> {
     let session = case["session_id"].as_str().map(str::to_owned);
+    let mut companions = Vec::new();
+    for companion in case["companions"].as_array().into_iter().flatten() {
+        let id = start(gw(slot), companion, companion["session_id"].as_str()).await?;
+        poll_until(gw(slot), &id, &companion["await"]).await.map_err(|e| format!("companion: {e}"))?;
+        companions.push(id);
+    }
+    let run_id = start(gw(slot), case, session.as_deref()).await?;
+    let session = session.unwrap_or_else(|| run_id.clone());
+
+    for step in case["steps"].as_array().into_iter().flatten() {
+        let step = substitute(step, &run_id, &session);
+        if let Some(want) = step.get("await") {
+            let target = target(gw(slot), &run_id, want).await?;
+            poll_until(gw(slot), &target, want).await?;
+            if restart && want["status"] == "waiting" {
+                let gateway = slot.take().ok_or("no gateway")?;
+                *slot = Some(gateway.restart().await);
+                poll_until(gw(slot), &target, want).await.map_err(|e| format!("after the restart: {e}"))?;
+            }
+        } else if let Some(command) = step.get("command") {
+            let target = match command["run_id"].as_str() {
+                Some(id) => id.to_owned(),
+                None => target(gw(slot), &run_id, command).await?,
+            };
+            let kind = command["type"].as_str().ok_or("command without a type")?;
+            gw(slot).command(&target, kind, command["payload"].clone()).await;
+        } else if let Some(seconds) = step.get("sleep").and_then(Value::as_f64) {
+            tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
+        } else {
+            return Err(format!("unknown step {step}"));
+        }
+    }
+
+    let expect = substitute(&case["expect"], &run_id, &session);
+    compare_tree(gw(slot), &run_id, &expect).await?;
+    for (i, (id, want)) in companions.iter().zip(expect["companions"].as_array().into_iter().flatten()).enumerate() {
+        compare_tree(gw(slot), id, want).await.map_err(|e| format!("companion {i}: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Starts a case's (or a companion's) run through `/runs/start` or `/runs/schedule`.
+async fn start(gw: &TestGateway, case: &Value, session: Option<&str>) -> Result<String, String> {
     let mut body = json!({"bundle_id": case["bundle"], "flow_id": case["flow_id"], "input_data": case["input_data"]});
-    if let Some(session) = &session {
+    if let Some(session) = session {
         body["session_id"] = json!(session);
+        // Placeholders in the inputs can only name the session: the run id is not known yet.
+        body = substitute(&body, "{run_id}", session);
     }
     let path = match case.get("schedule") {
         Some(Value::Object(schedule)) => {
@@ -80,84 +125,80 @@ async fn run_case(slot: &mut Option<TestGateway>, case: &Value, restart: bool) -
         }
         _ => "/api/gateway/runs/start",
     };
-    // Placeholders in the inputs can only name the session: the run id is not known yet.
-    if let Some(session) = &session {
-        body = substitute(&body, "", session);
-    }
-    let (status, answer) = gw(slot).post(path, body).await;
+    let (status, answer) = gw.post(path, body).await;
     if status != 200 {
         return Err(format!("start refused with {status}: {answer}"));
     }
-    let run_id = answer["run_id"].as_str().ok_or("no run_id")?.to_owned();
-    let session = session.unwrap_or_else(|| run_id.clone());
-
-    for step in case["steps"].as_array().into_iter().flatten() {
-        let step = substitute(step, &run_id, &session);
-        if let Some(want) = step.get("await") {
-            poll_until(gw(slot), &run_id, want).await?;
-            if restart {
-                let gateway = slot.take().ok_or("no gateway")?;
-                *slot = Some(gateway.restart().await);
-                poll_until(gw(slot), &run_id, want).await.map_err(|e| format!("after the restart: {e}"))?;
-            }
-        } else if let Some(command) = step.get("command") {
-            let target = match command["run"].as_str() {
-                Some(child) => child_id(gw(slot), &run_id, child).await?,
-                None => command["run_id"].as_str().unwrap_or(&run_id).to_owned(),
-            };
-            let kind = command["type"].as_str().ok_or("command without a type")?;
-            gw(slot).command(&target, kind, command["payload"].clone()).await;
-        } else {
-            return Err(format!("unknown step {step}"));
-        }
-    }
-
-    let expect = substitute(&case["expect"], &run_id, &session);
-    compare_run(gw(slot), &run_id, &expect).await?;
-    if let Some(children) = expect["children"].as_array() {
-        let ids = children_of(gw(slot), &run_id).await;
-        if ids.len() != children.len() {
-            return Err(format!("expected {} child runs, found {}", children.len(), ids.len()));
-        }
-        for (i, (id, want)) in ids.iter().zip(children).enumerate() {
-            compare_run(gw(slot), id, want).await.map_err(|e| format!("child {i}: {e}"))?;
-        }
-    }
-    Ok(())
+    Ok(answer["run_id"].as_str().ok_or("no run_id")?.to_owned())
 }
 
+/// The run a step addresses: `"run": "child:N"`, else the case's run.
+async fn target(gw: &TestGateway, run_id: &str, step: &Value) -> Result<String, String> {
+    match step["run"].as_str() {
+        Some(child) => child_id(gw, run_id, child).await,
+        None => Ok(run_id.to_owned()),
+    }
+}
+
+/// Compares a run, then its expected children, recursively.
+fn compare_tree<'a>(
+    gw: &'a TestGateway,
+    run_id: &'a str,
+    expect: &'a Value,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>> {
+    Box::pin(async move {
+        compare_run(gw, run_id, expect).await?;
+        if let Some(children) = expect["children"].as_array() {
+            let ids = children_of(gw, run_id).await;
+            if ids.len() != children.len() {
+                return Err(format!("expected {} child runs, found {}", children.len(), ids.len()));
+            }
+            for (i, (id, want)) in ids.iter().zip(children).enumerate() {
+                compare_tree(gw, id, want).await.map_err(|e| format!("child {i}: {e}"))?;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Waits for the run to reach the expected status, then compares what the case lists:
+/// status and output always; `error`, `waiting`, `paused` and the ledger when given.
 async fn compare_run(gw: &TestGateway, run_id: &str, expect: &Value) -> Result<(), String> {
-    let view = terminal(gw, run_id).await?;
-    let ledger = ledger_summary(&gw.ledger(run_id).await);
-    let got = json!({"status": view["status"], "output": view["output"], "ledger": ledger});
-    let want = json!({"status": expect["status"], "output": expect["output"], "ledger": expect["ledger"]});
+    let view = poll_until(gw, run_id, &json!({"status": expect["status"]})).await?;
+    let mut got = json!({"status": view["status"], "output": view["output"]});
+    let mut want = json!({"status": expect["status"], "output": expect["output"]});
+    for key in ["error", "waiting", "paused"] {
+        if let Some(value) = expect.get(key) {
+            got[key] = view[key].clone();
+            want[key] = value.clone();
+        }
+    }
+    if let Some(ledger) = expect.get("ledger") {
+        got["ledger"] = json!(ledger_summary(&gw.ledger(run_id).await));
+        want["ledger"] = ledger.clone();
+    }
     if got == want { Ok(()) } else { Err(format!("\n  want {want}\n  got  {got}")) }
 }
 
 /// Polls the run until its view contains `want`, for up to 20 s.
 async fn poll_until(gw: &TestGateway, run_id: &str, want: &Value) -> Result<Value, String> {
     let deadline = Instant::now() + Duration::from_secs(20);
+    let mut want = want.clone();
+    let at_least = want.as_object_mut().and_then(|w| {
+        w.remove("run");
+        w.remove("ledger_at_least")
+    });
     loop {
         let (_, view) = gw.get(&format!("/api/gateway/runs/{run_id}")).await;
-        if contains(&view, want) {
+        let long_enough = match at_least.as_ref().and_then(Value::as_u64) {
+            Some(n) => gw.ledger(run_id).await.len() as u64 >= n,
+            None => true,
+        };
+        if contains(&view, &want) && long_enough {
             return Ok(view);
         }
         if Instant::now() > deadline {
             return Err(format!("run never reached {want}; last view {view}"));
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-async fn terminal(gw: &TestGateway, run_id: &str) -> Result<Value, String> {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let (_, view) = gw.get(&format!("/api/gateway/runs/{run_id}")).await;
-        if matches!(view["status"].as_str(), Some("completed" | "failed" | "cancelled")) {
-            return Ok(view);
-        }
-        if Instant::now() > deadline {
-            return Err(format!("run never finished; last view {view}"));
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

@@ -192,28 +192,34 @@ pub fn apply(run: &mut crate::run::RunState, command: &Command, env: &dyn crate:
             run.paused = true;
             run.pause_reason = text("reason");
             run.paused_at = Some(now.clone());
+            run.send_to_children("pause", &command.command_id, command.payload.clone(), &now);
         }
-        "resume" => {
-            let key = text("wait_key");
-            let wait = run.waiting.clone();
-            let targets_wait = |w: &Wait| !w.is_pause() && key.as_ref().is_none_or(|k| w.wait_key.as_ref() == Some(k));
-            if run.paused && (key.is_none() || wait.as_ref().is_some_and(Wait::is_pause)) {
-                if wait.as_ref().is_some_and(Wait::is_pause) {
+        // With `payload.payload`: deliver it to the run's wait. Without: unpause the tree.
+        "resume" => match command.payload.get("payload") {
+            Some(payload) => {
+                let key = text("wait_key");
+                let matches = |w: &Wait| !w.is_pause() && key.as_ref().is_none_or(|k| w.wait_key.as_ref() == Some(k));
+                if !run.waiting.as_ref().is_some_and(matches) {
+                    return Applied::Ignored("no matching wait".into());
+                }
+                if !run.resume_wait(payload.clone(), env) {
+                    return Applied::Ignored("the wait cannot be resumed".into());
+                }
+            }
+            None => {
+                if !run.paused {
+                    return Applied::Ignored("not paused".into());
+                }
+                if run.waiting.as_ref().is_some_and(Wait::is_pause) {
                     run.status = RunStatus::Running;
                     run.waiting = None;
                 }
                 run.paused = false;
                 run.pause_reason = None;
                 run.resumed_at = Some(now.clone());
-            } else if wait.as_ref().is_some_and(targets_wait) {
-                let payload = command.payload.get("payload").cloned().unwrap_or_else(|| serde_json::json!({}));
-                if !run.resume_wait(payload, env) {
-                    return Applied::Ignored("the wait cannot be resumed".into());
-                }
-            } else {
-                return Applied::Ignored("no matching wait".into());
+                run.send_to_children("resume", &command.command_id, serde_json::json!({}), &now);
             }
-        }
+        },
         "emit_event" => {
             let event = match command.event() {
                 Ok(event) => event,

@@ -13,9 +13,11 @@ pub trait Env: Send + Sync {
     }
 }
 
-/// Formats a time the way the reference does (microseconds, `+00:00` offset).
+/// Formats a time the way the reference (Python's `isoformat`) does: microseconds unless
+/// they are zero, and a `+00:00` offset.
 pub fn iso(time: DateTime<Utc>) -> String {
-    time.to_rfc3339_opts(SecondsFormat::Micros, false)
+    let format = if time.timestamp_subsec_micros() == 0 { SecondsFormat::Secs } else { SecondsFormat::Micros };
+    time.to_rfc3339_opts(format, false)
 }
 
 /// The real clock and random UUIDv4 ids.

@@ -167,6 +167,9 @@ pub struct RunState {
     /// Present on a scheduled parent run.
     #[serde(default)]
     pub schedule: Option<Schedule>,
+    /// Every child run this run started, so commands for the tree reach them all.
+    #[serde(default)]
+    pub children: Vec<String>,
 }
 
 /// A child run to create: a subflow call or a scheduled launch.
@@ -176,6 +179,12 @@ pub struct Spawn {
     pub flow: FlowRef,
     pub input_data: Map<String, Value>,
     pub session_id: String,
+    /// Where the child starts, when not at its flow's entry (an event listener's node).
+    #[serde(default)]
+    pub entry_node: Option<String>,
+    /// The child's workflow id, when not its flow's (`visual_event_listener_...`).
+    #[serde(default)]
+    pub workflow_id: Option<String>,
 }
 
 /// Everything needed to create a run.
@@ -220,6 +229,7 @@ impl RunState {
             sends: Vec::new(),
             spawns: Vec::new(),
             schedule: None,
+            children: Vec::new(),
         }
     }
 
@@ -284,17 +294,7 @@ impl RunState {
     /// cancelled too.
     pub fn cancel(&mut self, env: &dyn crate::Env, reason: Option<String>) {
         let now = env.now_iso();
-        if let Some(child) = self.waiting.as_ref().and_then(Wait::child_run_id) {
-            let command = NewCommand {
-                command_id: format!("cascade-cancel:{}:{child}", self.run_id),
-                run_id: child.to_owned(),
-                kind: "cancel".into(),
-                payload: serde_json::json!({ "reason": "Parent run cancelled" }),
-                ts: now.clone(),
-                client_id: None,
-            };
-            self.sends.push(command);
-        }
+        self.send_to_children("cancel", &format!("cancel:{}", self.run_id), serde_json::json!({}), &now);
         let node = self.current_node.clone().unwrap_or_default();
         let record = self.record_ctx().terminal_status(env.new_id(), &node, "cancelled", &now);
         self.outbox.push(record);
@@ -302,6 +302,27 @@ impl RunState {
         self.paused = false;
         self.pause_reason = None;
         self.finish(RunStatus::Cancelled, now);
+    }
+
+    /// Starts a child run; its id joins [`children`](Self::children).
+    pub fn spawn(&mut self, spawn: Spawn) {
+        self.children.push(spawn.run_id.clone());
+        self.spawns.push(spawn);
+    }
+
+    /// Sends a command to every child: commands for a run apply to its whole tree.
+    /// `origin` makes the command ids unique and stable, so a re-sent batch lands once.
+    pub fn send_to_children(&mut self, kind: &str, origin: &str, payload: Value, now: &str) {
+        for child in self.children.clone() {
+            self.sends.push(NewCommand {
+                command_id: format!("tree:{origin}:{child}"),
+                run_id: child,
+                kind: kind.to_owned(),
+                payload: payload.clone(),
+                ts: now.to_owned(),
+                client_id: None,
+            });
+        }
     }
 
     fn finish(&mut self, status: RunStatus, now: String) {

@@ -367,7 +367,7 @@ impl Runner {
         let workspace = self.workspaces.join(&spawn.run_id);
         let workspace_error = std::fs::create_dir_all(&workspace).err();
         let (flow, entry) = match &compiled {
-            Ok((flow, compiled)) => (flow.clone(), compiled.entry.clone()),
+            Ok((flow, compiled)) => (flow.clone(), spawn.entry_node.clone().unwrap_or_else(|| compiled.entry.clone())),
             Err(_) => (resolved.clone().unwrap_or_else(|_| spawn.flow.clone()), String::new()),
         };
         let mut child = RunState::new(agw_domain::run::NewRun {
@@ -385,6 +385,9 @@ impl Runner {
             (_, Some(e)) => Some(format!("cannot create workspace {}: {e}", workspace.display())),
             _ => None,
         };
+        if let Some(workflow_id) = &spawn.workflow_id {
+            child.workflow_id = workflow_id.clone();
+        }
         if let Some(message) = problem {
             child.fail(self.env.as_ref(), "", &format!("Subflow '{}' cannot run: {message}", spawn.flow.workflow_id()));
         }
@@ -398,6 +401,10 @@ impl Runner {
         let _guard = hold(&lock);
         let Some(mut run) = self.store.load_run(run_id)? else { return Ok(None) };
         let len = reconcile_outbox(self.store.as_ref(), &run)?;
+        if !run.spawns.is_empty() || !run.sends.is_empty() {
+            // The API stores runs with children to start; a crash may have cut a delivery short.
+            self.deliver(&run)?;
+        }
         run.begin_checkpoint(len);
         // Compare after the reset: a change that changes nothing writes nothing (the stored
         // outbox, if any, is already in the ledger).

@@ -144,7 +144,7 @@ pub async fn start(State(state): State<AppState>, body: Bytes) -> ApiResult<Json
     let run_id = uuid::Uuid::new_v4().to_string();
     let workspace = state.data_dir.join("workspaces").join(&run_id);
     std::fs::create_dir_all(&workspace).map_err(ApiError::internal)?;
-    let run = RunState::new(NewRun {
+    let mut run = RunState::new(NewRun {
         run_id: run_id.clone(),
         flow: resolved.flow.clone(),
         input_data,
@@ -154,6 +154,7 @@ pub async fn start(State(state): State<AppState>, body: Bytes) -> ApiResult<Json
         entry_node: compiled.entry.clone(),
         now: state.env.now_iso(),
     });
+    run.start_listeners(&compiled, state.env.as_ref());
     let (store, artifacts, flow_json) = (state.store.clone(), state.artifacts.clone(), resolved.flow_json.clone());
     tokio::task::spawn_blocking(move || {
         // The snapshot first: a run never exists without the flow it runs.

@@ -385,11 +385,13 @@ impl Interp<'_> {
         vars.remove("inherit_context");
         let child = self.env.new_id();
         let workflow_id = target.workflow_id();
-        self.run.spawns.push(Spawn {
+        self.run.spawn(Spawn {
             run_id: child.clone(),
             flow: target,
             input_data: vars.clone(),
             session_id: session,
+            entry_node: None,
+            workflow_id: None,
         });
         let wait = Wait {
             reason: "subworkflow".into(),
@@ -589,6 +591,40 @@ fn resumed_outputs(node: &CNode, kind: EffectKind, payload: Value) -> Map<String
 }
 
 impl crate::run::RunState {
+    /// Starts one listener child run per `on_event` node that is not the flow's entry, as
+    /// the reference does when a run starts: each waits for its event and runs its branch
+    /// while the main run goes its own way.
+    pub fn start_listeners(&mut self, flow: &super::CompiledFlow, env: &dyn crate::Env) {
+        let sanitize = |text: &str| {
+            let mut out = String::new();
+            for c in text.chars() {
+                if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                    out.push(c);
+                } else if !out.ends_with('_') {
+                    out.push('_');
+                }
+            }
+            out
+        };
+        let listeners: Vec<String> = flow
+            .nodes()
+            .iter()
+            .filter(|n| n.kind == super::NodeKind::Effect(EffectKind::OnEvent) && n.id != flow.entry)
+            .map(|n| n.id.clone())
+            .collect();
+        for node in listeners {
+            let workflow_id = format!("visual_event_listener_{}_{}", sanitize(&self.workflow_id), sanitize(&node));
+            self.spawn(Spawn {
+                run_id: env.new_id(),
+                flow: self.flow.clone(),
+                input_data: Map::new(),
+                session_id: self.session_id.clone(),
+                entry_node: Some(node),
+                workflow_id: Some(workflow_id),
+            });
+        }
+    }
+
     /// Resumes the wait with `payload`, journaling the resume. A paused run gets its result
     /// and stays paused (on the synthetic pause wait) until `resume` unpauses it.
     pub fn resume_wait(&mut self, payload: Value, env: &dyn crate::Env) -> bool {
