@@ -607,7 +607,7 @@ mod durable {
         let wait = h.run.waiting.clone().expect("waiting");
         assert_eq!(wait.reason, "subworkflow");
         assert_eq!(wait.child_run_id(), Some(spawn.run_id.as_str()));
-        assert_eq!(h.run.children, [spawn.run_id.clone()]);
+        assert_eq!(h.run.children, std::slice::from_ref(&spawn.run_id));
 
         // The child finishes and hands its output to the parent through the inbox.
         let mut child = RunState::new(NewRun {
