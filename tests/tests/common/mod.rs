@@ -126,8 +126,14 @@ impl TestGateway {
 
     /// Stops the gateway cleanly and opens a new one on the same data dir and configuration.
     pub async fn restart(self) -> Self {
+        self.restart_after(Duration::ZERO).await
+    }
+
+    /// Like [`restart`](Self::restart), staying down for `downtime` first.
+    pub async fn restart_after(self, downtime: Duration) -> Self {
         let config = self.gateway.config.clone();
         self.stop().await;
+        tokio::time::sleep(downtime).await;
         Self::open(config).await
     }
 
