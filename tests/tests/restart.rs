@@ -77,3 +77,68 @@ async fn a_paused_run_stays_paused_across_restart_and_resumes() {
     assert_eq!(gw.ledger(&run_id).await.len(), 2);
     gw.stop().await;
 }
+
+/// A crash right after a checkpoint is saved leaves its promises to other runs undone: here
+/// a completed run still owes an event to a listener and a child run. The next start keeps
+/// them, exactly once, however often it happens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn promises_a_crash_cut_short_are_kept_once_at_restart() {
+    use agw_domain::command::NewCommand;
+    use agw_domain::run::{FlowRef, NewRun, RunState, RunStatus, Spawn};
+    use agw_store::RunStore;
+
+    let temp = tempfile::tempdir().expect("tempdir");
+    let (flows, data) = (temp.path().join("flows"), temp.path().join("data"));
+    standard_flows(&flows);
+    let gw = TestGateway::start(&data, options(flows.clone())).await;
+    let listener = gw
+        .start_run(json!({"bundle_id": "wait-event", "session_id": "crash",
+                          "input_data": {"event_key": "evt:session:crash:go"}}))
+        .await;
+    gw.wait_for(&listener, |v| v["status"] == "waiting").await;
+    gw.stop().await;
+
+    let pure_math =
+        FlowRef { bundle_id: "pure-math".into(), bundle_version: "0.1.0".into(), flow_id: "pure-math".into() };
+    let mut crashed = RunState::new(NewRun {
+        run_id: "crashed".into(),
+        flow: pure_math.clone(),
+        input_data: Default::default(),
+        session_id: Some("crash".into()),
+        parent_run_id: None,
+        workspace_root: String::new(),
+        entry_node: "start".into(),
+        now: "2026-11-21T00:00:00+00:00".into(),
+    });
+    crashed.status = RunStatus::Completed;
+    crashed.sends.push(NewCommand {
+        command_id: "emit:crashed:step-1".into(),
+        run_id: "crash".into(),
+        kind: "emit_event".into(),
+        payload: json!({"name": "go", "session_id": "crash", "payload": {"from": "crashed"}}),
+        ts: "2026-11-21T00:00:00+00:00".into(),
+        client_id: None,
+    });
+    crashed.spawn(Spawn {
+        run_id: "crashed-child".into(),
+        flow: pure_math,
+        input_data: json!({"a": 1, "b": 2}).as_object().cloned().expect("object"),
+        session_id: "crash".into(),
+        entry_node: None,
+        workflow_id: None,
+    });
+    agw_store::FileStore::open(&data).expect("store").create_run(&crashed).expect("saved");
+
+    for round in 0..2 {
+        let gw = TestGateway::start(&data, options(flows.clone())).await;
+        let woken = gw.wait_terminal(&listener).await;
+        assert_eq!(woken["output"]["event"]["payload"], json!({"from": "crashed"}), "round {round}");
+        let child = gw.wait_terminal("crashed-child").await;
+        assert_eq!((child["status"].as_str(), child["parent_run_id"].as_str()), (Some("completed"), Some("crashed")));
+        assert_eq!(child["output"]["sum"], 3.0);
+        let inbox = std::fs::read_to_string(data.join("commands.jsonl")).expect("inbox");
+        assert_eq!(inbox.matches("emit:crashed:step-1").count(), 1, "round {round}: the event is in the inbox once");
+        assert_eq!(gw.ledger(&listener).await.len(), 5, "round {round}: woken once");
+        gw.stop().await;
+    }
+}
