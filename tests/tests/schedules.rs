@@ -68,6 +68,11 @@ async fn a_schedule_launches_its_children_and_shows_itself_as_the_reference_does
     for kid in &kids {
         assert_eq!((kid["status"].as_str(), kid["session_id"].as_str()), (Some("completed"), Some("sess-sched")));
         assert_eq!(kid["output"]["sum"], 2.0);
+        let (_, artifacts) =
+            gw.get(&format!("/api/gateway/runs/{}/artifacts", kid["run_id"].as_str().unwrap_or(""))).await;
+        let kinds: Vec<&Value> =
+            artifacts["items"].as_array().into_iter().flatten().map(|a| &a["tags"]["kind"]).collect();
+        assert_eq!(kinds, [&json!("workflow_snapshot")], "a child keeps its flow snapshot: {artifacts}");
     }
     let gap = created(&kids[1]) - created(&kids[0]);
     assert!(gap >= chrono::Duration::milliseconds(900), "launches are an interval apart: {gap}");

@@ -25,6 +25,8 @@ pub trait Workflows: Send + Sync {
     /// `flow` with an empty `bundle_version` resolved to the newest loaded version; an
     /// error says which bundle is missing.
     fn resolve(&self, flow: &FlowRef) -> Result<FlowRef, String>;
+    /// The flow's VisualFlow JSON, for the snapshot every run keeps as an artifact.
+    fn flow_json(&self, flow: &FlowRef) -> Option<serde_json::Value>;
     /// A fresh executor for one tick of one run.
     fn executor(&self) -> Box<dyn NodeExecutor + Send>;
 }

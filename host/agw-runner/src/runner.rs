@@ -116,6 +116,8 @@ pub struct Runner {
     lock: RunnerLock,
     /// Where child runs get their workspace folders.
     workspaces: std::path::PathBuf,
+    /// Where child runs keep their flow snapshots.
+    artifacts: Arc<agw_store::ArtifactStore>,
     /// Runs believed runnable. Refreshed from the store by a full scan once per poll
     /// interval (another process may have created runs); in between, hints and commands
     /// add to it, so a pass costs what the active runs cost, not what the data dir holds.
@@ -137,6 +139,7 @@ impl Runner {
         handle: RunnerHandle,
         lock: RunnerLock,
         workspaces: std::path::PathBuf,
+        artifacts: Arc<agw_store::ArtifactStore>,
     ) -> Self {
         let acquired = env.now_iso();
         handle.set_status(|s| {
@@ -150,7 +153,7 @@ impl Runner {
             }
         });
         let active = Mutex::new(ActiveSet { runs: Default::default(), scanned_at: None });
-        Self { store, workflows, env, config, handle, locks: RunLocks::default(), lock, workspaces, active }
+        Self { store, workflows, env, config, handle, locks: RunLocks::default(), lock, workspaces, artifacts, active }
     }
 
     /// Runs until `shutdown` turns true. Finishes the tick in progress before returning.
@@ -342,9 +345,16 @@ impl Runner {
                 continue;
             }
             let child = self.child_run(run, spawn);
+            if let Some(json) = self.workflows.flow_json(&child.flow) {
+                // Like the API, the snapshot first: a run never exists without the flow it runs.
+                if let Err(e) = agw_store::store_flow_snapshot(&self.artifacts, &child.run_id, &child.flow, &json) {
+                    tracing::error!(child = %child.run_id, error = %e, "cannot store the child's flow snapshot");
+                }
+            }
             self.store.create_run(&child)?;
             if !child.outbox.is_empty() {
                 self.store.append_ledger(&child.run_id, &child.outbox)?;
+                self.handle.appended(&child.run_id);
             }
             tracing::info!(run_id = %run.run_id, child = %child.run_id, workflow_id = %child.workflow_id, "child run started");
             self.handle.wake_run(&child.run_id);

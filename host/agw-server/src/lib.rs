@@ -81,6 +81,7 @@ impl Gateway {
             self.handle.clone(),
             lock,
             self.config.data_dir.join("workspaces"),
+            self.artifacts.clone(),
         );
         Ok(Some(tokio::spawn(Arc::new(runner).run(shutdown))))
     }

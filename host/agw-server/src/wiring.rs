@@ -127,6 +127,11 @@ impl Workflows for GatewayWorkflows {
         Ok(FlowRef { bundle_version: loaded.bundle.manifest.bundle_version.clone(), ..flow.clone() })
     }
 
+    fn flow_json(&self, flow: &FlowRef) -> Option<serde_json::Value> {
+        let catalog = self.catalog.get();
+        catalog.get(&flow.bundle_id, Some(&flow.bundle_version))?.bundle.flows.get(&flow.flow_id).cloned()
+    }
+
     fn executor(&self) -> Box<dyn NodeExecutor + Send> {
         Box::new(self.plugins.session())
     }
