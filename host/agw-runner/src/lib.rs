@@ -15,7 +15,7 @@ use agw_domain::NodeExecutor;
 use agw_domain::run::FlowRef;
 
 pub use lock::{LockError, RunnerLock};
-pub use runner::{Runner, RunnerConfig, RunnerHandle, RunnerStatus};
+pub use runner::{RunHomes, Runner, RunnerConfig, RunnerHandle, RunnerStatus};
 
 /// Where the runner (and the API, to validate a start) gets executable flows and node
 /// executors. The binary wires it to the bundle catalog and the plugin host.

@@ -105,6 +105,15 @@ impl RunnerHandle {
     }
 }
 
+/// Where the files of the child runs the runner starts go.
+#[derive(Debug, Clone)]
+pub struct RunHomes {
+    /// Parent of each run's workspace folder.
+    pub workspaces: std::path::PathBuf,
+    /// Flow snapshots.
+    pub artifacts: Arc<agw_store::ArtifactStore>,
+}
+
 /// Applies commands and ticks runs for one data dir. Holds the data dir's runner lock.
 pub struct Runner {
     store: Arc<dyn RunStore>,
@@ -114,10 +123,7 @@ pub struct Runner {
     handle: RunnerHandle,
     locks: RunLocks,
     lock: RunnerLock,
-    /// Where child runs get their workspace folders.
-    workspaces: std::path::PathBuf,
-    /// Where child runs keep their flow snapshots.
-    artifacts: Arc<agw_store::ArtifactStore>,
+    homes: RunHomes,
     /// Runs believed runnable. Refreshed from the store by a full scan once per poll
     /// interval (another process may have created runs); in between, hints and commands
     /// add to it, so a pass costs what the active runs cost, not what the data dir holds.
@@ -138,8 +144,7 @@ impl Runner {
         config: RunnerConfig,
         handle: RunnerHandle,
         lock: RunnerLock,
-        workspaces: std::path::PathBuf,
-        artifacts: Arc<agw_store::ArtifactStore>,
+        homes: RunHomes,
     ) -> Self {
         let acquired = env.now_iso();
         handle.set_status(|s| {
@@ -153,7 +158,7 @@ impl Runner {
             }
         });
         let active = Mutex::new(ActiveSet { runs: Default::default(), scanned_at: None });
-        Self { store, workflows, env, config, handle, locks: RunLocks::default(), lock, workspaces, artifacts, active }
+        Self { store, workflows, env, config, handle, locks: RunLocks::default(), lock, homes, active }
     }
 
     /// Runs until `shutdown` turns true. Finishes the tick in progress before returning.
@@ -347,7 +352,8 @@ impl Runner {
             let child = self.child_run(run, spawn);
             if let Some(json) = self.workflows.flow_json(&child.flow) {
                 // Like the API, the snapshot first: a run never exists without the flow it runs.
-                if let Err(e) = agw_store::store_flow_snapshot(&self.artifacts, &child.run_id, &child.flow, &json) {
+                if let Err(e) = agw_store::store_flow_snapshot(&self.homes.artifacts, &child.run_id, &child.flow, &json)
+                {
                     tracing::error!(child = %child.run_id, error = %e, "cannot store the child's flow snapshot");
                 }
             }
@@ -374,7 +380,7 @@ impl Runner {
         let now = self.env.now_iso();
         let resolved = self.workflows.resolve(&spawn.flow);
         let compiled = resolved.clone().and_then(|flow| self.workflows.compile(&flow).map(|c| (flow, c)));
-        let workspace = self.workspaces.join(&spawn.run_id);
+        let workspace = self.homes.workspaces.join(&spawn.run_id);
         let workspace_error = std::fs::create_dir_all(&workspace).err();
         let (flow, entry) = match &compiled {
             Ok((flow, compiled)) => (flow.clone(), spawn.entry_node.clone().unwrap_or_else(|| compiled.entry.clone())),

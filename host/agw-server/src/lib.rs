@@ -11,7 +11,7 @@ use std::sync::Arc;
 use agw_api::{ApiConfig, AppState, AuthConfig};
 use agw_domain::{Env, SystemEnv};
 use agw_plugins::PluginHost;
-use agw_runner::{Runner, RunnerConfig, RunnerHandle, RunnerLock};
+use agw_runner::{RunHomes, Runner, RunnerConfig, RunnerHandle, RunnerLock};
 use agw_store::{ArtifactStore, BundleSources, FileStore, RunStore, SharedCatalog};
 use anyhow::Context;
 use tokio::sync::watch;
@@ -80,8 +80,7 @@ impl Gateway {
             config,
             self.handle.clone(),
             lock,
-            self.config.data_dir.join("workspaces"),
-            self.artifacts.clone(),
+            RunHomes { workspaces: self.config.data_dir.join("workspaces"), artifacts: self.artifacts.clone() },
         );
         Ok(Some(tokio::spawn(Arc::new(runner).run(shutdown))))
     }
