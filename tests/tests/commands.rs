@@ -11,6 +11,21 @@ async fn gateway(temp: &tempfile::TempDir) -> TestGateway {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compact_memory_is_accepted_and_changes_nothing() {
+    let temp = tempfile::tempdir().expect("tempdir");
+    let gw = gateway(&temp).await;
+    let run_id = gw.start_run(json!({"bundle_id": "pure-math"})).await;
+    let before = gw.wait_terminal(&run_id).await;
+    let answer = gw.command(&run_id, "compact_memory", json!({})).await;
+    assert_eq!((answer["accepted"].as_bool(), answer["duplicate"].as_bool()), (Some(true), Some(false)));
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let (_, after) = gw.get(&format!("/api/gateway/runs/{run_id}")).await;
+    assert_eq!(after, before);
+    assert_eq!(gw.ledger(&run_id).await.len(), 2);
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_ends_the_run_with_the_reason_and_one_record() {
     let temp = tempfile::tempdir().expect("tempdir");
     let gw = gateway(&temp).await;
