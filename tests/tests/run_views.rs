@@ -4,6 +4,7 @@
 mod common;
 
 use agw_domain::run::{FlowRef, NewRun, RunState};
+use agw_runner::Workflows;
 use common::{TOKEN, TestGateway};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -114,7 +115,10 @@ async fn history_bundle_of_a_completed_run_matches_the_reference_shape() {
     // The ledger, with 1-based cursors, is exactly what the ledger route serves.
     let ledger = &bundle["ledgers"][&run_id];
     assert_eq!(keys(ledger), ["run_id", "total", "cursor_start", "cursor_end", "items", "artifacts"]);
-    assert_eq!((ledger["total"].clone(), ledger["cursor_start"].clone(), ledger["cursor_end"].clone()), (json!(2), json!(1), json!(2)));
+    assert_eq!(
+        (ledger["total"].clone(), ledger["cursor_start"].clone(), ledger["cursor_end"].clone()),
+        (json!(2), json!(1), json!(2))
+    );
     let records: Vec<Value> = ledger["items"].as_array().expect("items").iter().map(|i| i["record"].clone()).collect();
     assert_eq!(records, gw.ledger(&run_id).await);
     assert_eq!(ledger["items"][1]["cursor"], 2);
@@ -129,7 +133,18 @@ async fn history_bundle_of_a_completed_run_matches_the_reference_shape() {
     assert_eq!(artifacts.len(), 1);
     assert_eq!(
         keys(&artifacts[0]),
-        ["artifact_id", "blob_id", "run_id", "content_type", "size_bytes", "created_at", "tags", "descriptor", "metadata", "access"]
+        [
+            "artifact_id",
+            "blob_id",
+            "run_id",
+            "content_type",
+            "size_bytes",
+            "created_at",
+            "tags",
+            "descriptor",
+            "metadata",
+            "access"
+        ]
     );
     assert_eq!(artifacts[0]["artifact_id"], snapshot["artifact_id"]);
     assert_eq!(artifacts[0]["size_bytes"], PURE_MATH_SNAPSHOT_SIZE);
@@ -141,16 +156,23 @@ async fn history_bundle_of_a_completed_run_matches_the_reference_shape() {
         keys(&timeline[1]),
         ["run_id", "cursor", "node_id", "status", "effect_type", "started_at", "ended_at", "duration_ms"]
     );
-    assert_eq!((timeline[1]["effect_type"].clone(), timeline[0]["effect_type"].clone()), (json!("emit_event"), Value::Null));
+    assert_eq!(
+        (timeline[1]["effect_type"].clone(), timeline[0]["effect_type"].clone()),
+        (json!("emit_event"), Value::Null)
+    );
     assert!(timeline[0]["duration_ms"].is_number());
-    assert_eq!((bundle["resolved_actions"].clone(), bundle["session"].clone(), bundle["warnings"].clone()), (json!([]), Value::Null, json!([])));
+    assert_eq!(
+        (bundle["resolved_actions"].clone(), bundle["session"].clone(), bundle["warnings"].clone()),
+        (json!([]), Value::Null, json!([]))
+    );
 
     // A tail window keeps absolute cursors and says what it left out.
     let (_, tail) = gw.get(&format!("/api/gateway/runs/{run_id}/history_bundle?ledger_max_items=1")).await;
     let ledger = &tail["ledgers"][&run_id];
     assert_eq!((ledger["cursor_start"].clone(), ledger["cursor_end"].clone()), (json!(2), json!(2)));
     assert_eq!(tail["warnings"][0]["code"], "ledger_tail_window");
-    let (_, full) = gw.get(&format!("/api/gateway/runs/{run_id}/history_bundle?ledger_mode=full&ledger_max_items=1")).await;
+    let (_, full) =
+        gw.get(&format!("/api/gateway/runs/{run_id}/history_bundle?ledger_mode=full&ledger_max_items=1")).await;
     assert_eq!(full["ledgers"][&run_id]["items"].as_array().map(Vec::len), Some(2));
 
     let (status, bad) = gw.get(&format!("/api/gateway/runs/{run_id}/history_bundle?ledger_mode=head")).await;
@@ -196,7 +218,7 @@ async fn history_bundle_walks_child_runs() {
     let grandchild = child_run(&gw, &child);
     gw.wait_terminal(&child).await;
     gw.wait_terminal(&grandchild).await;
-    let (_, unrelated) = pure_math_run(&gw).await;
+    let (unrelated, _) = pure_math_run(&gw).await;
 
     let (_, bundle) = gw.get(&format!("/api/gateway/runs/{root}/history_bundle")).await;
     let ledgers = bundle["ledgers"].as_object().expect("ledgers");
@@ -269,7 +291,10 @@ async fn every_run_lists_its_workflow_snapshot_like_the_reference() {
         keys(&page),
         ["items", "total", "offset", "limit", "has_more", "cursor", "next_cursor", "facets", "stats", "warnings"]
     );
-    assert_eq!((page["total"].clone(), page["limit"].clone(), page["has_more"].clone()), (json!(1), json!(500), json!(false)));
+    assert_eq!(
+        (page["total"].clone(), page["limit"].clone(), page["has_more"].clone()),
+        (json!(1), json!(500), json!(false))
+    );
     let item = &page["items"][0];
     assert_eq!(keys(item), ARTIFACT_ITEM_KEYS);
     let id = item["artifact_id"].as_str().expect("artifact_id").to_owned();
@@ -287,7 +312,10 @@ async fn every_run_lists_its_workflow_snapshot_like_the_reference() {
         json!({"$artifact": id, "artifact_id": id, "content_type": "application/json", "modality": "text",
                "run_id": run_id, "sha256": PURE_MATH_SNAPSHOT_SHA256})
     );
-    assert_eq!((item["semantic_kind"].clone(), item["render_kind"].clone(), item["modality"].clone()), (json!("workflow_snapshot"), json!("json"), json!("json")));
+    assert_eq!(
+        (item["semantic_kind"].clone(), item["render_kind"].clone(), item["modality"].clone()),
+        (json!("workflow_snapshot"), json!("json"), json!("json"))
+    );
     assert_eq!(item["title"], format!("Workflow Snapshot {}", &id[..12]));
     assert_eq!(item["links"]["content"], format!("/api/gateway/runs/{run_id}/artifacts/{id}/content"));
     assert_eq!(item["artifact_envelope_v1"]["schema"], "abstractgateway.artifact_envelope.v1");

@@ -97,8 +97,8 @@ impl MakeRequestId for HexRequestId {
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
-    let gateway =
-        routes::gateway_routes(&state.config).route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token));
+    let gateway = routes::gateway_routes(&state.config)
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token));
     Router::new()
         .nest("/api/gateway", gateway)
         .merge(routes::public_routes())

@@ -112,9 +112,8 @@ pub fn timeline_row(run_id: &str, cursor: u64, record: &StepRecord) -> Value {
         Some(Value::String(s)) if !s.is_empty() => Value::String(s.clone()),
         _ => started_at.clone(),
     };
-    let millis = |v: &Value| {
-        v.as_str().and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok()).map(|t| t.timestamp_micros())
-    };
+    let millis =
+        |v: &Value| v.as_str().and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok()).map(|t| t.timestamp_micros());
     let duration_ms = match (millis(&started_at), millis(&ended_at)) {
         (Some(s), Some(e)) => json!(((e - s).max(0) as f64 / 10.0).round() / 100.0),
         _ => Value::Null,
@@ -140,8 +139,15 @@ fn render_kind(content_type: &str) -> &'static str {
         _ if ct.starts_with("image/") => "image",
         _ if ct.starts_with("audio/") => "audio",
         _ if ct.starts_with("video/") => "video",
-        "application/javascript" | "application/typescript" | "application/x-sh" | "text/javascript"
-        | "text/x-python" | "text/x-rust" | "text/x-go" | "text/x-c" | "text/x-shellscript" => "code",
+        "application/javascript"
+        | "application/typescript"
+        | "application/x-sh"
+        | "text/javascript"
+        | "text/x-python"
+        | "text/x-rust"
+        | "text/x-go"
+        | "text/x-c"
+        | "text/x-shellscript" => "code",
         "application/json" => "json",
         _ if ct.ends_with("+json") => "json",
         "text/markdown" | "text/x-markdown" => "markdown",

@@ -115,9 +115,8 @@ impl Command {
     /// `workflow_id` / `run_id` in the payload.
     pub fn event(&self) -> Result<Event, EventError> {
         let payload = &self.payload;
-        let text = |keys: &[&str]| {
-            keys.iter().find_map(|k| payload.get(*k).and_then(Value::as_str).filter(|s| !s.is_empty()))
-        };
+        let text =
+            |keys: &[&str]| keys.iter().find_map(|k| payload.get(*k).and_then(Value::as_str).filter(|s| !s.is_empty()));
         let name = text(&["name"]).ok_or(EventError::NoName)?;
         let scope = text(&["scope"]).unwrap_or("session").to_lowercase();
         let session_id = text(&["session_id", "sessionId"]).unwrap_or(&self.run_id);

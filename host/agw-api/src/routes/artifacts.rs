@@ -21,7 +21,9 @@ impl From<ArtifactError> for ApiError {
         match error {
             ArtifactError::InvalidId { kind: "run_id", id } => Self::run_not_found(&id),
             e @ ArtifactError::InvalidId { .. } => Self::bad_request(format!("Invalid artifact id: {e}")),
-            ArtifactError::NotFound { artifact_id, .. } => Self::not_found(format!("Artifact '{artifact_id}' not found")),
+            ArtifactError::NotFound { artifact_id, .. } => {
+                Self::not_found(format!("Artifact '{artifact_id}' not found"))
+            }
             other => Self::internal(other),
         }
     }
@@ -89,8 +91,9 @@ pub async fn metadata(
 ) -> ApiResult<Json<Value>> {
     require_run(&state, &run_id).await?;
     let artifacts = state.artifacts.clone();
-    let meta =
-        tokio::task::spawn_blocking(move || artifacts.meta(&run_id, &artifact_id)).await.map_err(ApiError::internal)??;
+    let meta = tokio::task::spawn_blocking(move || artifacts.meta(&run_id, &artifact_id))
+        .await
+        .map_err(ApiError::internal)??;
     Ok(Json(replay_views::artifact_item(&meta)))
 }
 
@@ -102,8 +105,9 @@ pub async fn content(
 ) -> ApiResult<Response> {
     require_run(&state, &run_id).await?;
     let artifacts = state.artifacts.clone();
-    let (meta, bytes) =
-        tokio::task::spawn_blocking(move || artifacts.get(&run_id, &artifact_id)).await.map_err(ApiError::internal)??;
+    let (meta, bytes) = tokio::task::spawn_blocking(move || artifacts.get(&run_id, &artifact_id))
+        .await
+        .map_err(ApiError::internal)??;
     let content_type = HeaderValue::from_str(&meta.content_type)
         .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"));
     let mut response = (StatusCode::OK, Body::from(bytes)).into_response();

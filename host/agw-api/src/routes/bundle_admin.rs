@@ -31,10 +31,7 @@ fn missing_file() -> ApiError {
 /// A multipart problem: over the body cap is a 413, anything else a malformed request.
 fn multipart_error(state: &AppState, error: &axum::extract::multipart::MultipartError) -> ApiError {
     if error.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        payload_too_large(format!(
-            "Payload Too Large (more than {} bytes)",
-            state.config.max_upload_body_bytes
-        ))
+        payload_too_large(format!("Payload Too Large (more than {} bytes)", state.config.max_upload_body_bytes))
     } else {
         ApiError::bad_request(format!("Invalid multipart body: {}", error.body_text()))
     }
@@ -96,12 +93,18 @@ async fn read_form(state: &AppState, mut multipart: Multipart) -> ApiResult<Uplo
 fn served(state: &AppState, catalog: &BundleCatalog, bundle: &Bundle) -> (bool, Value) {
     let m = &bundle.manifest;
     let Some(loaded) = catalog.get(&m.bundle_id, Some(&m.bundle_version)) else {
-        return (false, json!({"bundle_id": m.bundle_id, "bundle_version": m.bundle_version,
-                              "skip_kind": "not_loaded", "reason": format!("{} was not loaded", bundle.bundle_ref())}));
+        return (
+            false,
+            json!({"bundle_id": m.bundle_id, "bundle_version": m.bundle_version,
+                              "skip_kind": "not_loaded", "reason": format!("{} was not loaded", bundle.bundle_ref())}),
+        );
     };
     if loaded.bundle.sha256 != bundle.sha256 {
-        return (false, json!({"bundle_id": m.bundle_id, "bundle_version": m.bundle_version, "skip_kind": "shadowed",
-                              "reason": format!("another file ({}) provides {}", loaded.path.display(), bundle.bundle_ref())}));
+        return (
+            false,
+            json!({"bundle_id": m.bundle_id, "bundle_version": m.bundle_version, "skip_kind": "shadowed",
+                              "reason": format!("another file ({}) provides {}", loaded.path.display(), bundle.bundle_ref())}),
+        );
     }
     // Served means startable: every entrypoint compiles against the loaded plugins.
     for entry in &m.entrypoints {
@@ -111,9 +114,12 @@ fn served(state: &AppState, catalog: &BundleCatalog, bundle: &Bundle) -> (bool, 
             flow_id: entry.flow_id.clone(),
         };
         if let Err(reason) = state.workflows.compile(&flow) {
-            return (false, json!({"bundle_id": m.bundle_id, "bundle_version": m.bundle_version,
+            return (
+                false,
+                json!({"bundle_id": m.bundle_id, "bundle_version": m.bundle_version,
                                   "skip_kind": "compile_failed",
-                                  "reason": format!("flow '{}' cannot run: {reason}", entry.flow_id)}));
+                                  "reason": format!("flow '{}' cannot run: {reason}", entry.flow_id)}),
+            );
         }
     }
     (true, Value::Null)
@@ -163,7 +169,8 @@ pub async fn upload(
     multipart: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<Json<Value>> {
     let cap = state.config.max_upload_body_bytes;
-    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if let Some(length) = declared.filter(|&n| n > cap) {
         return Err(payload_too_large(format!("Payload Too Large ({length} bytes > {cap} bytes)")));
     }

@@ -183,10 +183,14 @@ fn build_history(state: &AppState, root: RunState, options: &HistoryOptions) -> 
             }
             _ => 0,
         };
-        let records = agw_store::read_committed(store, &run, start, usize::try_from(total - start).unwrap_or(usize::MAX))?;
+        let records =
+            agw_store::read_committed(store, &run, start, usize::try_from(total - start).unwrap_or(usize::MAX))?;
         let artifacts = state.artifacts.list(&run.run_id).map_err(ApiError::internal)?;
         if run.run_id == root_id {
-            snapshot = artifacts.iter().find(|m| agw_store::artifacts::is_flow_snapshot(m)).map_or(Value::Null, replay_views::snapshot_ref);
+            snapshot = artifacts
+                .iter()
+                .find(|m| agw_store::artifacts::is_flow_snapshot(m))
+                .map_or(Value::Null, replay_views::snapshot_ref);
         }
         let summaries: Vec<Value> =
             artifacts.iter().take(MAX_BUNDLE_ARTIFACTS).map(replay_views::artifact_summary).collect();

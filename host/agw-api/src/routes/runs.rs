@@ -104,7 +104,9 @@ pub(super) fn resolve(state: &AppState, body: &Map<String, Value>) -> ApiResult<
 pub(super) fn object_body(body: &[u8]) -> ApiResult<Map<String, Value>> {
     match json_body(body)? {
         Value::Object(body) => Ok(body),
-        other => Err(ApiError::invalid("model_attributes_type", &["body"], "Input should be a valid dictionary", other)),
+        other => {
+            Err(ApiError::invalid("model_attributes_type", &["body"], "Input should be a valid dictionary", other))
+        }
     }
 }
 
@@ -113,9 +115,12 @@ pub(super) fn input_data(body: &Map<String, Value>) -> ApiResult<Map<String, Val
     match body.get("input_data") {
         None | Some(Value::Null) => Ok(Map::new()),
         Some(Value::Object(map)) => Ok(map.clone()),
-        Some(other) => {
-            Err(ApiError::invalid("dict_type", &["body", "input_data"], "Input should be a valid dictionary", other.clone()))
-        }
+        Some(other) => Err(ApiError::invalid(
+            "dict_type",
+            &["body", "input_data"],
+            "Input should be a valid dictionary",
+            other.clone(),
+        )),
     }
 }
 
@@ -124,9 +129,12 @@ pub(super) fn session_id(body: &Map<String, Value>) -> ApiResult<Option<String>>
     match body.get("session_id") {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone()).filter(|s| !s.is_empty())),
-        Some(other) => {
-            Err(ApiError::invalid("string_type", &["body", "session_id"], "Input should be a valid string", other.clone()))
-        }
+        Some(other) => Err(ApiError::invalid(
+            "string_type",
+            &["body", "session_id"],
+            "Input should be a valid string",
+            other.clone(),
+        )),
     }
 }
 

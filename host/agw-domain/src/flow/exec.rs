@@ -42,13 +42,33 @@ pub trait NodeExecutor {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Frame {
-    For { node: String, next: f64, end: f64, step: f64, index: u64, total: u64 },
-    While { node: String, index: u64 },
-    Loop { node: String, items: Vec<Value>, index: u64 },
-    Sequence { node: String, branches: Vec<String>, next: usize },
+    For {
+        node: String,
+        next: f64,
+        end: f64,
+        step: f64,
+        index: u64,
+        total: u64,
+    },
+    While {
+        node: String,
+        index: u64,
+    },
+    Loop {
+        node: String,
+        items: Vec<Value>,
+        index: u64,
+    },
+    Sequence {
+        node: String,
+        branches: Vec<String>,
+        next: usize,
+    },
     /// An event listener (`on_event`, a recurrent `on_schedule`): its node waits again when
     /// the branch it started ends.
-    Listen { node: String },
+    Listen {
+        node: String,
+    },
 }
 
 impl Frame {
@@ -198,9 +218,11 @@ impl Interp<'_> {
         let Some(node_id) = self.exec().cursor.take() else {
             return self.resume_frame();
         };
-        let node = flow
-            .node(&node_id)
-            .ok_or_else(|| Failure { message: format!("node '{node_id}' is not in the flow"), node_id, effect: None })?;
+        let node = flow.node(&node_id).ok_or_else(|| Failure {
+            message: format!("node '{node_id}' is not in the flow"),
+            node_id,
+            effect: None,
+        })?;
         self.run.current_node = Some(node.id.clone());
         match node.kind {
             NodeKind::FlowStart => {
