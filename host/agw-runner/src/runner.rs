@@ -363,6 +363,8 @@ impl Runner {
                 self.handle.appended(&child.run_id);
             }
             tracing::info!(run_id = %run.run_id, child = %child.run_id, workflow_id = %child.workflow_id, "child run started");
+            // A child that could not start is already over: its result goes to the parent now.
+            self.deliver(&child)?;
             self.handle.wake_run(&child.run_id);
         }
         for command in &run.sends {
