@@ -6,6 +6,7 @@ mod exec;
 mod model;
 mod resolve;
 mod value;
+mod waits;
 
 pub use compile::{CompiledFlow, FlowError, NodeKind};
 pub use effects::{EffectKind, WaitStep};
