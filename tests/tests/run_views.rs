@@ -388,3 +388,55 @@ async fn artifact_content_round_trips_and_unknown_ids_get_the_reference_404s() {
     assert_eq!((status, body), (StatusCode::NOT_FOUND, json!({"detail": "Run 'nope' not found"})));
     gw.stop().await;
 }
+
+/// `GET /runs` filters: status, workflow, session, parent, roots only, paging; each item
+/// carries its ledger length.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_run_list_filters_and_pages() {
+    let temp = tempfile::tempdir().expect("tempdir");
+    let gw = TestGateway::standard(&temp, 100).await;
+    let done = gw.start_run(json!({"bundle_id": "pure-math", "session_id": "s-list"})).await;
+    gw.wait_terminal(&done).await;
+    let waiting = gw
+        .start_run(json!({"bundle_id": "wait-event", "session_id": "s-list", "input_data": {"event_key": "k"}}))
+        .await;
+    gw.wait_for(&waiting, |v| v["status"] == "waiting").await;
+    let (_, scheduled) =
+        gw.post("/api/gateway/runs/schedule", json!({"bundle_id": "pure-math", "interval": "1h"})).await;
+    let parent = scheduled["run_id"].as_str().expect("run_id").to_owned();
+    gw.wait_for(&parent, |v| v["current_node"] == "wait_interval").await;
+
+    let ids = |page: &Value| -> Vec<String> {
+        page["items"].as_array().into_iter().flatten().filter_map(|r| r["run_id"].as_str().map(str::to_owned)).collect()
+    };
+    let (_, page) = gw.get("/api/gateway/runs?session_id=s-list").await;
+    let mut found = ids(&page);
+    found.sort();
+    let mut want = vec![done.clone(), waiting.clone()];
+    want.sort();
+    assert_eq!(found, want);
+    let (_, page) = gw.get("/api/gateway/runs?session_id=s-list&status=waiting").await;
+    assert_eq!(ids(&page), [waiting.clone()]);
+    let (_, page) = gw.get("/api/gateway/runs?workflow_id=wait-event@0.1.0:wait-event").await;
+    assert_eq!(ids(&page), [waiting.clone()]);
+    assert_eq!(page["items"][0]["ledger_len"], 2, "started and waiting");
+    let (_, children) = gw.get(&format!("/api/gateway/runs?parent_run_id={parent}")).await;
+    let child = ids(&children);
+    assert_eq!(child.len(), 1);
+    let (_, roots) = gw.get("/api/gateway/runs?root_only=true&limit=100").await;
+    assert!(!ids(&roots).contains(&child[0]) && ids(&roots).contains(&parent));
+    let (_, all) = gw.get("/api/gateway/runs?limit=100").await;
+    assert_eq!(all["count"], 4);
+    let (_, first) = gw.get("/api/gateway/runs?limit=3").await;
+    let (_, rest) = gw.get("/api/gateway/runs?limit=3&offset=3").await;
+    assert_eq!((first["count"].clone(), first["has_more"].clone()), (json!(3), json!(true)));
+    assert_eq!(
+        (rest["count"].clone(), rest["has_more"].clone(), rest["offset"].clone()),
+        (json!(1), json!(false), json!(3))
+    );
+    let mut paged = ids(&first);
+    paged.extend(ids(&rest));
+    assert_eq!(paged, ids(&all), "pages partition the list in order");
+    gw.command(&parent, "cancel", json!({})).await;
+    gw.stop().await;
+}
