@@ -416,9 +416,9 @@ async fn the_run_list_filters_and_pages() {
     want.sort();
     assert_eq!(found, want);
     let (_, page) = gw.get("/api/gateway/runs?session_id=s-list&status=waiting").await;
-    assert_eq!(ids(&page), [waiting.clone()]);
+    assert_eq!(ids(&page), std::slice::from_ref(&waiting));
     let (_, page) = gw.get("/api/gateway/runs?workflow_id=wait-event@0.1.0:wait-event").await;
-    assert_eq!(ids(&page), [waiting.clone()]);
+    assert_eq!(ids(&page), std::slice::from_ref(&waiting));
     assert_eq!(page["items"][0]["ledger_len"], 2, "started and waiting");
     let (_, children) = gw.get(&format!("/api/gateway/runs?parent_run_id={parent}")).await;
     let child = ids(&children);
