@@ -1,8 +1,11 @@
-//! `agw-bench`: measures what the walking-skeleton issue asks for and writes a JSON report.
+//! `agw-bench`: measures the gateway and writes a JSON report.
 //!
 //! ```text
 //! cargo run --release -p agw-bench -- --runs 200 --out docs/benchmarks/skeleton.json
+//! cargo run --release -p agw-bench -- --suite durable --runs 200 --out docs/benchmarks/durable.json
 //! ```
+//!
+//! The `skeleton` suite:
 //!
 //! - `start_to_completed`: wall time from sending `POST /runs/start` to receiving the SSE
 //!   `done` frame of that run (sent once the run is completed and its ledger final), for
@@ -11,6 +14,14 @@
 //! - `node_call`: a fresh tick session instantiating std-nodes and calling `add` once;
 //! - `plugin_load`: loading the first-party plugins with an empty cache (compiles) and with a
 //!   warm cache.
+//!
+//! The `durable` suite:
+//!
+//! - `event_round_trip`: a `wait-event` run waits; the time from sending the `emit_event`
+//!   command to receiving the SSE `done` frame of the woken run (the inbox append, the runner
+//!   applying the event, the resume tick and the final records);
+//! - `tick_cost`: a `loop-n` run of 500 iterations with one execution step per tick, so every
+//!   step is a checkpoint: wall time per tick, with and without fsync.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -34,6 +45,9 @@ struct Args {
     /// Where to write the JSON report (also printed).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// `skeleton` or `durable`.
+    #[arg(long, default_value = "skeleton")]
+    suite: String,
 }
 
 /// Summary statistics in milliseconds.
@@ -106,16 +120,101 @@ fn node_call(calls: usize) -> anyhow::Result<Value> {
     )
 }
 
-async fn start_to_completed(runs: usize, fsync: bool) -> anyhow::Result<Value> {
-    let temp = tempfile::tempdir()?;
+/// A gateway on a temp data dir serving the reference's sample bundles.
+async fn bench_gateway(
+    temp: &tempfile::TempDir,
+    fsync: bool,
+    tick_max_steps: u32,
+) -> anyhow::Result<abstractgateway::Launched> {
     let flows = temp.path().join("flows");
     std::fs::create_dir_all(&flows)?;
-    std::fs::copy(repo().join("tests/data/reference-flows/pure-math@0.1.0.flow"), flows.join("pure-math@0.1.0.flow"))
-        .context("copy pure-math")?;
-    let config =
-        Config { flows_dir: Some(flows), tokens: vec!["bench".into()], fsync, ..Config::new(temp.path().join("data")) };
+    for entry in std::fs::read_dir(repo().join("tests/data/reference-flows"))? {
+        let entry = entry?;
+        std::fs::copy(entry.path(), flows.join(entry.file_name())).context("copy sample bundle")?;
+    }
+    let config = Config {
+        flows_dir: Some(flows),
+        tokens: vec!["bench".into()],
+        fsync,
+        tick_max_steps,
+        ..Config::new(temp.path().join("data"))
+    };
     let gateway = Gateway::open(config)?;
-    let launched = launch(&gateway, tokio::net::TcpListener::bind("127.0.0.1:0").await?, true).await?;
+    Ok(launch(&gateway, tokio::net::TcpListener::bind("127.0.0.1:0").await?, true).await?)
+}
+
+async fn start_run(client: &reqwest::Client, base: &str, body: &Value) -> anyhow::Result<String> {
+    let answer: Value =
+        client.post(format!("{base}/runs/start")).bearer_auth("bench").json(body).send().await?.json().await?;
+    Ok(answer["run_id"].as_str().context("run_id")?.to_owned())
+}
+
+async fn view(client: &reqwest::Client, base: &str, run_id: &str) -> anyhow::Result<Value> {
+    Ok(client.get(format!("{base}/runs/{run_id}")).bearer_auth("bench").send().await?.json().await?)
+}
+
+async fn wait_status(client: &reqwest::Client, base: &str, run_id: &str, status: &str) -> anyhow::Result<Value> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let view = view(client, base, run_id).await?;
+        if view["status"] == status {
+            return Ok(view);
+        }
+        anyhow::ensure!(Instant::now() < deadline, "run {run_id} never got to {status}: {view}");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+async fn event_round_trip(runs: usize, fsync: bool) -> anyhow::Result<Value> {
+    let temp = tempfile::tempdir()?;
+    let launched = bench_gateway(&temp, fsync, 100).await?;
+    let base = format!("http://{}/api/gateway", launched.addr);
+    let client = reqwest::Client::new();
+    let mut samples = Vec::with_capacity(runs);
+    for i in 0..runs + 10 {
+        let session = format!("bench-{i}");
+        let key = format!("evt:session:{session}:go");
+        let body = json!({"bundle_id": "wait-event", "session_id": session, "input_data": {"event_key": key}});
+        let run_id = start_run(&client, &base, &body).await?;
+        wait_status(&client, &base, &run_id, "waiting").await?;
+        let stream =
+            client.get(format!("{base}/runs/{run_id}/ledger/stream?after=2")).bearer_auth("bench").send().await?;
+        let started = Instant::now();
+        let command = json!({"command_id": format!("go-{i}"), "run_id": session, "type": "emit_event",
+                             "payload": {"name": "go", "payload": {"i": i}}});
+        client.post(format!("{base}/commands")).bearer_auth("bench").json(&command).send().await?.error_for_status()?;
+        let text = stream.text().await?;
+        let elapsed = started.elapsed();
+        anyhow::ensure!(text.contains("event: done"), "stream ended without done: {text}");
+        anyhow::ensure!(view(&client, &base, &run_id).await?["status"] == "completed", "run {run_id} not completed");
+        if i >= 10 {
+            samples.push(elapsed);
+        }
+    }
+    launched.stop().await?;
+    Ok(stats(samples))
+}
+
+async fn tick_cost(fsync: bool) -> anyhow::Result<Value> {
+    let temp = tempfile::tempdir()?;
+    let launched = bench_gateway(&temp, fsync, 1).await?;
+    let base = format!("http://{}/api/gateway", launched.addr);
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    let run_id = start_run(&client, &base, &json!({"bundle_id": "loop-n", "input_data": {"n": 500}})).await?;
+    let done = wait_status(&client, &base, &run_id, "completed").await?;
+    let elapsed = started.elapsed();
+    anyhow::ensure!(done["output"]["counter"] == json!(499.0), "loop-n answered {done}");
+    let state: Value = serde_json::from_slice(&std::fs::read(temp.path().join(format!("data/run_{run_id}.json")))?)?;
+    let ticks = state["exec"]["steps"].as_u64().context("steps")?;
+    launched.stop().await?;
+    Ok(json!({"ticks": ticks, "total_ms": elapsed.as_secs_f64() * 1e3,
+              "per_tick_ms": elapsed.as_secs_f64() * 1e3 / ticks.max(1) as f64}))
+}
+
+async fn start_to_completed(runs: usize, fsync: bool) -> anyhow::Result<Value> {
+    let temp = tempfile::tempdir()?;
+    let launched = bench_gateway(&temp, fsync, 100).await?;
     let base = format!("http://{}/api/gateway", launched.addr);
     let client = reqwest::Client::new();
     let body = json!({"bundle_id": "pure-math", "input_data": {"a": 40, "b": 2, "name": "bench"}});
@@ -144,17 +243,35 @@ async fn start_to_completed(runs: usize, fsync: bool) -> anyhow::Result<Value> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let report = json!({
-        "benchmark": "walking-skeleton",
-        "profile": if cfg!(debug_assertions) { "debug" } else { "release" },
-        "machine": {"cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)},
-        "start_to_completed_pure_math": {
-            "fsync": start_to_completed(args.runs, true).await?,
-            "no_fsync": start_to_completed(args.runs, false).await?,
-        },
-        "node_call_std_add": node_call(args.calls)?,
-        "plugin_load_first_party": plugin_load()?,
-    });
+    let profile = if cfg!(debug_assertions) { "debug" } else { "release" };
+    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let report = match args.suite.as_str() {
+        "skeleton" => json!({
+            "benchmark": "walking-skeleton",
+            "profile": profile,
+            "machine": {"cpus": cpus},
+            "start_to_completed_pure_math": {
+                "fsync": start_to_completed(args.runs, true).await?,
+                "no_fsync": start_to_completed(args.runs, false).await?,
+            },
+            "node_call_std_add": node_call(args.calls)?,
+            "plugin_load_first_party": plugin_load()?,
+        }),
+        "durable" => json!({
+            "benchmark": "durable-waits",
+            "profile": profile,
+            "machine": {"cpus": cpus},
+            "event_round_trip_wait_event": {
+                "fsync": event_round_trip(args.runs, true).await?,
+                "no_fsync": event_round_trip(args.runs, false).await?,
+            },
+            "tick_cost_loop_n_one_step_per_tick": {
+                "fsync": tick_cost(true).await?,
+                "no_fsync": tick_cost(false).await?,
+            },
+        }),
+        other => anyhow::bail!("unknown suite '{other}' (skeleton or durable)"),
+    };
     let text = serde_json::to_string_pretty(&report)?;
     println!("{text}");
     if let Some(out) = args.out {
