@@ -140,7 +140,7 @@ async fn bench_gateway(
         ..Config::new(temp.path().join("data"))
     };
     let gateway = Gateway::open(config)?;
-    Ok(launch(&gateway, tokio::net::TcpListener::bind("127.0.0.1:0").await?, true).await?)
+    launch(&gateway, tokio::net::TcpListener::bind("127.0.0.1:0").await?, true).await
 }
 
 async fn start_run(client: &reqwest::Client, base: &str, body: &Value) -> anyhow::Result<String> {
