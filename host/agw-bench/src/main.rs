@@ -15,6 +15,15 @@
 //! - `plugin_load`: loading the first-party plugins with an empty cache (compiles) and with a
 //!   warm cache.
 //!
+//! The `store` suite (`--suite store`), for each store backend:
+//!
+//! - `append`: ledger append throughput through `RunStore`, one record per append (as a
+//!   tick with one effect writes) and in batches of ten, with and without fsync;
+//! - `replay_store`: reading a 1,000-record ledger through `RunStore::read_ledger`;
+//! - `replay_http`: `GET /runs/{id}/ledger?after=0&limit=1000` of a 1,000-record `loop-emit`
+//!   run (the reference's file2/26 run), over loopback HTTP. `host/agw-bench/reference_replay.py`
+//!   times the same request against a running Python gateway.
+//!
 //! The `durable` suite:
 //!
 //! - `event_round_trip`: a `wait-event` run waits; the time from sending the `emit_event`
@@ -30,6 +39,7 @@ use abstractgateway::config::Config;
 use abstractgateway::{Gateway, launch};
 use agw_domain::{NodeCall, NodeExecutor};
 use agw_plugins::{HostConfig, PluginHost, PluginSource};
+use agw_store::RunStore;
 use anyhow::Context;
 use clap::Parser;
 use serde_json::{Map, Value, json};
@@ -45,7 +55,7 @@ struct Args {
     /// Where to write the JSON report (also printed).
     #[arg(long)]
     out: Option<PathBuf>,
-    /// `skeleton` or `durable`.
+    /// `skeleton`, `durable` or `store`.
     #[arg(long, default_value = "skeleton")]
     suite: String,
 }
@@ -126,19 +136,29 @@ async fn bench_gateway(
     fsync: bool,
     tick_max_steps: u32,
 ) -> anyhow::Result<abstractgateway::Launched> {
+    bench_gateway_on(temp, "file", fsync, tick_max_steps).await
+}
+
+async fn bench_gateway_on(
+    temp: &tempfile::TempDir,
+    backend: &str,
+    fsync: bool,
+    tick_max_steps: u32,
+) -> anyhow::Result<abstractgateway::Launched> {
     let flows = temp.path().join("flows");
     std::fs::create_dir_all(&flows)?;
     for entry in std::fs::read_dir(repo().join("tests/data/reference-flows"))? {
         let entry = entry?;
         std::fs::copy(entry.path(), flows.join(entry.file_name())).context("copy sample bundle")?;
     }
-    let config = Config {
+    let mut config = Config {
         flows_dir: Some(flows),
         tokens: vec!["bench".into()],
         fsync,
         tick_max_steps,
         ..Config::new(temp.path().join("data"))
     };
+    set_backend(&mut config, backend)?;
     let gateway = Gateway::open(config)?;
     launch(&gateway, tokio::net::TcpListener::bind("127.0.0.1:0").await?, true).await
 }
@@ -212,6 +232,92 @@ async fn tick_cost(fsync: bool) -> anyhow::Result<Value> {
               "per_tick_ms": elapsed.as_secs_f64() * 1e3 / ticks.max(1) as f64}))
 }
 
+const BACKENDS: &[&str] = &["file"];
+
+fn set_backend(_config: &mut Config, backend: &str) -> anyhow::Result<()> {
+    anyhow::ensure!(backend == "file", "unknown store backend '{backend}'");
+    Ok(())
+}
+
+fn open_store(backend: &str, dir: &std::path::Path, fsync: bool) -> anyhow::Result<std::sync::Arc<dyn RunStore>> {
+    anyhow::ensure!(backend == "file", "unknown store backend '{backend}'");
+    Ok(std::sync::Arc::new(agw_store::FileStore::open_with_sync(dir, fsync)?))
+}
+
+fn append_throughput(backend: &str, fsync: bool) -> anyhow::Result<Value> {
+    let temp = tempfile::tempdir()?;
+    let store = open_store(backend, temp.path(), fsync)?;
+    let records = agw_store::conformance::sample_records("bench", 1000);
+    store.create_run(&agw_store::conformance::sample_run("bench", "2026-11-21T00:00:00+00:00"))?;
+    let started = Instant::now();
+    for record in &records {
+        store.append_ledger("bench", std::slice::from_ref(record))?;
+    }
+    let single = started.elapsed();
+    store.create_run(&agw_store::conformance::sample_run("batched", "2026-11-21T00:00:00+00:00"))?;
+    let records = agw_store::conformance::sample_records("batched", 1000);
+    let started = Instant::now();
+    for batch in records.chunks(10) {
+        store.append_ledger("batched", batch)?;
+    }
+    let batched = started.elapsed();
+    let per_s = |d: Duration| (1000.0 / d.as_secs_f64()).round();
+    Ok(json!({"records_per_s_one_per_append": per_s(single), "records_per_s_ten_per_append": per_s(batched)}))
+}
+
+fn replay_store(backend: &str) -> anyhow::Result<Value> {
+    let temp = tempfile::tempdir()?;
+    let store = open_store(backend, temp.path(), false)?;
+    store.create_run(&agw_store::conformance::sample_run("bench", "2026-11-21T00:00:00+00:00"))?;
+    store.append_ledger("bench", &agw_store::conformance::sample_records("bench", 1000))?;
+    let mut samples = Vec::new();
+    for _ in 0..100 {
+        let started = Instant::now();
+        let records = store.read_ledger("bench", 0, 1000)?;
+        samples.push(started.elapsed());
+        anyhow::ensure!(records.len() == 1000, "read {} records", records.len());
+    }
+    Ok(stats(samples))
+}
+
+async fn replay_http(backend: &str) -> anyhow::Result<Value> {
+    let temp = tempfile::tempdir()?;
+    let launched = bench_gateway_on(&temp, backend, false, 100).await?;
+    let base = format!("http://{}/api/gateway", launched.addr);
+    let client = reqwest::Client::new();
+    let run_id = start_run(&client, &base, &json!({"bundle_id": "loop-emit", "input_data": {"n": 499}})).await?;
+    wait_status(&client, &base, &run_id, "completed").await?;
+    let url = format!("{base}/runs/{run_id}/ledger?after=0&limit=1000");
+    let mut samples = Vec::new();
+    for i in 0..110 {
+        let started = Instant::now();
+        let page: Value = client.get(&url).bearer_auth("bench").send().await?.json().await?;
+        let elapsed = started.elapsed();
+        anyhow::ensure!(page["items"].as_array().map(Vec::len) == Some(1000), "the ledger has 1000 records");
+        if i >= 10 {
+            samples.push(elapsed);
+        }
+    }
+    launched.stop().await?;
+    Ok(stats(samples))
+}
+
+async fn store_suite() -> anyhow::Result<Value> {
+    let mut report = Map::new();
+    for backend in BACKENDS {
+        report.insert(
+            (*backend).to_owned(),
+            json!({
+                "append_fsync": append_throughput(backend, true)?,
+                "append_no_fsync": append_throughput(backend, false)?,
+                "replay_store_1000": replay_store(backend)?,
+                "replay_http_1000": replay_http(backend).await?,
+            }),
+        );
+    }
+    Ok(Value::Object(report))
+}
+
 async fn start_to_completed(runs: usize, fsync: bool) -> anyhow::Result<Value> {
     let temp = tempfile::tempdir()?;
     let launched = bench_gateway(&temp, fsync, 100).await?;
@@ -270,7 +376,13 @@ async fn main() -> anyhow::Result<()> {
                 "no_fsync": tick_cost(false).await?,
             },
         }),
-        other => anyhow::bail!("unknown suite '{other}' (skeleton or durable)"),
+        "store" => json!({
+            "benchmark": "store",
+            "profile": profile,
+            "machine": {"cpus": cpus},
+            "backends": store_suite().await?,
+        }),
+        other => anyhow::bail!("unknown suite '{other}' (skeleton, durable or store)"),
     };
     let text = serde_json::to_string_pretty(&report)?;
     println!("{text}");
