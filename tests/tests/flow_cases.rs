@@ -10,6 +10,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use abstractgateway::config::StoreBackend;
 use common::{TestGateway, ledger_summary, repo};
 use serde_json::{Value, json};
 
@@ -36,19 +37,26 @@ fn has_steps(case: &Value) -> bool {
 async fn every_flow_case_matches_the_reference() {
     let cases = cases();
     assert!(cases.len() >= 10, "expected the recorded cases, found {}", cases.len());
-    run_all(&cases, false).await;
+    run_all(&cases, false, StoreBackend::File).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_waiting_case_survives_a_restart_at_each_wait() {
     let cases: Vec<_> = cases().into_iter().filter(|(_, case)| has_steps(case)).collect();
     assert!(cases.len() >= 5, "expected durable cases with waits, found {}", cases.len());
-    run_all(&cases, true).await;
+    run_all(&cases, true, StoreBackend::File).await;
 }
 
-async fn run_all(cases: &[(String, Value)], restart: bool) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_flow_case_matches_the_reference_on_sqlite() {
+    let cases = cases();
+    assert!(cases.len() >= 10, "expected the recorded cases, found {}", cases.len());
+    run_all(&cases, false, StoreBackend::Sqlite).await;
+}
+
+async fn run_all(cases: &[(String, Value)], restart: bool, backend: StoreBackend) {
     let temp = tempfile::tempdir().expect("tempdir");
-    let mut slot = Some(TestGateway::standard(&temp, 100).await);
+    let mut slot = Some(TestGateway::standard_on(&temp, 100, backend).await);
     let mut failures = Vec::new();
     for (name, case) in cases {
         if let Err(problem) = run_case(&mut slot, case, restart).await {

@@ -301,7 +301,7 @@ async fn uploads_over_the_body_cap_get_the_reference_413_before_the_body_is_read
     let raw = String::from_utf8_lossy(&raw);
     assert!(raw.starts_with("HTTP/1.1 413"), "{raw}");
     let body = raw.split("\r\n\r\n").nth(1).unwrap_or_default();
-    assert_eq!(body, r#"{"detail":"Payload Too Large (81788929 bytes > 80740352 bytes)"}"#);
+    assert_eq!(body, r#"{"detail": "Payload Too Large (81788929 bytes > 80740352 bytes)"}"#);
     gw.stop().await;
 }
 

@@ -1,16 +1,13 @@
-//! Bearer-token authentication for `/api/gateway/*`.
+//! Bearer tokens for `/api/gateway/*`: the configured tokens and where a request presents
+//! one. The decision (who needs a token, 401, lockout) is `security::authenticate`'s.
 //!
 //! A token comes from `Authorization: Bearer`, or from `?access_token=` on reads (browsers'
 //! EventSource cannot set headers). Tokens are compared in constant time.
 
-use axum::extract::{Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::extract::Request;
+use axum::http::{Method, header};
+use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-
-use crate::AppState;
-use crate::error::ApiError;
 
 /// The configured tokens. With `enabled`, an empty list means nothing can authenticate.
 #[derive(Debug, Clone, Default)]
@@ -21,19 +18,24 @@ pub struct AuthConfig {
 }
 
 impl AuthConfig {
-    fn accepts(&self, presented: &str) -> bool {
-        // Check every token so the time taken does not depend on which one matched.
-        self.tokens.iter().fold(false, |ok, t| ok | bool::from(t.as_bytes().ct_eq(presented.as_bytes())))
+    pub(crate) fn accepts(&self, presented: &str) -> bool {
+        // Compare digests, so the time taken reveals neither a token's length nor its prefix,
+        // and check every token, so it does not depend on which one matched.
+        let presented = Sha256::digest(presented.as_bytes());
+        self.tokens.iter().fold(false, |ok, t| ok | bool::from(Sha256::digest(t.as_bytes()).ct_eq(&presented)))
     }
 }
 
-fn presented_token(request: &Request) -> Option<String> {
+/// The token a request presents: `Authorization: Bearer <token>` (scheme in any case), else
+/// `?access_token=` on a read. Writes keep to the header.
+pub(crate) fn presented_token(request: &Request) -> Option<String> {
     let bearer = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .map(|t| t.trim().to_owned());
+        .and_then(|v| v.get(..7).filter(|scheme| scheme.eq_ignore_ascii_case("bearer ")).map(|_| &v[7..]))
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty());
     if bearer.is_some() {
         return bearer;
     }
@@ -41,7 +43,7 @@ fn presented_token(request: &Request) -> Option<String> {
     if !is_read {
         return None;
     }
-    url_query_value(request.uri(), "access_token")
+    url_query_value(request.uri(), "access_token").map(|t| t.trim().to_owned()).filter(|t| !t.is_empty())
 }
 
 /// One value of a query string, percent-decoded.
@@ -49,21 +51,6 @@ pub(crate) fn url_query_value(uri: &axum::http::Uri, key: &str) -> Option<String
     let axum::extract::Query(mut pairs) =
         axum::extract::Query::<std::collections::HashMap<String, String>>::try_from_uri(uri).ok()?;
     pairs.remove(key)
-}
-
-/// Rejects requests without a valid token with the reference's 401.
-pub async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if !state.auth.enabled {
-        return next.run(request).await;
-    }
-    match presented_token(&request) {
-        Some(token) if state.auth.accepts(&token) => next.run(request).await,
-        _ => {
-            let mut response = ApiError::new(StatusCode::UNAUTHORIZED, "Unauthorized").into_response();
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            response
-        }
-    }
 }
 
 #[cfg(test)]
@@ -77,6 +64,21 @@ mod tests {
         assert!(!auth.accepts("bet"));
         assert!(!auth.accepts(""));
         assert!(!AuthConfig::default().accepts(""));
+    }
+
+    #[test]
+    fn bearer_scheme_in_any_case_and_query_tokens_on_reads_only() {
+        let request = |method: &str, uri: &str, auth: Option<&str>| {
+            let mut builder = Request::builder().method(method).uri(uri);
+            if let Some(value) = auth {
+                builder = builder.header(header::AUTHORIZATION, value);
+            }
+            builder.body(axum::body::Body::empty()).expect("request")
+        };
+        assert_eq!(presented_token(&request("GET", "/x", Some("BEARER  tok "))).as_deref(), Some("tok"));
+        assert_eq!(presented_token(&request("GET", "/x?access_token=q", Some("Bearer "))).as_deref(), Some("q"));
+        assert_eq!(presented_token(&request("POST", "/x?access_token=q", None)), None);
+        assert_eq!(presented_token(&request("GET", "/x", Some("Basic abc"))), None);
     }
 
     #[test]

@@ -1,12 +1,13 @@
-//! The HTTP edge: axum routes with the reference's request and response shapes, bearer
-//! authentication, request ids and SSE. Everything durable lives behind the store; this
-//! crate only translates.
+//! The HTTP edge: axum routes with the reference's request and response shapes, the
+//! security layers (tokens, origins, caps, lockout, audit log), request ids and SSE.
+//! Everything durable lives behind the store; this crate only translates.
 
 mod auth;
 mod error;
 mod pyjson;
 mod replay_views;
 mod routes;
+mod security;
 mod views;
 
 use std::net::SocketAddr;
@@ -18,6 +19,7 @@ use agw_domain::Env;
 use agw_runner::{RunnerHandle, Workflows};
 use agw_store::{ArtifactStore, BundleSources, RunStore, SharedCatalog};
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Request};
 use tokio::sync::{Semaphore, watch};
 use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
@@ -25,6 +27,7 @@ use tower_http::trace::TraceLayer;
 
 pub use auth::AuthConfig;
 pub use error::ApiError;
+pub use security::SecurityPolicy;
 
 /// What the gateway knows about its plugins, for health and discovery answers.
 pub trait PluginDirectory: Send + Sync {
@@ -49,6 +52,8 @@ pub struct ApiConfig {
     pub max_bundle_bytes: u64,
     /// Largest upload request body (the bundle plus the multipart envelope).
     pub max_upload_body_bytes: u64,
+    /// Origins, limits, lockout and audit log (see the `security` module).
+    pub security: SecurityPolicy,
 }
 
 impl Default for ApiConfig {
@@ -60,6 +65,7 @@ impl Default for ApiConfig {
             max_sse: 32,
             max_bundle_bytes: 75 * 1024 * 1024,
             max_upload_body_bytes: 77 * 1024 * 1024,
+            security: SecurityPolicy::default(),
         }
     }
 }
@@ -97,12 +103,15 @@ impl MakeRequestId for HexRequestId {
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
-    let gateway = routes::gateway_routes(&state.config)
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token));
-    Router::new()
-        .nest("/api/gateway", gateway)
-        .merge(routes::public_routes())
-        .with_state(state)
+    // The security layers enforce the body cap with the reference's 413; this is the same cap
+    // for extractors (axum's own default is 2 MB). The upload route sets its own.
+    let body_cap = match usize::try_from(state.config.security.max_body_bytes) {
+        Ok(n) if n > 0 => DefaultBodyLimit::max(n),
+        _ => DefaultBodyLimit::disable(),
+    };
+    let gateway = routes::gateway_routes(&state.config).layer(body_cap);
+    let app = Router::new().nest("/api/gateway", gateway).merge(routes::public_routes()).with_state(state.clone());
+    security::layers(app, &state)
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http())
         .layer(SetRequestIdLayer::new(request_id, HexRequestId))

@@ -232,16 +232,19 @@ async fn tick_cost(fsync: bool) -> anyhow::Result<Value> {
               "per_tick_ms": elapsed.as_secs_f64() * 1e3 / ticks.max(1) as f64}))
 }
 
-const BACKENDS: &[&str] = &["file"];
+const BACKENDS: &[&str] = &["file", "sqlite"];
 
-fn set_backend(_config: &mut Config, backend: &str) -> anyhow::Result<()> {
-    anyhow::ensure!(backend == "file", "unknown store backend '{backend}'");
+fn set_backend(config: &mut Config, backend: &str) -> anyhow::Result<()> {
+    config.store_backend = backend.parse().map_err(|e| anyhow::anyhow!("store backend '{backend}': {e}"))?;
     Ok(())
 }
 
 fn open_store(backend: &str, dir: &std::path::Path, fsync: bool) -> anyhow::Result<std::sync::Arc<dyn RunStore>> {
-    anyhow::ensure!(backend == "file", "unknown store backend '{backend}'");
-    Ok(std::sync::Arc::new(agw_store::FileStore::open_with_sync(dir, fsync)?))
+    Ok(match backend {
+        "file" => std::sync::Arc::new(agw_store::FileStore::open_with_sync(dir, fsync)?),
+        "sqlite" => std::sync::Arc::new(agw_store::SqliteStore::open_with_sync(dir.join("gateway.sqlite3"), fsync)?),
+        other => anyhow::bail!("unknown store backend '{other}'"),
+    })
 }
 
 fn append_throughput(backend: &str, fsync: bool) -> anyhow::Result<Value> {

@@ -243,13 +243,7 @@ impl Runner {
         let scan_due = self.active().scanned_at.is_none_or(|at| at.elapsed() >= self.config.poll);
         if scan_due {
             let now = self.env.now();
-            let runs: std::collections::BTreeSet<String> = self
-                .store
-                .list_runs()?
-                .into_iter()
-                .filter(|r| r.is_runnable() || r.is_due(now))
-                .map(|r| r.run_id)
-                .collect();
+            let runs: std::collections::BTreeSet<String> = self.store.active_runs(now)?.into_iter().collect();
             let mut active = self.active();
             active.runs = runs;
             active.scanned_at = Some(std::time::Instant::now());
@@ -285,13 +279,10 @@ impl Runner {
                     .entered();
             if let Some(event) = (command.kind == "emit_event").then(|| command.event().ok()).flatten() {
                 // An event goes to every run waiting on its key, whatever its `run_id` says.
-                let listeners: Vec<String> = self
-                    .store
-                    .list_runs()?
-                    .into_iter()
-                    .filter(|r| r.waiting.as_ref().is_some_and(|w| event.wakes(w)))
-                    .map(|r| r.run_id)
-                    .collect();
+                let mut listeners = self.store.waiting_on(&event.wait_key)?;
+                if let Some(wildcard) = event.wildcard_key.as_ref().filter(|k| **k != event.wait_key) {
+                    listeners.extend(self.store.waiting_on(wildcard)?);
+                }
                 tracing::info!(wait_key = %event.wait_key, listeners = listeners.len(), "event");
                 for run_id in &listeners {
                     self.with_run(run_id, |run, env| apply(run, command, env))?;

@@ -111,3 +111,20 @@ pub fn pack(source: &Path, out: &Path) -> anyhow::Result<()> {
     println!("{}", target.display());
     Ok(())
 }
+
+pub fn migrate(data_dir: &Path, db_path: &Path, overwrite: bool) -> anyhow::Result<()> {
+    use agw_store::migrate::{CHUNK_RUNS, Progress, file_to_sqlite};
+    let mut report_progress = |p: &Progress| {
+        // Only a data dir big enough to take a while says how far it is.
+        if p.runs_total > CHUNK_RUNS as u64 {
+            eprintln!("migrated {}/{} runs ({} ledger records)", p.runs_done, p.runs_total, p.ledger_records);
+        }
+    };
+    let report = file_to_sqlite(data_dir, db_path, overwrite, &mut report_progress)?;
+    println!("Migrated file store {} to sqlite DB {}", data_dir.display(), report.db_path.display());
+    println!(
+        "runs {}, ledger records {}, commands {}, command cursor {}",
+        report.runs, report.ledger_records, report.commands, report.cursor
+    );
+    Ok(())
+}

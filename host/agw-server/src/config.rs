@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use agw_api::SecurityPolicy;
 use agw_domain::bundle::ZipLimits;
 use anyhow::{Context, bail};
 
@@ -26,6 +27,11 @@ pub struct Config {
     /// `ABSTRACTGATEWAY_FSYNC` (default 1): fsync every durable write. 0 relies on the OS
     /// page cache: still safe when the process dies, not when the machine loses power.
     pub fsync: bool,
+    /// `ABSTRACTGATEWAY_STORE_BACKEND`: `file` (default) or `sqlite`.
+    pub store_backend: StoreBackend,
+    /// `ABSTRACTGATEWAY_DB_PATH`: the SQLite database; `None` means `<data>/gateway.sqlite3`
+    /// (see [`Config::db_path`]).
+    pub db_path: Option<PathBuf>,
     pub plugin_memory_mib: usize,
     pub plugin_deadline: Duration,
     /// `ABSTRACTGATEWAY_MAX_SSE` (32): concurrent ledger streams; one more gets 429.
@@ -37,6 +43,30 @@ pub struct Config {
     pub max_upload_body_bytes: u64,
     /// What a packed bundle may expand to (entries, bytes), on load and on upload.
     pub bundle_limits: ZipLimits,
+    /// Origins, body and concurrency caps, lockout, audit log (see [`security_policy`]).
+    pub policy: SecurityPolicy,
+}
+
+/// Where runs, ledgers and the inbox live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StoreBackend {
+    /// Plain files in the data dir (the reference's layout).
+    #[default]
+    File,
+    /// One SQLite database inside the data dir.
+    Sqlite,
+}
+
+impl std::str::FromStr for StoreBackend {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.to_ascii_lowercase().as_str() {
+            "file" => Ok(Self::File),
+            "sqlite" => Ok(Self::Sqlite),
+            _ => Err("use file or sqlite".into()),
+        }
+    }
 }
 
 /// Room for the multipart envelope around an uploaded bundle, as the reference allows.
@@ -98,12 +128,15 @@ impl Config {
             tick_max_steps: 100,
             command_batch: 200,
             fsync: true,
+            store_backend: StoreBackend::File,
+            db_path: None,
             plugin_memory_mib: 64,
             plugin_deadline: Duration::from_secs(2),
             max_sse: 32,
             max_bundle_bytes: 75 * 1024 * 1024,
             max_upload_body_bytes: 0,
             bundle_limits: ZipLimits::default(),
+            policy: SecurityPolicy::default(),
         }
     }
 
@@ -138,18 +171,27 @@ impl Config {
             tick_max_steps: parsed("TICK_MAX_STEPS", d.tick_max_steps)?,
             command_batch: parsed("COMMAND_BATCH_LIMIT", d.command_batch)?,
             fsync: flag("FSYNC", d.fsync)?,
+            store_backend: parsed("STORE_BACKEND", d.store_backend)?,
+            db_path: var("DB_PATH").map(PathBuf::from),
             plugin_memory_mib: parsed("PLUGIN_MEMORY_MIB", d.plugin_memory_mib)?,
             plugin_deadline: seconds("PLUGIN_DEADLINE_S", d.plugin_deadline.as_secs_f64())?,
             max_sse: positive("MAX_SSE", d.max_sse)?,
             max_bundle_bytes: positive("MAX_BUNDLE_BYTES", d.max_bundle_bytes)?,
             max_upload_body_bytes: parsed("MAX_UPLOAD_BODY_BYTES", d.max_upload_body_bytes)?,
             bundle_limits: d.bundle_limits,
+            policy: security_policy(&d.policy)?,
         })
     }
 
-    /// `serve` refuses to start without a way to authenticate.
+    /// The SQLite database path as configured (not yet checked to be inside the data dir).
+    pub fn db_path(&self) -> PathBuf {
+        self.db_path.clone().unwrap_or_else(|| self.data_dir.join("gateway.sqlite3"))
+    }
+
+    /// `serve` refuses to start without a way to authenticate (unless nothing needs it).
     pub fn check_auth(&self) -> anyhow::Result<()> {
-        if self.security && self.tokens.is_empty() {
+        let protects = self.policy.protect_read || self.policy.protect_write;
+        if self.security && protects && self.tokens.is_empty() {
             bail!(
                 "no auth token configured: set ABSTRACTGATEWAY_AUTH_TOKEN (or ABSTRACTGATEWAY_AUTH_TOKENS), \
                  or ABSTRACTGATEWAY_SECURITY=0 for local development"
@@ -157,4 +199,33 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// The security settings besides the tokens, from `ABSTRACTGATEWAY_PROTECT_READ`,
+/// `PROTECT_WRITE`, `DEV_READ_NO_AUTH`, `ALLOWED_ORIGINS`, `MAX_BODY_BYTES`, `MAX_CONCURRENCY`,
+/// `LOCKOUT_AFTER`, `LOCKOUT_BASE_S`, `LOCKOUT_MAX_S`, `TRUST_PROXY`, `AUDIT_LOG`,
+/// `AUDIT_LOG_MAX_BYTES`, `AUDIT_LOG_ROTATIONS` and `AUDIT_LOG_HEADERS`.
+pub fn security_policy(d: &SecurityPolicy) -> anyhow::Result<SecurityPolicy> {
+    let list = |name: &str, default: &[String]| {
+        var(name).map_or_else(
+            || default.to_vec(),
+            |raw| raw.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+        )
+    };
+    Ok(SecurityPolicy {
+        protect_read: flag("PROTECT_READ", d.protect_read)?,
+        protect_write: flag("PROTECT_WRITE", d.protect_write)?,
+        dev_read_no_auth: flag("DEV_READ_NO_AUTH", d.dev_read_no_auth)?,
+        allowed_origins: list("ALLOWED_ORIGINS", &d.allowed_origins),
+        max_body_bytes: parsed("MAX_BODY_BYTES", d.max_body_bytes)?,
+        max_concurrency: positive("MAX_CONCURRENCY", d.max_concurrency)?,
+        lockout_after: positive("LOCKOUT_AFTER", d.lockout_after)?,
+        lockout_base: seconds("LOCKOUT_BASE_S", d.lockout_base.as_secs_f64())?,
+        lockout_max: seconds("LOCKOUT_MAX_S", d.lockout_max.as_secs_f64())?,
+        trust_proxy: flag("TRUST_PROXY", d.trust_proxy)?,
+        audit_log: flag("AUDIT_LOG", d.audit_log)?,
+        audit_log_max_bytes: parsed("AUDIT_LOG_MAX_BYTES", d.audit_log_max_bytes)?,
+        audit_log_rotations: parsed("AUDIT_LOG_ROTATIONS", d.audit_log_rotations)?,
+        audit_log_headers: list("AUDIT_LOG_HEADERS", &d.audit_log_headers),
+    })
 }

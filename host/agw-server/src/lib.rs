@@ -12,7 +12,7 @@ use agw_api::{ApiConfig, AppState, AuthConfig};
 use agw_domain::{Env, SystemEnv};
 use agw_plugins::PluginHost;
 use agw_runner::{RunHomes, Runner, RunnerConfig, RunnerHandle, RunnerLock};
-use agw_store::{ArtifactStore, BundleSources, FileStore, RunStore, SharedCatalog};
+use agw_store::{ArtifactStore, BundleSources, RunStore, SharedCatalog};
 use anyhow::Context;
 use tokio::sync::watch;
 
@@ -37,10 +37,10 @@ impl Gateway {
     pub fn open(config: Config) -> anyhow::Result<Self> {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
+        let store = wiring::run_store(&config)?;
         let plugins = wiring::plugin_host(&config)?;
         let bundle_sources = Arc::new(wiring::bundle_sources(&config));
         let catalog = wiring::catalog(&bundle_sources)?;
-        let store: Arc<dyn RunStore> = Arc::new(FileStore::open_with_sync(&config.data_dir, config.fsync)?);
         let artifacts = Arc::new(ArtifactStore::open_with_sync(config.data_dir.join("artifacts"), config.fsync)?);
         let workflows = Arc::new(GatewayWorkflows::new(catalog.clone(), plugins.clone()));
         Ok(Self {
@@ -91,6 +91,7 @@ impl Gateway {
             max_sse: self.config.max_sse,
             max_bundle_bytes: self.config.max_bundle_bytes,
             max_upload_body_bytes: self.config.upload_body_cap(),
+            security: self.config.policy.clone(),
             ..ApiConfig::default()
         };
         AppState {

@@ -44,6 +44,28 @@ enum Command {
         #[arg(long, short, default_value = ".")]
         out: PathBuf,
     },
+    /// Copy a file-backend data dir's runs, ledgers, commands and command cursor into a new
+    /// SQLite database inside it. The files are left as they are.
+    Migrate {
+        #[arg(long, value_enum, default_value = "file")]
+        from: Backend,
+        #[arg(long, value_enum, default_value = "sqlite")]
+        to: Backend,
+        #[arg(long, env = "ABSTRACTGATEWAY_DATA_DIR", default_value = "./runtime")]
+        data_dir: PathBuf,
+        /// Default `<data-dir>/gateway.sqlite3`; must be inside the data dir.
+        #[arg(long, env = "ABSTRACTGATEWAY_DB_PATH")]
+        db_path: Option<PathBuf>,
+        /// Replace an existing database.
+        #[arg(long)]
+        overwrite: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Backend {
+    File,
+    Sqlite,
 }
 
 #[derive(Debug, Subcommand)]
@@ -66,6 +88,14 @@ fn main() -> std::process::ExitCode {
         Command::Plugins { command: PluginsCommand::List { json } } => commands::plugins_list(json),
         Command::Plugins { command: PluginsCommand::Inspect { file } } => commands::plugins_inspect(&file),
         Command::Pack { source, out } => commands::pack(&source, &out),
+        Command::Migrate { from, to, data_dir, db_path, overwrite } => {
+            if (from, to) == (Backend::File, Backend::Sqlite) {
+                let db_path = db_path.unwrap_or_else(|| data_dir.join("gateway.sqlite3"));
+                commands::migrate(&data_dir, &db_path, overwrite)
+            } else {
+                Err(anyhow::anyhow!("only --from=file --to=sqlite is supported"))
+            }
+        }
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

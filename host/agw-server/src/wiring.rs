@@ -9,10 +9,10 @@ use agw_domain::run::FlowRef;
 use agw_domain::{CompiledFlow, NodeExecutor};
 use agw_plugins::{HostConfig, PluginHost, PluginSource};
 use agw_runner::Workflows;
-use agw_store::{BundleSources, SharedCatalog};
+use agw_store::{BundleSources, FileStore, RunStore, SharedCatalog, SqliteStore};
 use anyhow::Context;
 
-use crate::config::Config;
+use crate::config::{Config, StoreBackend};
 use crate::samples::SAMPLES;
 
 /// Starts the plugin host and loads the first-party plugins plus every `.wasm` in the
@@ -72,6 +72,19 @@ pub fn bundle_sources(config: &Config) -> BundleSources {
         limits: config.bundle_limits,
         sync: config.fsync,
     }
+}
+
+/// Opens the run store the configuration names. The SQLite database must lie inside the
+/// data dir: a path that points elsewhere would wire another environment's state in.
+pub fn run_store(config: &Config) -> anyhow::Result<Arc<dyn RunStore>> {
+    Ok(match config.store_backend {
+        StoreBackend::File => Arc::new(FileStore::open_with_sync(&config.data_dir, config.fsync)?),
+        StoreBackend::Sqlite => {
+            let db = agw_store::db_path_inside(&config.data_dir, &config.db_path()).context("refusing to start")?;
+            tracing::info!(db = %db.display(), "store backend: sqlite");
+            Arc::new(SqliteStore::open_with_sync(db, config.fsync)?)
+        }
+    })
 }
 
 /// Loads the bundle catalog from `sources`.

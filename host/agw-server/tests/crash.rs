@@ -11,10 +11,11 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
+use agw_store::RunStore;
 use common::{Http, Proc, Setup};
 use serde_json::{Value, json};
 
-const BACKENDS: &[&str] = &["file"];
+const BACKENDS: &[&str] = &["file", "sqlite"];
 const LOOPS: usize = 120;
 const WAITS: usize = 80;
 const SCHEDULES: usize = 6;
@@ -241,13 +242,18 @@ async fn check(http: &Http, proc: &Proc, setup: &Setup) -> Result<(usize, usize)
         }
     }
     // Each acknowledged event is in the inbox once (the inbox refuses a repeated id).
-    let inbox = std::fs::read_to_string(setup.data.join("commands.jsonl")).unwrap_or_default();
-    if setup.backend == "file" {
-        for i in 0..WAITS {
-            let count = inbox.matches(&format!("\"go-wait-{i}\"")).count();
-            if count != 1 {
-                return Err(format!("event go-wait-{i} is in the inbox {count} times"));
-            }
+    let store: Box<dyn RunStore> = match setup.backend {
+        "sqlite" => {
+            Box::new(agw_store::SqliteStore::open(setup.data.join("gateway.sqlite3")).map_err(|e| e.to_string())?)
+        }
+        _ => Box::new(agw_store::FileStore::open(&setup.data).map_err(|e| e.to_string())?),
+    };
+    let inbox = store.commands_after(0, usize::MAX).map_err(|e| e.to_string())?;
+    for i in 0..WAITS {
+        let id = format!("go-wait-{i}");
+        let count = inbox.iter().filter(|c| c.command_id == id).count();
+        if count != 1 {
+            return Err(format!("event {id} is in the inbox {count} times"));
         }
     }
     Ok((runs.len(), resumes))

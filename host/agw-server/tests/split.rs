@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::{Http, Setup};
 use serde_json::json;
 
-const BACKENDS: &[&str] = &["file"];
+const BACKENDS: &[&str] = &["file", "sqlite"];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_api_process_and_a_runner_process_share_a_data_dir() {

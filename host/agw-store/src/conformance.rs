@@ -1,15 +1,19 @@
 //! The store conformance suite: what every backend must do. Backends call [`run_all`] from
-//! their tests with a factory that returns a fresh, empty store each time.
+//! their tests with a factory that makes a fresh, empty location and returns an opener for
+//! it: every call of the opener is another handle on the same data, as a second process
+//! (an API process beside a runner process) would have.
 
 use agw_domain::command::{Accepted, NewCommand};
 use agw_domain::record::{RecordCtx, StepRecord};
-use agw_domain::run::{FlowRef, NewRun, RunState, RunStatus};
+use agw_domain::run::{FlowRef, NewRun, RunState, RunStatus, Wait};
 use serde_json::json;
 
 use crate::{RunStore, StoreError, reconcile_outbox};
 
-/// Makes a fresh, empty store.
-pub type Factory<'a> = &'a dyn Fn() -> Box<dyn RunStore>;
+/// Opens a handle on one location; each call is a new handle on the same data.
+pub type Opener = Box<dyn Fn() -> Box<dyn RunStore>>;
+/// Makes a fresh, empty location.
+pub type Factory<'a> = &'a dyn Fn() -> Opener;
 
 /// Runs every check against stores made by `make`.
 pub fn run_all(make: Factory<'_>) {
@@ -21,6 +25,12 @@ pub fn run_all(make: Factory<'_>) {
     cursor_persists(make);
     outbox_is_reconciled_exactly_once(make);
     committed_reads_include_the_pending_outbox(make);
+    handles_share_runs_ledgers_and_survive_reopening(make);
+    two_handles_share_one_inbox(make);
+    concurrent_duplicates_land_once_across_handles(make);
+    ledger_appends_are_atomic_batches(make);
+    waiting_on_finds_exact_keys(make);
+    active_runs_are_runnable_or_due(make);
 }
 
 /// A run in a known state, for tests.
@@ -58,7 +68,7 @@ pub fn new_command(command_id: &str, run_id: &str) -> NewCommand {
 }
 
 fn runs_round_trip(make: Factory<'_>) {
-    let store = make();
+    let store = make()();
     assert!(store.load_run("r1").expect("load missing").is_none());
     let mut run = sample_run("r1", "2026-01-01T00:00:00.000000+00:00");
     store.create_run(&run).expect("create");
@@ -72,14 +82,14 @@ fn runs_round_trip(make: Factory<'_>) {
 }
 
 fn create_refuses_existing_run(make: Factory<'_>) {
-    let store = make();
+    let store = make()();
     let run = sample_run("r1", "2026-01-01T00:00:00.000000+00:00");
     store.create_run(&run).expect("create");
     assert!(matches!(store.create_run(&run), Err(StoreError::RunExists(id)) if id == "r1"));
 }
 
 fn list_is_newest_first(make: Factory<'_>) {
-    let store = make();
+    let store = make()();
     for (id, at) in [
         ("a", "2026-01-01T00:00:01.000000+00:00"),
         ("b", "2026-01-01T00:00:03.000000+00:00"),
@@ -92,7 +102,7 @@ fn list_is_newest_first(make: Factory<'_>) {
 }
 
 fn ledger_appends_and_pages(make: Factory<'_>) {
-    let store = make();
+    let store = make()();
     assert_eq!(store.ledger_len("r1").expect("len"), 0);
     assert!(store.read_ledger("r1", 0, 10).expect("read empty").is_empty());
     let records = sample_records("r1", 5);
@@ -106,7 +116,7 @@ fn ledger_appends_and_pages(make: Factory<'_>) {
 }
 
 fn commands_are_idempotent_and_ordered(make: Factory<'_>) {
-    let store = make();
+    let store = make()();
     assert_eq!(store.append_command(new_command("c1", "r1")).expect("c1"), Accepted { seq: 1, duplicate: false });
     assert_eq!(store.append_command(new_command("c2", "r2")).expect("c2"), Accepted { seq: 2, duplicate: false });
     assert_eq!(store.append_command(new_command("c1", "r1")).expect("c1 again"), Accepted { seq: 1, duplicate: true });
@@ -118,14 +128,14 @@ fn commands_are_idempotent_and_ordered(make: Factory<'_>) {
 }
 
 fn cursor_persists(make: Factory<'_>) {
-    let store = make();
+    let store = make()();
     assert_eq!(store.command_cursor().expect("cursor"), 0);
     store.set_command_cursor(7).expect("set");
     assert_eq!(store.command_cursor().expect("cursor"), 7);
 }
 
 fn outbox_is_reconciled_exactly_once(make: Factory<'_>) {
-    let store = make();
+    let store = make()();
     let mut run = sample_run("r1", "2026-01-01T00:00:00.000000+00:00");
     let records = sample_records("r1", 3);
     store.append_ledger("r1", &records[..1]).expect("first tick");
@@ -140,7 +150,7 @@ fn outbox_is_reconciled_exactly_once(make: Factory<'_>) {
 
 fn committed_reads_include_the_pending_outbox(make: Factory<'_>) {
     use crate::{committed_len, read_committed};
-    let store = make();
+    let store = make()();
     let mut run = sample_run("r1", "2026-01-01T00:00:00.000000+00:00");
     let records = sample_records("r1", 3);
     store.append_ledger("r1", &records[..1]).expect("first record");
@@ -154,4 +164,195 @@ fn committed_reads_include_the_pending_outbox(make: Factory<'_>) {
     // Once appended, nothing is served twice.
     store.append_ledger("r1", &records[1..]).expect("append");
     assert_eq!(read_committed(store.as_ref(), &run, 0, 10).expect("all"), records);
+}
+
+fn handles_share_runs_ledgers_and_survive_reopening(make: Factory<'_>) {
+    let open = make();
+    let (a, b) = (open(), open());
+    let mut run = sample_run("r1", "2026-01-01T00:00:00.000000+00:00");
+    a.create_run(&run).expect("create");
+    assert_eq!(b.load_run("r1").expect("b loads").as_ref(), Some(&run));
+    assert!(matches!(b.create_run(&run), Err(StoreError::RunExists(_))), "b sees a's run");
+    run.status = RunStatus::Completed;
+    b.save_run(&run).expect("b saves");
+    assert_eq!(a.load_run("r1").expect("a loads").as_ref(), Some(&run));
+    let records = sample_records("r1", 4);
+    assert_eq!(a.append_ledger("r1", &records[..2]).expect("a appends"), 2);
+    assert_eq!(b.ledger_len("r1").expect("b len"), 2);
+    assert_eq!(b.append_ledger("r1", &records[2..]).expect("b appends"), 4);
+    assert_eq!(a.read_ledger("r1", 0, 10).expect("a reads"), records);
+    a.append_command(new_command("c1", "r1")).expect("command");
+    a.set_command_cursor(1).expect("cursor");
+    drop((a, b));
+    let c = open();
+    assert_eq!(c.load_run("r1").expect("reopened").as_ref(), Some(&run));
+    assert_eq!(c.list_runs().expect("list").len(), 1);
+    assert_eq!(c.read_ledger("r1", 0, 10).expect("reopened ledger"), records);
+    assert_eq!(c.commands_after(0, 10).expect("reopened inbox").len(), 1);
+    assert_eq!(c.command_cursor().expect("reopened cursor"), 1);
+}
+
+fn two_handles_share_one_inbox(make: Factory<'_>) {
+    let open = make();
+    let (a, b) = (open(), open());
+    assert_eq!(a.append_command(new_command("c1", "r")).expect("a"), Accepted { seq: 1, duplicate: false });
+    assert_eq!(b.append_command(new_command("c2", "r")).expect("b"), Accepted { seq: 2, duplicate: false });
+    assert_eq!(a.append_command(new_command("c2", "r")).expect("dup via a"), Accepted { seq: 2, duplicate: true });
+    assert_eq!(b.append_command(new_command("c1", "r")).expect("dup via b"), Accepted { seq: 1, duplicate: true });
+    assert_eq!(a.append_command(new_command("c3", "r")).expect("a again"), Accepted { seq: 3, duplicate: false });
+    let ids = |store: &dyn RunStore| {
+        store.commands_after(0, 10).expect("read").into_iter().map(|c| (c.seq, c.command_id)).collect::<Vec<_>>()
+    };
+    assert_eq!(ids(a.as_ref()), ids(b.as_ref()));
+    assert_eq!(ids(b.as_ref()).len(), 3);
+    b.set_command_cursor(2).expect("b sets the cursor");
+    assert_eq!(a.command_cursor().expect("a reads it"), 2);
+}
+
+fn concurrent_duplicates_land_once_across_handles(make: Factory<'_>) {
+    let open = make();
+    let handles = [open(), open()];
+    const IDS: usize = 12;
+    let answers: Vec<Vec<(String, Accepted)>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..4)
+            .map(|worker| {
+                let store = handles[worker % 2].as_ref();
+                scope.spawn(move || {
+                    (0..IDS)
+                        .map(|i| {
+                            // Half the workers go through the ids backwards, so they collide.
+                            let i = if worker % 2 == 0 { i } else { IDS - 1 - i };
+                            let id = format!("c{i}");
+                            (id.clone(), store.append_command(new_command(&id, "r")).expect("append"))
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().expect("worker")).collect()
+    });
+    let stored = handles[0].commands_after(0, 100).expect("read");
+    assert_eq!(stored.len(), IDS, "each command id lands once");
+    assert!(stored.iter().enumerate().all(|(i, c)| c.seq == i as u64 + 1), "no gaps in the sequence");
+    for (id, accepted) in answers.iter().flatten() {
+        let seq = stored.iter().find(|c| &c.command_id == id).map(|c| c.seq);
+        assert_eq!(Some(accepted.seq), seq, "every answer for {id} names its one seq");
+    }
+    let fresh = answers.iter().flatten().filter(|(_, a)| !a.duplicate).count();
+    assert_eq!(fresh, IDS, "exactly one answer per id says it was new");
+}
+
+fn ledger_appends_are_atomic_batches(make: Factory<'_>) {
+    const BATCH: usize = 5;
+    let store = make()();
+    let store = store.as_ref();
+    let lens: Vec<u64> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..4)
+            .map(|worker| {
+                scope.spawn(move || {
+                    let ctx = RecordCtx { run_id: "r1", actor_id: "gateway", session_id: "r1" };
+                    (0..8)
+                        .map(|batch| {
+                            let records: Vec<_> = (0..BATCH)
+                                .map(|i| {
+                                    let id = format!("w{worker}-b{batch}-{i}");
+                                    ctx.terminal_status(id, "end", "completed", "2026-01-01T00:00:00.000000+00:00")
+                                })
+                                .collect();
+                            store.append_ledger("r1", &records).expect("append")
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers.into_iter().flat_map(|w| w.join().expect("worker")).collect()
+    });
+    let mut sorted = lens.clone();
+    sorted.sort_unstable();
+    let expected: Vec<u64> = (1..=32).map(|n| n * BATCH as u64).collect();
+    assert_eq!(sorted, expected, "each append reports the length its whole batch ends at");
+    let ledger = store.read_ledger("r1", 0, 1000).expect("read");
+    assert_eq!(ledger.len(), 32 * BATCH);
+    for batch in ledger.chunks(BATCH) {
+        let prefix = batch[0].step_id.rsplit_once('-').map(|(p, _)| p.to_owned()).unwrap_or_default();
+        for (i, record) in batch.iter().enumerate() {
+            assert_eq!(record.step_id, format!("{prefix}-{i}"), "batches never interleave");
+        }
+    }
+}
+
+/// A run waiting on `wait`, paused or not.
+fn waiting_run(run_id: &str, created_at: &str, wait: Wait, paused: bool) -> RunState {
+    let mut run = sample_run(run_id, created_at);
+    run.status = RunStatus::Waiting;
+    run.waiting = Some(wait);
+    run.paused = paused;
+    run
+}
+
+fn timer(until: Option<&str>) -> Wait {
+    Wait { reason: "until".into(), until: until.map(str::to_owned), ..Wait::event(String::new()) }
+}
+
+fn at(second: u32) -> String {
+    format!("2026-01-01T00:00:{second:02}.000000+00:00")
+}
+
+fn waiting_on_finds_exact_keys(make: Factory<'_>) {
+    let store = make()();
+    let key = "evt:session:s1:go";
+    for run in [
+        waiting_run("a", &at(1), Wait::event(key.into()), false),
+        waiting_run("b", &at(3), Wait::event(key.into()), true),
+        waiting_run("c", &at(2), Wait::event("evt:session:s1:go2".into()), false),
+        waiting_run("d", &at(4), Wait::event("evt:session:s1:*".into()), false),
+        sample_run("e", &at(5)),
+    ] {
+        store.create_run(&run).expect("create");
+    }
+    assert_eq!(store.waiting_on(key).expect("key"), ["b", "a"], "exact key, newest first, paused included");
+    assert_eq!(store.waiting_on("evt:session:s1:*").expect("wildcard"), ["d"]);
+    assert!(store.waiting_on("evt:session:s1").expect("prefix").is_empty());
+    let mut done = store.load_run("b").expect("load").expect("b");
+    done.status = RunStatus::Completed;
+    done.waiting = None;
+    store.save_run(&done).expect("save");
+    assert_eq!(store.waiting_on(key).expect("after"), ["a"], "a saved state leaves the index");
+}
+
+fn active_runs_are_runnable_or_due(make: Factory<'_>) {
+    let store = make()();
+    let now = chrono::DateTime::parse_from_rfc3339("2026-06-01T12:00:00+00:00").expect("now").to_utc();
+    let mut paused = sample_run("running-paused", &at(2));
+    paused.paused = true;
+    let mut done = sample_run("completed", &at(3));
+    done.status = RunStatus::Completed;
+    for run in [
+        sample_run("running", &at(1)),
+        paused,
+        done,
+        waiting_run("past", &at(4), timer(Some("2026-06-01T11:59:59.999999+00:00")), false),
+        waiting_run("exact", &at(5), timer(Some("2026-06-01T14:00:00+02:00")), false),
+        waiting_run("future", &at(6), timer(Some("2026-06-01T12:00:00.000001+00:00")), false),
+        waiting_run("past-paused", &at(7), timer(Some("2026-01-01T00:00:00+00:00")), true),
+        waiting_run("no-time", &at(8), timer(None), false),
+        waiting_run("bad-time", &at(9), timer(Some("tomorrow")), false),
+        waiting_run("event", &at(10), Wait::event("evt:global:global:x".into()), false),
+    ] {
+        store.create_run(&run).expect("create");
+    }
+    let expected = ["bad-time", "no-time", "exact", "past", "running"];
+    assert_eq!(store.active_runs(now).expect("active"), expected);
+    let later = now + chrono::Duration::seconds(1);
+    assert_eq!(store.active_runs(later).expect("later"), ["bad-time", "no-time", "future", "exact", "past", "running"]);
+    // The index follows saved state: a resumed timer leaves it, an unpaused one joins it.
+    let mut resumed = store.load_run("past").expect("load").expect("past");
+    resumed.status = RunStatus::Running;
+    resumed.waiting = None;
+    resumed.paused = true;
+    store.save_run(&resumed).expect("save");
+    let mut unpaused = store.load_run("past-paused").expect("load").expect("past-paused");
+    unpaused.paused = false;
+    store.save_run(&unpaused).expect("save");
+    assert_eq!(store.active_runs(now).expect("after"), ["bad-time", "no-time", "past-paused", "exact", "running"]);
 }

@@ -1,5 +1,7 @@
-//! Durable storage: runs, ledgers and the command inbox behind one trait ([`RunStore`]),
-//! plus the bundle catalog read from disk, uploaded bundles and run artifacts.
+//! Durable storage: runs, ledgers and the command inbox behind one trait ([`RunStore`]) with
+//! two backends, [`FileStore`] (the reference's file layout) and [`SqliteStore`], and
+//! [`migrate`] from one to the other; plus the bundle catalog read from disk, uploaded
+//! bundles and run artifacts.
 //!
 //! Every backend must pass [`conformance`], the one suite that defines what a store does.
 
@@ -8,15 +10,19 @@ pub mod bundles;
 pub mod conformance;
 mod file;
 mod jsonl;
+pub mod migrate;
+mod sqlite;
 pub mod uploads;
 
 use agw_domain::command::{Accepted, Command, NewCommand};
 use agw_domain::record::StepRecord;
 use agw_domain::run::RunState;
+use chrono::{DateTime, Utc};
 
 pub use artifacts::{ArtifactError, ArtifactExtra, ArtifactMeta, ArtifactStore, store_flow_snapshot};
 pub use bundles::{BundleCatalog, BundleSources, CatalogError, LoadedBundle, SharedCatalog, SkippedBundle};
 pub use file::FileStore;
+pub use sqlite::{DbPathError, SqliteStore, db_path_inside};
 pub use uploads::{Installed, UploadError, install_upload};
 
 /// What went wrong in a store. Callers decide on the variant, never on the text.
@@ -30,6 +36,8 @@ pub enum StoreError {
     Io { path: String, source: std::io::Error },
     #[error("corrupt data in {path}: {reason}")]
     Corrupt { path: String, reason: String },
+    #[error("database error on {path}: {reason}")]
+    Database { path: String, reason: String },
 }
 
 impl StoreError {
@@ -66,6 +74,27 @@ pub trait RunStore: Send + Sync {
     /// The sequence number of the last command the runner has fully handled.
     fn command_cursor(&self) -> StoreResult<u64>;
     fn set_command_cursor(&self, seq: u64) -> StoreResult<()>;
+
+    /// The runs waiting on exactly `wait_key`, newest first.
+    fn waiting_on(&self, wait_key: &str) -> StoreResult<Vec<String>> {
+        let waits_on = |run: &RunState| run.waiting.as_ref().and_then(|w| w.wait_key.as_deref()) == Some(wait_key);
+        Ok(self.list_runs()?.into_iter().filter(waits_on).map(|r| r.run_id).collect())
+    }
+
+    /// The runs the runner should tick at `now` (runnable, or a timer come due), newest first.
+    fn active_runs(&self, now: DateTime<Utc>) -> StoreResult<Vec<String>> {
+        let active = |run: &RunState| run.is_runnable() || run.is_due(now);
+        Ok(self.list_runs()?.into_iter().filter(active).map(|r| r.run_id).collect())
+    }
+}
+
+/// A run id becomes part of a file name (and a path in the API): every backend refuses
+/// anything but plain ids, so both answer the same.
+pub(crate) fn check_run_id(run_id: &str) -> StoreResult<()> {
+    let ok = !run_id.is_empty()
+        && run_id.len() <= 128
+        && run_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if ok { Ok(()) } else { Err(StoreError::RunNotFound(run_id.to_owned())) }
 }
 
 /// Brings a run's ledger in line with its checkpoint after a crash: appends whatever part

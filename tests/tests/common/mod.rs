@@ -6,8 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use abstractgateway::config::Config;
+use abstractgateway::config::{Config, StoreBackend};
 use abstractgateway::{Gateway, Launched, launch};
+use agw_api::SecurityPolicy;
 use agw_domain::bundle::ZipLimits;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -49,6 +50,13 @@ pub struct Options {
     pub max_bundle_bytes: u64,
     pub bundle_limits: ZipLimits,
     pub fsync: bool,
+    pub backend: StoreBackend,
+    /// The accepted tokens (default: [`TOKEN`]); empty to test a gateway without any.
+    pub tokens: Vec<String>,
+    /// `ABSTRACTGATEWAY_SECURITY`.
+    pub security: bool,
+    /// Origins, caps, lockout and audit log settings.
+    pub policy: SecurityPolicy,
 }
 
 impl Options {
@@ -64,6 +72,10 @@ impl Options {
             max_bundle_bytes: defaults.max_bundle_bytes,
             bundle_limits: defaults.bundle_limits,
             fsync: defaults.fsync,
+            backend: defaults.store_backend,
+            tokens: vec![TOKEN.to_owned()],
+            security: defaults.security,
+            policy: defaults.policy,
         }
     }
 }
@@ -82,7 +94,9 @@ impl TestGateway {
             flows_dir: Some(options.flows_dir),
             plugins_dir: options.plugins_dir.unwrap_or_else(|| data_dir.join("plugins")),
             plugin_cache_dir: plugin_cache(),
-            tokens: vec![TOKEN.to_owned()],
+            tokens: options.tokens,
+            security: options.security,
+            policy: options.policy,
             poll: options.poll,
             tick_max_steps: options.tick_max_steps,
             plugin_deadline: options.plugin_deadline,
@@ -90,6 +104,7 @@ impl TestGateway {
             max_bundle_bytes: options.max_bundle_bytes,
             bundle_limits: options.bundle_limits,
             fsync: options.fsync,
+            store_backend: options.backend,
             ..Config::new(data_dir.to_owned())
         };
         Self::open(config).await
@@ -111,10 +126,16 @@ impl TestGateway {
 
     /// A gateway in `temp` serving the standard flows, ticking at most `tick_max_steps` steps.
     pub async fn standard(temp: &tempfile::TempDir, tick_max_steps: u32) -> Self {
+        Self::standard_on(temp, tick_max_steps, StoreBackend::File).await
+    }
+
+    /// Like [`standard`](Self::standard), on the given store backend.
+    pub async fn standard_on(temp: &tempfile::TempDir, tick_max_steps: u32, backend: StoreBackend) -> Self {
         let flows = temp.path().join("flows");
         standard_flows(&flows);
         let mut options = Options::new(flows);
         options.tick_max_steps = tick_max_steps;
+        options.backend = backend;
         Self::start(&temp.path().join("data"), options).await
     }
 

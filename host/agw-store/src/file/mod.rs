@@ -21,7 +21,7 @@ use agw_domain::record::StepRecord;
 use agw_domain::run::RunState;
 
 use crate::jsonl::{LineIndex, append_lines};
-use crate::{RunStore, StoreError, StoreResult};
+use crate::{RunStore, StoreError, StoreResult, check_run_id};
 
 /// Runs, ledgers and commands as plain files under one directory.
 #[derive(Debug)]
@@ -89,14 +89,6 @@ fn corrupt(path: &Path, reason: impl std::fmt::Display) -> StoreError {
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panic while holding the lock leaves plain data behind; keep serving.
     mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// A run id becomes part of a file name: refuse anything but plain ids.
-fn check_run_id(run_id: &str) -> StoreResult<()> {
-    let ok = !run_id.is_empty()
-        && run_id.len() <= 128
-        && run_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if ok { Ok(()) } else { Err(StoreError::RunNotFound(run_id.to_owned())) }
 }
 
 impl RunStore for FileStore {
@@ -211,25 +203,26 @@ impl RunStore for FileStore {
 mod tests {
     use super::*;
 
+    /// Each fresh location is a new folder; its opener opens handles on that folder.
+    fn locations(root: &Path, sync: bool) -> impl Fn() -> crate::conformance::Opener {
+        let root = root.to_owned();
+        let counter = std::sync::atomic::AtomicUsize::new(0);
+        move || {
+            let dir = root.join(counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed).to_string());
+            Box::new(move || Box::new(FileStore::open_with_sync(&dir, sync).expect("open")) as Box<dyn RunStore>)
+        }
+    }
+
     #[test]
     fn conformance_without_fsync() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let counter = std::sync::atomic::AtomicUsize::new(0);
-        crate::conformance::run_all(&|| {
-            let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            Box::new(FileStore::open_with_sync(dir.path().join(n.to_string()), false).expect("open"))
-                as Box<dyn RunStore>
-        });
+        crate::conformance::run_all(&locations(dir.path(), false));
     }
 
     #[test]
     fn conformance() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let counter = std::sync::atomic::AtomicUsize::new(0);
-        crate::conformance::run_all(&|| {
-            let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            Box::new(FileStore::open(dir.path().join(n.to_string())).expect("open")) as Box<dyn RunStore>
-        });
+        crate::conformance::run_all(&locations(dir.path(), true));
     }
 
     #[test]
@@ -265,22 +258,6 @@ mod tests {
         let next = fresh.append_command(crate::conformance::new_command("c2", "r1")).expect("append");
         assert_eq!(next, Accepted { seq: 2, duplicate: false });
         assert_eq!(fresh.commands_after(0, 10).expect("read").len(), 2);
-    }
-
-    #[test]
-    fn two_store_handles_share_one_inbox() {
-        // Two processes on one data dir behave like two handles: sequence numbers and
-        // idempotency hold across them.
-        let dir = tempfile::tempdir().expect("tempdir");
-        let a = FileStore::open(dir.path()).expect("open a");
-        let b = FileStore::open(dir.path()).expect("open b");
-        assert_eq!(a.append_command(crate::conformance::new_command("c1", "r")).expect("a").seq, 1);
-        assert_eq!(b.append_command(crate::conformance::new_command("c2", "r")).expect("b").seq, 2);
-        assert_eq!(
-            a.append_command(crate::conformance::new_command("c2", "r")).expect("dup"),
-            Accepted { seq: 2, duplicate: true }
-        );
-        assert_eq!(a.commands_after(1, 10).expect("read")[0].command_id, "c2");
     }
 
     #[test]
