@@ -32,7 +32,7 @@ pub fn gateway_routes(config: &ApiConfig) -> Router<AppState> {
         .route("/runs/schedule", post(schedules::schedule))
         .route("/runs/ledger/batch", post(ledger::batch))
         .route("/runs/{run_id}", get(runs::get))
-        .route("/runs/{run_id}/ledger", get(ledger::page))
+        .route("/runs/{run_id}/ledger", get(ledger::get_page))
         .route("/runs/{run_id}/ledger/stream", get(sse::stream))
         .route("/runs/{run_id}/input_data", get(run_data::input_data))
         .route("/runs/{run_id}/history_bundle", get(run_data::history_bundle))
