@@ -298,6 +298,8 @@ async fn auth_is_required_under_api_gateway_only() {
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(response.headers()["www-authenticate"], "Bearer");
         assert!(response.headers().contains_key("x-request-id"));
+        let duration = response.headers()["x-gateway-duration-ms"].to_str().expect("ascii").to_owned();
+        assert!(duration.parse::<f64>().is_ok_and(|ms| ms >= 0.0), "a duration in ms, as the reference: {duration}");
         assert_eq!(response.json::<Value>().await.expect("json"), json!({"detail": "Unauthorized"}));
     }
     // The runner recovers ledgers before it goes active; health says "starting" until then.

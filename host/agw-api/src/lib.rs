@@ -100,6 +100,18 @@ impl MakeRequestId for HexRequestId {
     }
 }
 
+/// `x-gateway-duration-ms` on every answer, as the reference sends it: the time the gateway
+/// took to produce the response head (for a stream, to open it).
+async fn duration_header(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    let started = std::time::Instant::now();
+    let mut response = next.run(request).await;
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    if let Ok(value) = axum::http::HeaderValue::from_str(&format!("{ms:.1}")) {
+        response.headers_mut().insert(HeaderName::from_static("x-gateway-duration-ms"), value);
+    }
+    response
+}
+
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
@@ -112,6 +124,7 @@ pub fn router(state: AppState) -> Router {
     let gateway = routes::gateway_routes(&state.config).layer(body_cap);
     let app = Router::new().nest("/api/gateway", gateway).merge(routes::public_routes()).with_state(state.clone());
     security::layers(app, &state)
+        .layer(axum::middleware::from_fn(duration_header))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http())
         .layer(SetRequestIdLayer::new(request_id, HexRequestId))

@@ -37,10 +37,12 @@ pub async fn stream(
     // Streams have their own cap (`ABSTRACTGATEWAY_MAX_SSE`); the permit lives as long as the
     // stream does, so it comes back when the client leaves, the run ends or the server stops.
     let Ok(permit) = state.sse_permits.clone().try_acquire_owned() else {
-        let mut response =
-            ApiError::new(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests (concurrency limit)").into_response();
-        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        return Ok(response);
+        let retry = (header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return Ok(crate::security::reject(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too Many Requests (concurrency limit)",
+            &[retry],
+        ));
     };
     if state.store.load_run(&run_id)?.is_none() {
         return Err(ApiError::run_not_found(&run_id));

@@ -184,7 +184,7 @@ impl Access {
 
 /// A refusal as the reference's security layer writes it: `{"detail": ...}` in Python's
 /// `json.dumps` format, `application/json; charset=utf-8`.
-fn reject(status: StatusCode, detail: &str, extra: &[(HeaderName, HeaderValue)]) -> Response {
+pub(crate) fn reject(status: StatusCode, detail: &str, extra: &[(HeaderName, HeaderValue)]) -> Response {
     let body = crate::pyjson::to_string(&serde_json::json!({ "detail": detail }));
     let mut response = Response::new(Body::from(body));
     *response.status_mut() = status;
