@@ -14,8 +14,10 @@ async fn gateway(temp: &tempfile::TempDir) -> TestGateway {
 async fn compact_memory_is_accepted_and_changes_nothing() {
     let temp = tempfile::tempdir().expect("tempdir");
     let gw = gateway(&temp).await;
-    let run_id = gw.start_run(json!({"bundle_id": "pure-math"})).await;
-    let before = gw.wait_terminal(&run_id).await;
+    // A waiting run, so the command reaches the run's handling (a finished run ignores
+    // every command before looking at its type).
+    let run_id = gw.start_run(json!({"bundle_id": "wait-event", "input_data": {"event_key": "never"}})).await;
+    let before = gw.wait_for(&run_id, |v| v["status"] == "waiting").await;
     let answer = gw.command(&run_id, "compact_memory", json!({})).await;
     assert_eq!((answer["accepted"].as_bool(), answer["duplicate"].as_bool()), (Some(true), Some(false)));
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;

@@ -241,11 +241,10 @@ pub fn apply(run: &mut crate::run::RunState, command: &Command, env: &dyn crate:
             schedule.interval = Some(interval);
             schedule.updated_at = Some(now.clone());
             // Re-arm the sleep between launches with the new interval.
-            let seconds = schedule.interval_seconds().unwrap_or(0.0);
-            let sleeping = run.exec.wait_step.as_ref().is_some_and(|w| w.node_id == "wait_interval");
+            let next = schedule.next_launch(env.now());
+            let sleeping = run.exec.wait_step.as_ref().is_some_and(|w| w.node_id == crate::schedule::SLEEP_NODE);
             if let (true, Some(wait)) = (sleeping, run.waiting.as_mut()) {
-                let until = env.now() + chrono::Duration::milliseconds((seconds * 1000.0) as i64);
-                wait.until = Some(crate::env::iso(until));
+                wait.until = Some(crate::env::iso(next));
             }
         }
         "compact_memory" => return Applied::Ignored("runs keep no memory to compact yet".into()),

@@ -48,11 +48,14 @@ impl Schedule {
         }
     }
 
-    /// The interval in seconds, when there is one.
-    pub fn interval_seconds(&self) -> Option<f64> {
-        self.interval.as_deref().and_then(parse_interval).map(|d| d.num_milliseconds() as f64 / 1000.0)
+    /// When the next launch is due if the sleep between launches starts at `now`.
+    pub fn next_launch(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        now + self.interval.as_deref().and_then(parse_interval).unwrap_or_else(Duration::zero)
     }
 }
+
+/// The node where a scheduled parent sleeps between launches.
+pub const SLEEP_NODE: &str = "wait_interval";
 
 /// Parses `"15s"`, `"15m"`, `"1h"`, `"2d"` (and a bare number of seconds). A zero or
 /// negative interval is refused: it would launch without end.
@@ -98,7 +101,7 @@ pub fn visual_flow() -> Value {
                 json!({ "schedule": "target" })),
             node("repeat", "if", json!([exec("exec-in")]), json!([exec("true"), exec("false")]),
                 json!({ "schedule": "repeat" })),
-            node("wait_interval", "on_schedule", json!([exec("exec-in")]), json!([exec("exec-out")]),
+            node(SLEEP_NODE, "on_schedule", json!([exec("exec-in")]), json!([exec("exec-out")]),
                 json!({ "schedule": "interval" })),
             node("end", "on_flow_end", json!([exec("exec-in")]), json!([]), json!({})),
         ],
@@ -106,9 +109,9 @@ pub fn visual_flow() -> Value {
             edge("start", "exec-out", "wait_start"),
             edge("wait_start", "exec-out", "run_target"),
             edge("run_target", "exec-out", "repeat"),
-            edge("repeat", "true", "wait_interval"),
+            edge("repeat", "true", SLEEP_NODE),
             edge("repeat", "false", "end"),
-            edge("wait_interval", "exec-out", "run_target"),
+            edge(SLEEP_NODE, "exec-out", "run_target"),
         ],
     })
 }

@@ -302,7 +302,7 @@ impl Interp<'_> {
         let schedule = self.run.schedule.as_ref()?;
         match node.data.get("schedule").and_then(Value::as_str)? {
             "start" => Some(schedule.start_at.as_deref().and_then(parse_time).unwrap_or(now)),
-            "interval" => Some(now + millis(schedule.interval_seconds().unwrap_or(0.0))),
+            "interval" => Some(schedule.next_launch(now)),
             _ => None,
         }
     }
