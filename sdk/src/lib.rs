@@ -1,8 +1,9 @@
 //! The AbstractGateway plugin SDK.
 //!
 //! A plugin is a WASI preview 2 component built with
-//! `cargo build --target wasm32-wasip2 --release`. This crate hides the generated WIT bindings:
-//! implement [`NodePlugin`] for a type and export it with [`export_node_executor!`].
+//! `cargo build --release --target wasm32-wasip2`; the gateway loads it from its plugins
+//! directory and runs it in a sandbox. This crate hides the generated WIT bindings: implement
+//! [`NodePlugin`] for a type and export it with [`export_node_executor!`].
 //!
 //! ```ignore
 //! use abstractgateway_sdk::prelude::*;
@@ -10,36 +11,67 @@
 //! struct Greeter;
 //!
 //! impl NodePlugin for Greeter {
-//!     fn describe() -> PluginInfo { PluginInfo::new("greeter", env!("CARGO_PKG_VERSION")) }
+//!     fn describe() -> PluginInfo {
+//!         PluginInfo::new("greeter", env!("CARGO_PKG_VERSION")).config_key("greeting")
+//!     }
 //!     fn nodes() -> Vec<NodeSpec> {
-//!         vec![NodeSpec::pure("greet", "string").input("name", "string").output("result", "string")]
+//!         vec![NodeSpec::pure("greet", "text").input("name", "string").output("result", "string")]
 //!     }
 //!     fn execute(call: NodeCall<'_>) -> Result<Value, NodeError> {
-//!         Ok(json!({ "result": format!("Hello {}!", call.str("name")?) }))
+//!         let greeting = config::get("greeting").unwrap_or_else(|| "Hello".into());
+//!         Ok(json!({ "result": format!("{greeting}, {}!", call.str("name")?) }))
 //!     }
 //! }
 //!
 //! export_node_executor!(Greeter);
 //! ```
+//!
+//! What else a plugin can use, each only as far as the operator grants it:
+//! - [`config`]: operator configuration and [`Secret`]s,
+//! - [`http`]: a blocking HTTP client over `wasi:http`,
+//! - [`workspace`]: the run's files under `/workspace`,
+//! - [`log`]: the gateway's log.
+//!
+//! `docs/plugin-authoring.md` in the gateway's repository walks through writing, building,
+//! granting and shipping a plugin.
 
+#![warn(missing_docs)]
+
+mod call;
+pub mod config;
+mod error;
+pub mod http;
+mod info;
+pub mod log;
 mod node;
+pub mod workspace;
 
-pub use node::{NodeCall, NodeError, NodePlugin, NodeSpec, PluginInfo};
+pub use call::{NodeCall, Outputs};
+pub use config::Secret;
+pub use error::NodeError;
+pub use info::{NodeSpec, PluginInfo, Workspace};
+pub use node::NodePlugin;
 pub use serde_json::{self, Map, Value, json};
 
 /// The SDK version reported by `describe()`.
 pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// Everything a plugin usually needs.
+/// Everything a plugin usually needs: `use abstractgateway_sdk::prelude::*;`.
+///
+/// It brings the modules [`config`], [`http`], [`log`] and [`workspace`] into scope by name. A
+/// plugin that also depends on the `http` or `log` crates should import what it needs by path
+/// instead (`use abstractgateway_sdk::{NodePlugin, ...}`), or the names are ambiguous.
 pub mod prelude {
     pub use crate::{
-        Map, NodeCall, NodeError, NodePlugin, NodeSpec, PluginInfo, Value, export_node_executor, json, log,
+        Map, NodeCall, NodeError, NodePlugin, NodeSpec, Outputs, PluginInfo, Secret, Value, Workspace, config,
+        export_node_executor, http, json, log, workspace,
     };
 }
 
 /// Generated bindings for the gateway's WIT package. Plugin code should not need these
 /// directly; they are public so the export macros can reach them.
 #[doc(hidden)]
+#[allow(missing_docs)]
 pub mod bindings {
     wit_bindgen::generate!({
         path: "../wit",
@@ -50,29 +82,8 @@ pub mod bindings {
     });
 }
 
-/// Logging through the host, attributed to this plugin and the current run.
-pub mod log {
-    use crate::bindings::abstractgateway::plugin::host::{self, LogLevel};
-
-    /// Logs at info level.
-    pub fn info(message: &str) {
-        host::log(LogLevel::Info, message);
-    }
-    /// Logs at warn level.
-    pub fn warn(message: &str) {
-        host::log(LogLevel::Warn, message);
-    }
-    /// Logs at error level.
-    pub fn error(message: &str) {
-        host::log(LogLevel::Error, message);
-    }
-    /// Logs at debug level.
-    pub fn debug(message: &str) {
-        host::log(LogLevel::Debug, message);
-    }
-}
-
 /// Exports a type implementing [`NodePlugin`] as the component's `node-executor` world.
+/// Call it once, at the top level of the plugin crate, with a plain type name.
 #[macro_export]
 macro_rules! export_node_executor {
     ($plugin:ty) => {
@@ -104,6 +115,7 @@ macro_rules! export_node_executor {
 }
 
 #[doc(hidden)]
+#[allow(missing_docs)]
 pub mod __private {
     pub use crate::node::glue::{describe, execute, list_nodes};
 }

@@ -5,17 +5,24 @@
 //! (calls are bounded by epoch deadlines, not by an executor). Generated types are re-exported
 //! under short names so the rest of the crate never spells the WIT package path.
 //!
-//! A plugin's store holds: its name (so host calls can be attributed), a WASI context with no
-//! grants at all (no preopens, no env, no args, no stdio, no sockets), and a memory limiter that
+//! A plugin's store holds: its name (so host calls can be attributed), its grant, a WASI context
+//! with nothing but the granted `/workspace` (no env, no args, no stdio, no sockets), the
+//! `wasi:http` hooks that enforce the granted hosts, and a memory limiter that
 //! remembers whether it refused a growth, so a trap that follows can be reported as "out of
 //! memory" instead of an opaque `unreachable`.
 
+use std::path::Path;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime::{AsContextMut, ResourceLimiter, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+use crate::net::NetPolicy;
+use crate::policy::{Access, Grant};
 
 mod generated {
     // The expansion is not ours to tidy: `types` has no functions, so its `add_to_linker`
@@ -30,7 +37,7 @@ mod generated {
 }
 
 pub(crate) use generated::abstractgateway::plugin::types::{PluginInfo, WorkspaceAccess};
-use generated::abstractgateway::plugin::{host, types};
+use generated::abstractgateway::plugin::{config, host, types};
 pub(crate) use generated::exports::abstractgateway::plugin::nodes::{NodeContext, NodeError, NodeSpec};
 use generated::exports::abstractgateway::plugin::plugin;
 pub(crate) use generated::{NodeExecutor, NodeExecutorPre};
@@ -76,11 +83,14 @@ pub(crate) fn instantiate_checked(
     })
 }
 
-/// The linker every plugin is instantiated through: WASI p2 (sync) and the world's imports
-/// (`host`, and `types`, which has no functions but may still be imported).
+/// The linker every plugin is instantiated through: WASI p2 (sync), `wasi:http` (every
+/// request goes through the plugin's [`NetPolicy`], which refuses all of them unless hosts are
+/// granted) and the world's imports (`host`, `config`, and `types`, which has no functions but
+/// may still be imported).
 pub(crate) fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<PluginState>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)?;
     NodeExecutor::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |state| state)?;
     Ok(linker)
 }
@@ -91,37 +101,79 @@ const STDERR_CAPACITY: usize = 8 * 1024;
 /// Longest log message kept from a plugin; a chatty or hostile guest must not flood the logs.
 const MAX_LOG_MESSAGE: usize = 4096;
 
+/// Where a run's workspace is mounted inside a plugin.
+pub(crate) const WORKSPACE_GUEST_PATH: &str = "/workspace";
+
 /// Store data of one plugin instance.
 pub(crate) struct PluginState {
     plugin: Arc<str>,
+    pub(crate) grant: Arc<Grant>,
     wasi: WasiCtx,
     table: ResourceTable,
+    http: WasiHttpCtx,
+    pub(crate) net: NetPolicy,
     /// Captured (never inherited) so a panicking guest's message can be quoted in its error.
     stderr: MemoryOutputPipe,
     pub(crate) limiter: Limiter,
+    /// When the current call was armed, and the host's HTTP wait time then: the CPU deadline
+    /// counts the guest's own time, not time spent waiting on a granted host.
+    pub(crate) armed_at: Instant,
+    pub(crate) wait_at_arm: Duration,
 }
 
 impl PluginState {
-    pub(crate) fn new(plugin: Arc<str>, memory_limit_bytes: usize) -> Self {
+    /// The state of one instance of `plugin` under `grant`, with the run's workspace mounted
+    /// at `/workspace` when the grant allows it.
+    pub(crate) fn new(plugin: Arc<str>, grant: Arc<Grant>, workspace: Option<&Path>) -> wasmtime::Result<Self> {
         // Deny by default: the builder's defaults already give no preopens, no env, no args,
         // empty stdin and discarded stdout; sockets and name lookup are switched off explicitly.
         let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
-        let wasi = WasiCtxBuilder::new()
-            .stderr(stderr.clone())
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .build();
-        let limits = StoreLimitsBuilder::new().memory_size(memory_limit_bytes).trap_on_grow_failure(false).build();
-        Self { plugin, wasi, table: ResourceTable::new(), stderr, limiter: Limiter { limits, memory_denied: false } }
+        let mut wasi = WasiCtxBuilder::new();
+        wasi.stderr(stderr.clone()).allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);
+        let perms = match grant.workspace {
+            Access::None => None,
+            Access::Read => Some(FsPerms::ReadOnly),
+            Access::ReadWrite => Some(FsPerms::ReadWrite),
+        };
+        if let (Some(perms), Some(dir)) = (perms, workspace) {
+            wasi.preopened_dir(dir, WORKSPACE_GUEST_PATH, perms)?;
+        }
+        let limits = StoreLimitsBuilder::new().memory_size(grant.memory_bytes).trap_on_grow_failure(false).build();
+        let net = NetPolicy::new(plugin.clone(), grant.net.clone());
+        Ok(Self {
+            plugin,
+            grant,
+            wasi: wasi.build(),
+            table: ResourceTable::new(),
+            http: WasiHttpCtx::new(),
+            net,
+            stderr,
+            limiter: Limiter { limits, memory_denied: false },
+            armed_at: Instant::now(),
+            wait_at_arm: Duration::ZERO,
+        })
     }
 
-    /// The guest's last meaningful stderr line (a Rust panic's message), at most `max` bytes.
+    /// The guest's last meaningful stderr line (a Rust panic's message), at most `max` bytes,
+    /// with granted secrets scrubbed.
     pub(crate) fn stderr_tail(&self, max: usize) -> Option<String> {
         let bytes = self.stderr.contents();
         let text = String::from_utf8_lossy(&bytes);
         let line = text.lines().map(str::trim).rfind(|l| !l.is_empty() && !l.starts_with("note: run with"))?;
-        Some(truncate(line, max).to_owned())
+        Some(self.grant.scrub(truncate(line, max)))
+    }
+
+    /// Guest time used by the current call: wall time since it was armed, less the time the
+    /// host spent waiting on HTTP for it.
+    pub(crate) fn guest_time(&self) -> Duration {
+        let waited = self.net.host_wait().saturating_sub(self.wait_at_arm);
+        self.armed_at.elapsed().saturating_sub(waited)
+    }
+}
+
+impl WasiHttpView for PluginState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.net }
     }
 }
 
@@ -179,7 +231,8 @@ impl host::Host for PluginState {
     /// `host.log`: a tracing event attributed to the plugin.
     fn log(&mut self, level: host::LogLevel, message: String) {
         use host::LogLevel;
-        let message = truncate(&message, MAX_LOG_MESSAGE);
+        let message = self.grant.scrub(truncate(&message, MAX_LOG_MESSAGE));
+        let message = message.as_str();
         let plugin = &*self.plugin;
         match level {
             LogLevel::Trace => tracing::trace!(plugin, message, "plugin log"),
@@ -188,6 +241,18 @@ impl host::Host for PluginState {
             LogLevel::Warn => tracing::warn!(plugin, message, "plugin log"),
             LogLevel::Error => tracing::error!(plugin, message, "plugin log"),
         }
+    }
+}
+
+impl config::Host for PluginState {
+    /// A granted configuration value; anything not granted answers `none`, like an unset key.
+    fn get(&mut self, key: String) -> Option<String> {
+        self.grant.config.get(&key).cloned()
+    }
+
+    /// A granted secret (never logged: the host scrubs its value from what the plugin says).
+    fn get_secret(&mut self, key: String) -> Option<String> {
+        self.grant.secrets.get(&key).map(|secret| secret.expose().to_owned())
     }
 }
 
@@ -262,7 +327,15 @@ mod tests {
         let engine = wasmtime::Engine::default();
         let linker = linker(&engine).unwrap();
         let component = Component::new(&engine, wat::parse_str(LOGGER).unwrap()).unwrap();
-        let mut store = wasmtime::Store::new(&engine, PluginState::new(Arc::from("logger"), 1 << 20));
+        let grant = crate::policy::Policy::default().grant(
+            "logger",
+            "logger.wasm",
+            &crate::summary::CapabilitiesSummary::none(),
+            &crate::policy::Limits::default(),
+            false,
+        );
+        let state = PluginState::new(Arc::from("logger"), Arc::new(grant), None).unwrap();
+        let mut store = wasmtime::Store::new(&engine, state);
         let instance = linker.instantiate(&mut store, &component).unwrap();
         let run = instance.get_typed_func::<(), ()>(&mut store, "run").unwrap();
 

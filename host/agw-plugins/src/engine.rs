@@ -20,17 +20,22 @@ pub enum Allocator {
     OnDemand,
 }
 
-/// Builds the engine: component model, epoch interruption, and the pooling allocator when the
-/// machine can reserve it. Returns why pooling was given up, if it was.
-pub(crate) fn build(memory_limit_bytes: usize) -> wasmtime::Result<(Engine, Allocator, Option<String>)> {
-    build_with(memory_limit_bytes, POOL_SLOTS)
+/// Builds the engine: component model, epoch interruption, fuel metering when asked for, and
+/// the pooling allocator when the machine can reserve it. Returns why pooling was given up, if
+/// it was.
+pub(crate) fn build(fuel: bool) -> wasmtime::Result<(Engine, Allocator, Option<String>)> {
+    build_with(fuel, POOL_SLOTS)
 }
+
+/// The largest linear memory a pool slot holds: wasm32's whole address space. Each plugin's
+/// own cap (the policy's, or the operator's default) is enforced per store by its limiter.
+const MAX_MEMORY_BYTES: usize = 4 << 30;
 
 /// Concurrent plugin instances (and linear memories) the pool holds.
 const POOL_SLOTS: u32 = 100;
 
-fn build_with(memory_limit_bytes: usize, slots: u32) -> wasmtime::Result<(Engine, Allocator, Option<String>)> {
-    let mut config = base_config();
+fn build_with(fuel: bool, slots: u32) -> wasmtime::Result<(Engine, Allocator, Option<String>)> {
+    let mut config = base_config(fuel);
     let mut pool = PoolingAllocationConfig::new();
     // Sized for a small box (2 cores): a few dozen concurrent plugin instances. Each memory
     // slot reserves virtual address space (~4 GiB + guard), not RAM, so 100 slots is cheap.
@@ -39,22 +44,23 @@ fn build_with(memory_limit_bytes: usize, slots: u32) -> wasmtime::Result<(Engine
         .total_tables(slots.saturating_mul(4))
         .total_core_instances(slots.saturating_mul(4))
         .total_stacks(slots)
-        .max_memory_size(memory_limit_bytes);
+        .max_memory_size(MAX_MEMORY_BYTES);
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     match Engine::new(&config) {
         Ok(engine) => Ok((engine, Allocator::Pooling, None)),
         Err(error) => {
             let reason = format!("{error:#}");
             tracing::warn!(error = %reason, "pooling allocator unavailable; falling back to on-demand allocation");
-            let engine = Engine::new(&base_config())?;
+            let engine = Engine::new(&base_config(fuel))?;
             Ok((engine, Allocator::OnDemand, Some(reason)))
         }
     }
 }
 
-fn base_config() -> Config {
+fn base_config(fuel: bool) -> Config {
     let mut config = Config::new();
-    config.wasm_component_model(true).epoch_interruption(true);
+    // Fuel changes the generated code, so it is part of the engine hash the cache keys on.
+    config.wasm_component_model(true).epoch_interruption(true).consume_fuel(fuel);
     config
 }
 
@@ -115,11 +121,11 @@ mod tests {
     #[test]
     fn an_unreservable_pool_falls_back_to_on_demand() {
         // u32::MAX memory slots of several GiB each cannot fit any address space.
-        let (engine, allocator, why) = build_with(64 << 20, u32::MAX).unwrap();
+        let (engine, allocator, why) = build_with(false, u32::MAX).unwrap();
         assert_eq!(allocator, Allocator::OnDemand);
         assert!(why.is_some());
         drop(engine);
-        let (_, allocator, why) = build(64 << 20).unwrap();
+        let (_, allocator, why) = build(true).unwrap();
         assert_eq!((allocator, why), (Allocator::Pooling, None));
     }
 }

@@ -11,13 +11,17 @@
 
 mod bindings;
 mod cache;
+mod dir;
 mod engine;
 mod load;
+mod net;
+pub mod policy;
 mod registry;
 mod session;
+pub mod signing;
 mod summary;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
@@ -28,28 +32,66 @@ use wasmtime::component::Linker;
 use crate::bindings::PluginState;
 use crate::cache::{DiskCache, Obtained};
 use crate::engine::EpochTicker;
+use crate::policy::{Limits, Policy};
 use crate::registry::Registry;
 
+pub use crate::dir::{DirReport, DirWatcher};
 pub use crate::engine::Allocator;
+pub use crate::policy::{Access, Denied, GrantSummary, GrantedHost, PolicyError};
 pub use crate::session::TickSession;
 pub use crate::summary::{
     CapabilitiesSummary, HostRequestSummary, LoadProblem, NodeSummary, PinSummary, PluginOrigin, PluginSummary,
 };
 
-/// Operator-set limits and where compiled code is cached.
+/// Operator-set defaults and trust settings, and where compiled code is cached. The policy
+/// file can override the limits per plugin.
 #[derive(Debug, Clone)]
 pub struct HostConfig {
     /// Directory for compiled components; `None` compiles on every load.
     pub cache_dir: Option<PathBuf>,
     /// Linear-memory cap of one plugin instance (default 64 MiB).
     pub memory_limit_bytes: usize,
-    /// CPU time one call may take before it is interrupted (default 2 s).
+    /// Guest CPU time one call may take before it is interrupted (default 2 s). Time the host
+    /// spends waiting on a granted HTTP request does not count.
     pub call_deadline: Duration,
+    /// Fuel metering: `Some(budget)` meters every call (the ledger reports each step's cost)
+    /// and stops one that burns more than `budget`; `u64::MAX` meters without a limit.
+    pub fuel: Option<u64>,
+    /// Bound on one outbound HTTP request (connect, first byte, each later read).
+    pub http_timeout: Duration,
+    /// Largest HTTP response body a plugin may read.
+    pub http_max_response_bytes: u64,
+    /// Keys whose signatures are trusted.
+    pub trusted_keys: signing::TrustedKeys,
+    /// Refuse components without a valid signature by a trusted key.
+    pub require_signature: bool,
 }
 
 impl Default for HostConfig {
     fn default() -> Self {
-        Self { cache_dir: None, memory_limit_bytes: 64 * 1024 * 1024, call_deadline: Duration::from_secs(2) }
+        Self {
+            cache_dir: None,
+            memory_limit_bytes: 64 * 1024 * 1024,
+            call_deadline: Duration::from_secs(2),
+            fuel: None,
+            http_timeout: Duration::from_secs(30),
+            http_max_response_bytes: 16 * 1024 * 1024,
+            trusted_keys: signing::TrustedKeys::default(),
+            require_signature: false,
+        }
+    }
+}
+
+impl HostConfig {
+    /// The operator's defaults, as the last level of the policy's fallbacks.
+    fn limits(&self) -> Limits {
+        Limits {
+            memory_mib: Some(u32::try_from(self.memory_limit_bytes >> 20).unwrap_or(u32::MAX).max(1)),
+            deadline_ms: Some(u64::try_from(self.call_deadline.as_millis()).unwrap_or(u64::MAX).max(1)),
+            fuel: self.fuel,
+            http_timeout_ms: Some(u64::try_from(self.http_timeout.as_millis()).unwrap_or(u64::MAX).max(1)),
+            http_max_response_bytes: Some(self.http_max_response_bytes),
+        }
     }
 }
 
@@ -60,17 +102,25 @@ pub struct PluginSource {
     pub label: String,
     pub bytes: Arc<[u8]>,
     pub origin: PluginOrigin,
+    /// The detached signature (`<file>.wasm.sig` text), if there is one.
+    pub signature: Option<String>,
 }
 
 impl PluginSource {
     /// A plugin shipped inside the gateway.
     pub fn first_party(name: &str, bytes: &[u8]) -> Self {
-        Self { label: name.to_owned(), bytes: Arc::from(bytes), origin: PluginOrigin::FirstParty }
+        Self { label: name.to_owned(), bytes: Arc::from(bytes), origin: PluginOrigin::FirstParty, signature: None }
     }
 
     /// A plugin read from the operator's plugin directory.
     pub fn file(label: impl Into<String>, bytes: Vec<u8>) -> Self {
-        Self { label: label.into(), bytes: Arc::from(bytes), origin: PluginOrigin::Directory }
+        Self { label: label.into(), bytes: Arc::from(bytes), origin: PluginOrigin::Directory, signature: None }
+    }
+
+    /// With a detached signature.
+    pub fn with_signature(mut self, signature: Option<String>) -> Self {
+        self.signature = signature;
+        self
     }
 }
 
@@ -97,6 +147,8 @@ pub struct EngineInfo {
     pub engine_hash: String,
     pub memory_limit_bytes: usize,
     pub call_deadline: Duration,
+    /// Fuel per call when the engine meters fuel.
+    pub fuel: Option<u64>,
 }
 
 /// Errors of the host itself (plugins' own failures are [`LoadProblem`]s or node failures).
@@ -145,7 +197,7 @@ impl PluginHost {
     /// epoch thread. Nothing is loaded yet.
     pub fn new(config: HostConfig) -> Result<Self, HostError> {
         let (engine, allocator, pooling_error) =
-            engine::build(config.memory_limit_bytes).map_err(|e| HostError::Engine(format!("{e:#}")))?;
+            engine::build(config.fuel.is_some()).map_err(|e| HostError::Engine(format!("{e:#}")))?;
         let linker = bindings::linker(&engine).map_err(|e| HostError::Engine(format!("{e:#}")))?;
         let cache = DiskCache::new(config.cache_dir.clone(), &engine);
         let ticker = EpochTicker::start(&engine)?;
@@ -163,30 +215,47 @@ impl PluginHost {
         Ok(Self { shared: Arc::new(shared) })
     }
 
-    /// Loads `sources` and replaces the loaded set with them in one step. A source that fails
-    /// validation is reported and skipped; the others load. Sessions already running keep the
-    /// set they started with.
+    /// Loads `sources` under a deny-all policy (see [`PluginHost::load_with`]).
     pub fn load(&self, sources: Vec<PluginSource>) -> LoadReport {
+        self.load_with(sources, &Policy::default())
+    }
+
+    /// Loads `sources`, grants each what `policy` allows of what it requests, and replaces the
+    /// loaded set with them in one step.
+    ///
+    /// - A source whose bytes and grant are unchanged is kept as it is (no compile, no call).
+    /// - A source that fails validation is reported; if an earlier version of it (same label)
+    ///   is loaded, that version keeps serving and the report says so.
+    /// - A source no longer listed disappears.
+    ///
+    /// Sessions already running keep the set they started with.
+    pub fn load_with(&self, sources: Vec<PluginSource>, policy: &Policy) -> LoadReport {
         let _serialised = self.shared.load_lock.lock().unwrap_or_else(PoisonError::into_inner);
+        let previous = self.registry();
         let mut report = LoadReport::default();
         let mut plugins = Vec::new();
         let mut problems = Vec::new();
         for source in &sources {
             let span = tracing::info_span!("plugin_load", plugin = %source.label);
             let _entered = span.enter();
+            let before = previous.plugins().find(|p| p.summary.label == source.label);
             let mut obtained = None;
-            let result = load::load_one(&self.shared, source, &mut obtained);
+            let result = load::load_one(&self.shared, source, policy, before, &mut obtained);
             match obtained {
                 Some(Obtained::Compiled) => report.compiled += 1,
                 Some(Obtained::CacheHit) => report.cache_hits += 1,
                 None => {}
             }
             match result {
-                Ok(plugin) => {
-                    tracing::info!(name = %plugin.name, version = %plugin.summary.version, nodes = plugin.summary.nodes.len(), "plugin loaded");
-                    plugins.push(plugin);
-                }
-                Err(reason) => {
+                Ok(plugin) => plugins.push(plugin),
+                Err(mut reason) => {
+                    if let Some(kept) = before {
+                        reason = format!(
+                            "{reason}; still serving the previous version ({} {}, sha256 {})",
+                            kept.name, kept.summary.version, kept.summary.sha256
+                        );
+                        plugins.push(kept.clone());
+                    }
                     tracing::warn!(%reason, "plugin rejected");
                     problems.push(LoadProblem { label: source.label.clone(), reason });
                 }
@@ -219,9 +288,20 @@ impl PluginHost {
         self.registry().provides(node_type)
     }
 
-    /// A node executor for one run tick, over the currently loaded set.
+    /// A node executor for one run tick, over the currently loaded set, with no workspace.
     pub fn session(&self) -> TickSession {
-        TickSession::new(self.shared.clone(), self.registry())
+        TickSession::new(self.shared.clone(), self.registry(), None)
+    }
+
+    /// A node executor for one tick of the run whose workspace is `workspace`: plugins granted
+    /// workspace access see it as `/workspace`.
+    pub fn session_in(&self, workspace: &Path) -> TickSession {
+        TickSession::new(self.shared.clone(), self.registry(), Some(workspace.to_path_buf()))
+    }
+
+    /// One loaded plugin's summary, by name.
+    pub fn plugin(&self, name: &str) -> Option<PluginSummary> {
+        self.registry().plugins().find(|p| &*p.name == name).map(|p| p.summary.clone())
     }
 
     /// How the engine is set up.
@@ -233,6 +313,7 @@ impl PluginHost {
             engine_hash: shared.cache.engine_hash().to_owned(),
             memory_limit_bytes: shared.config.memory_limit_bytes,
             call_deadline: shared.config.call_deadline,
+            fuel: shared.config.fuel,
         }
     }
 

@@ -3,27 +3,40 @@
 
 use std::sync::Arc;
 
-use crate::PluginSource;
-use crate::Shared;
-use crate::bindings::{InstantiateError, NodeExecutorPre, missing_exports};
+use crate::bindings::{InstantiateError, NodeExecutorPre, PluginState, missing_exports};
 use crate::cache::{Obtained, sha256_hex};
+use crate::policy::{Denied, Policy};
 use crate::registry::LoadedPlugin;
 use crate::session::{Live, explain};
-use crate::summary::summarize;
+use crate::summary::{CapabilitiesSummary, PluginSummary, summarize};
+use crate::{PluginSource, Shared, signing};
 
 /// The binary header of a component: magic, then version 0x0d and layer 1 (core modules have
 /// version 1, layer 0).
 const MAGIC: &[u8; 4] = b"\0asm";
 
-/// Loads one source. `Err` is the reason it was rejected; `obtained` says whether compiling
-/// was needed (only set once the component exists).
+/// Loads one source under `policy`. `before` is the version currently loaded from the same
+/// label: when the bytes are the same it is reused (only its grant is worked out again, since
+/// the policy or the environment may have changed). `Err` is the reason the source was
+/// rejected; `obtained` says whether compiling was needed (only set once the component exists).
 pub(crate) fn load_one(
     shared: &Shared,
     source: &PluginSource,
+    policy: &Policy,
+    before: Option<&Arc<LoadedPlugin>>,
     obtained: &mut Option<Obtained>,
-) -> Result<LoadedPlugin, String> {
+) -> Result<Arc<LoadedPlugin>, String> {
     check_header(&source.bytes).map_err(|why| format!("not a WebAssembly component: {why}"))?;
     let sha256 = sha256_hex(&source.bytes);
+    let signature = signing::check(&source.bytes, source.signature.as_deref(), &shared.config.trusted_keys);
+    if shared.config.require_signature && !signature.is_trusted() {
+        return Err(format!("refused: a trusted signature is required and {}", signature.describe()));
+    }
+    if let Some(before) = before.filter(|b| b.summary.sha256 == sha256) {
+        let mut summary = before.summary.clone();
+        summary.signature = signature;
+        return Ok(granted(shared, policy, summary, before.pre.clone()));
+    }
     let (component, how) = shared
         .cache
         .component(&shared.engine, &sha256, &source.bytes)
@@ -41,10 +54,17 @@ pub(crate) fn load_one(
     let pre = NodeExecutorPre::new(instance_pre)
         .map_err(|e| format!("does not implement a known world (node-executor): {e:#}"))?;
 
-    // Ask the plugin who it is, in a throwaway store with the same limits as a real call.
-    // Its name is not known yet: host log lines are attributed to the label meanwhile.
+    // Ask the plugin who it is, in a throwaway store with no grants and the operator's
+    // default limits. Its name is not known yet: host log lines are attributed to the label.
     let label = source.label.clone();
-    let mut live = Live::checked(shared, Arc::from(label.as_str()), &pre).map_err(|e| match e {
+    let probe = Arc::new(Policy::default().grant(
+        &label,
+        &label,
+        &CapabilitiesSummary::none(),
+        &shared.config.limits(),
+        shared.config.fuel.is_some(),
+    ));
+    let mut live = Live::checked(shared, Arc::from(label.as_str()), probe, None, &pre).map_err(|e| match e {
         InstantiateError::Mismatch(why) => {
             format!("does not implement a known world (node-executor): {why}")
         }
@@ -54,18 +74,57 @@ pub(crate) fn load_one(
         .bindings
         .abstractgateway_plugin_plugin()
         .call_describe(&mut live.store)
-        .map_err(|e| format!("describe() failed: {}", explain(&e, &live.store, &shared.config)))?;
-    live.arm(&shared.config);
+        .map_err(|e| format!("describe() failed: {}", explain(&e, &live.store)))?;
+    live.arm();
     let nodes = live
         .bindings
         .abstractgateway_plugin_nodes()
         .call_list_nodes(&mut live.store)
-        .map_err(|e| format!("list-nodes() failed: {}", explain(&e, &live.store, &shared.config)))?;
+        .map_err(|e| format!("list-nodes() failed: {}", explain(&e, &live.store)))?;
     if info.name.trim().is_empty() {
         return Err("describe() answered an empty plugin name".to_owned());
     }
-    let name: Arc<str> = Arc::from(info.name.as_str());
-    Ok(LoadedPlugin { name, summary: summarize(info, nodes, sha256, source.origin, label), pre })
+    let summary = summarize(info, nodes, sha256, source.origin, label, signature);
+    Ok(granted(shared, policy, summary, pre))
+}
+
+/// The loaded plugin with its grant worked out, logged once.
+fn granted(
+    shared: &Shared,
+    policy: &Policy,
+    mut summary: PluginSummary,
+    pre: NodeExecutorPre<PluginState>,
+) -> Arc<LoadedPlugin> {
+    let grant = policy.grant(
+        &summary.name,
+        &summary.label,
+        &summary.capabilities,
+        &shared.config.limits(),
+        shared.config.fuel.is_some(),
+    );
+    summary.granted = grant.summary();
+    summary.denied = Denied::between(&summary.capabilities, &summary.granted);
+    let g = &summary.granted;
+    let hosts: Vec<String> = g.outbound_hosts.iter().map(|h| format!("{} {}", h.methods.join("|"), h.host)).collect();
+    tracing::info!(
+        name = %summary.name,
+        version = %summary.version,
+        sha256 = %summary.sha256,
+        nodes = summary.nodes.len(),
+        signature = %summary.signature.describe(),
+        workspace = ?g.workspace,
+        hosts = ?hosts,
+        config = ?g.config_keys,
+        secrets = ?g.secrets,
+        memory_mib = g.memory_mib,
+        deadline_ms = g.deadline_ms,
+        policy = g.policy_file.as_deref().unwrap_or("none"),
+        "plugin loaded with grant"
+    );
+    for note in &g.notes {
+        tracing::warn!(plugin = %summary.name, %note, "grant not honoured");
+    }
+    Arc::new(LoadedPlugin { name: Arc::from(summary.name.as_str()), summary, pre, grant: Arc::new(grant) })
 }
 
 fn check_header(bytes: &[u8]) -> Result<(), &'static str> {

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::bindings::{NodeExecutorPre, PluginState};
+use crate::policy::Grant;
 use crate::summary::{LoadProblem, PluginSummary};
 
 /// A plugin that passed validation: its summary and the prepared (linked) component.
@@ -13,6 +14,8 @@ pub(crate) struct LoadedPlugin {
     pub(crate) summary: PluginSummary,
     /// Built once per plugin version; every instance of it starts from here.
     pub(crate) pre: NodeExecutorPre<PluginState>,
+    /// What this version may do, fixed at load: a session keeps it even if a reload changes it.
+    pub(crate) grant: Arc<Grant>,
 }
 
 /// Who provides a node type.
@@ -26,14 +29,14 @@ enum Provider {
 /// The loaded set.
 #[derive(Default)]
 pub(crate) struct Registry {
-    plugins: Vec<LoadedPlugin>,
+    plugins: Vec<Arc<LoadedPlugin>>,
     index: HashMap<String, Provider>,
     problems: Vec<LoadProblem>,
 }
 
 impl Registry {
     /// Indexes `plugins` by node type; every contested type becomes a problem.
-    pub(crate) fn build(plugins: Vec<LoadedPlugin>, mut problems: Vec<LoadProblem>) -> Self {
+    pub(crate) fn build(plugins: Vec<Arc<LoadedPlugin>>, mut problems: Vec<LoadProblem>) -> Self {
         let mut providers: HashMap<&str, Vec<usize>> = HashMap::new();
         let mut order: Vec<&str> = Vec::new();
         for (i, plugin) in plugins.iter().enumerate() {
@@ -71,7 +74,7 @@ impl Registry {
         Self { plugins, index, problems }
     }
 
-    pub(crate) fn plugins(&self) -> impl Iterator<Item = &LoadedPlugin> {
+    pub(crate) fn plugins(&self) -> impl Iterator<Item = &Arc<LoadedPlugin>> {
         self.plugins.iter()
     }
 
@@ -86,7 +89,7 @@ impl Registry {
     }
 
     /// The one plugin providing `node_type`, or why there is none (as a failure message).
-    pub(crate) fn provider(&self, node_type: &str) -> Result<(usize, &LoadedPlugin), String> {
+    pub(crate) fn provider(&self, node_type: &str) -> Result<(usize, &Arc<LoadedPlugin>), String> {
         match self.index.get(node_type) {
             Some(Provider::One(i)) => Ok((*i, &self.plugins[*i])),
             Some(Provider::Conflict(list)) => {

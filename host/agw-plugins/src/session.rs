@@ -3,19 +3,21 @@
 //! one run (or tenant) to another.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use agw_domain::{NodeCall, NodeExecutor, NodeFailure};
-use serde_json::{Map, Value};
-use wasmtime::{Store, Trap};
+use serde_json::{Map, Value, json};
+use wasmtime::{Store, Trap, UpdateDeadline};
 
+use crate::Shared;
 use crate::bindings::{
     InstantiateError, NodeContext, NodeError, NodeExecutor as Bindings, NodeExecutorPre, PluginState,
     instantiate_checked,
 };
 use crate::engine::deadline_ticks;
+use crate::policy::Grant;
 use crate::registry::Registry;
-use crate::{HostConfig, Shared};
 
 /// Longest piece of guest stderr quoted in an error message.
 const MAX_QUOTED_STDERR: usize = 300;
@@ -27,24 +29,36 @@ const MAX_QUOTED_STDERR: usize = 300;
 pub struct TickSession {
     shared: Arc<Shared>,
     registry: Arc<Registry>,
+    /// The run's workspace, mounted as `/workspace` for plugins granted access.
+    workspace: Option<PathBuf>,
     live: HashMap<usize, Live>,
+    /// Fuel the last call burned, when the engine meters fuel.
+    last_fuel: Option<u64>,
 }
 
 impl TickSession {
-    pub(crate) fn new(shared: Arc<Shared>, registry: Arc<Registry>) -> Self {
-        Self { shared, registry, live: HashMap::new() }
+    pub(crate) fn new(shared: Arc<Shared>, registry: Arc<Registry>, workspace: Option<PathBuf>) -> Self {
+        Self { shared, registry, workspace, live: HashMap::new(), last_fuel: None }
     }
 
     /// Runs `node_type` with JSON `config` and `inputs`; the answer is the node's output object.
     fn run(&mut self, call: &NodeCall<'_>) -> Result<Map<String, Value>, NodeFailure> {
+        self.last_fuel = None;
         let (index, plugin) = self.registry.provider(call.node_type).map_err(|message| NodeFailure { message })?;
         let name = plugin.name.clone();
-        let fail = |what: String| NodeFailure { message: format!("plugin '{name}' {what}") };
+        let grant = plugin.grant.clone();
+        let fail = |what: String| NodeFailure { message: grant.scrub(&format!("plugin '{name}' {what}")) };
         let live = match self.live.entry(index) {
             std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
             std::collections::hash_map::Entry::Vacant(entry) => {
-                let live = Live::new(&self.shared, plugin.name.clone(), &plugin.pre)
-                    .map_err(|e| fail(format!("could not be instantiated: {}", first_line(&e))))?;
+                let live = Live::new(
+                    &self.shared,
+                    plugin.name.clone(),
+                    plugin.grant.clone(),
+                    self.workspace.as_deref(),
+                    &plugin.pre,
+                )
+                .map_err(|e| fail(format!("could not be instantiated: {}", first_line(&e))))?;
                 entry.insert(live)
             }
         };
@@ -57,7 +71,7 @@ impl TickSession {
             workflow_id: call.workflow_id.to_owned(),
             node_id: call.node_id.to_owned(),
         };
-        live.arm(&self.shared.config);
+        live.arm();
         let answer = live.bindings.abstractgateway_plugin_nodes().call_execute(
             &mut live.store,
             call.node_type,
@@ -65,10 +79,12 @@ impl TickSession {
             &inputs,
             &ctx,
         );
+        self.last_fuel = live.fuel_used();
+        let denial = live.store.data().net.take_denial();
         let answer = match answer {
             Ok(answer) => answer,
             Err(error) => {
-                let what = explain(&error, &live.store, &self.shared.config);
+                let what = explain(&error, &live.store);
                 tracing::warn!(plugin = %name, node_type = call.node_type, error = %format!("{error:?}"), "plugin call failed");
                 // A trapped instance may be in any state; the next call gets a fresh one.
                 self.live.remove(&index);
@@ -77,12 +93,21 @@ impl TickSession {
         };
         match answer {
             Ok(json) => match serde_json::from_str::<Value>(&json) {
-                Ok(Value::Object(outputs)) => Ok(outputs),
+                Ok(Value::Object(mut outputs)) => {
+                    outputs.values_mut().for_each(|value| grant.scrub_json(value));
+                    Ok(outputs)
+                }
                 Ok(_) => Err(fail("answered with JSON that is not an object".to_owned())),
                 Err(e) => Err(fail(format!("answered with invalid JSON: {e}"))),
             },
             Err(NodeError::InvalidInput(message) | NodeError::Failed(message)) => {
-                Err(NodeFailure { message: format!("plugin '{name}': {message}") })
+                // The host's own reason for refusing a request says more than the guest's
+                // error code, so it is added.
+                let message = match denial {
+                    Some(denial) => format!("plugin '{name}': {message} (gateway: {denial})"),
+                    None => format!("plugin '{name}': {message}"),
+                };
+                Err(NodeFailure { message: grant.scrub(&message) })
             }
             Err(NodeError::UnknownNode(node_type)) => Err(fail(format!("does not provide node type '{node_type}'"))),
         }
@@ -100,6 +125,16 @@ impl NodeExecutor for TickSession {
         let _entered = span.enter();
         self.run(&call)
     }
+
+    fn provenance(&self, node_type: &str) -> Option<Value> {
+        let (_, plugin) = self.registry.provider(node_type).ok()?;
+        let summary = &plugin.summary;
+        Some(json!({ "name": summary.name, "version": summary.version, "sha256": summary.sha256 }))
+    }
+
+    fn last_fuel(&self) -> Option<u64> {
+        self.last_fuel
+    }
 }
 
 /// A live instance of one plugin in its own store.
@@ -111,8 +146,14 @@ pub(crate) struct Live {
 impl Live {
     /// A fresh store and an instance from the prepared component (the session's path: the
     /// component's export types were checked when it was loaded).
-    pub(crate) fn new(shared: &Shared, plugin: Arc<str>, pre: &NodeExecutorPre<PluginState>) -> wasmtime::Result<Self> {
-        let mut store = fresh_store(shared, plugin);
+    pub(crate) fn new(
+        shared: &Shared,
+        plugin: Arc<str>,
+        grant: Arc<Grant>,
+        workspace: Option<&std::path::Path>,
+        pre: &NodeExecutorPre<PluginState>,
+    ) -> wasmtime::Result<Self> {
+        let mut store = fresh_store(shared, plugin, grant, workspace)?;
         let bindings = pre.instantiate(&mut store)?;
         Ok(Self { store, bindings })
     }
@@ -122,40 +163,77 @@ impl Live {
     pub(crate) fn checked(
         shared: &Shared,
         plugin: Arc<str>,
+        grant: Arc<Grant>,
+        workspace: Option<&std::path::Path>,
         pre: &NodeExecutorPre<PluginState>,
     ) -> Result<Self, InstantiateError> {
-        let mut store = fresh_store(shared, plugin);
+        let mut store = fresh_store(shared, plugin, grant, workspace).map_err(InstantiateError::Failed)?;
         let bindings = instantiate_checked(pre, &mut store)?;
         Ok(Self { store, bindings })
     }
 
-    /// Gives the next call a full deadline, counted from now, and forgets refused growths of
-    /// earlier calls (a guest may have survived one), so only this call's count.
-    pub(crate) fn arm(&mut self, config: &HostConfig) {
-        self.store.data_mut().limiter.memory_denied = false;
-        self.store.set_epoch_deadline(deadline_ticks(config.call_deadline));
+    /// Gives the next call its full deadline and fuel, counted from now, and forgets refused
+    /// growths of earlier calls (a guest may have survived one), so only this call's count.
+    pub(crate) fn arm(&mut self) {
+        let state = self.store.data_mut();
+        state.limiter.memory_denied = false;
+        state.armed_at = std::time::Instant::now();
+        state.wait_at_arm = state.net.host_wait();
+        let grant = state.grant.clone();
+        self.store.set_epoch_deadline(deadline_ticks(grant.deadline));
+        if let Some(fuel) = grant.fuel {
+            // Only fails on an engine without fuel metering, which `grant.fuel` rules out.
+            let _ = self.store.set_fuel(fuel);
+        }
+    }
+
+    /// Fuel burned since [`Live::arm`], when the engine meters fuel.
+    fn fuel_used(&self) -> Option<u64> {
+        let budget = self.store.data().grant.fuel?;
+        Some(budget.saturating_sub(self.store.get_fuel().ok()?))
     }
 }
 
-/// A store with the memory cap and no WASI grants, its deadline armed: instantiation runs
-/// guest start code too, so it gets the same deadline as a call.
-fn fresh_store(shared: &Shared, plugin: Arc<str>) -> Store<PluginState> {
-    let state = PluginState::new(plugin, shared.config.memory_limit_bytes);
+/// A store with the plugin's memory cap, grant and workspace, its deadline armed:
+/// instantiation runs guest start code too, so it gets the same deadline as a call.
+///
+/// The deadline is on guest time: when the epoch deadline passes, the callback extends it by
+/// whatever the host spent waiting on HTTP for the guest, and interrupts only once the guest's
+/// own time is used up.
+fn fresh_store(
+    shared: &Shared,
+    plugin: Arc<str>,
+    grant: Arc<Grant>,
+    workspace: Option<&std::path::Path>,
+) -> wasmtime::Result<Store<PluginState>> {
+    let state = PluginState::new(plugin, grant.clone(), workspace)?;
     let mut store = Store::new(&shared.engine, state);
     store.limiter(|state| &mut state.limiter);
-    store.set_epoch_deadline(deadline_ticks(shared.config.call_deadline));
-    store
+    store.epoch_deadline_callback(|ctx| {
+        let state = ctx.data();
+        let left = state.grant.deadline.saturating_sub(state.guest_time());
+        if left.is_zero() { Ok(UpdateDeadline::Interrupt) } else { Ok(UpdateDeadline::Continue(deadline_ticks(left))) }
+    });
+    store.set_epoch_deadline(deadline_ticks(grant.deadline));
+    if let Some(fuel) = grant.fuel {
+        store.set_fuel(fuel)?;
+    }
+    Ok(store)
 }
 
 /// Why a call into a plugin failed, as the end of "plugin 'x' ...": the CPU deadline, the
 /// memory cap, or another trap (with the guest's last stderr line, which holds a panic message).
-pub(crate) fn explain(error: &wasmtime::Error, store: &Store<PluginState>, config: &HostConfig) -> String {
+pub(crate) fn explain(error: &wasmtime::Error, store: &Store<PluginState>) -> String {
     let trap = error.downcast_ref::<Trap>();
+    let grant = &store.data().grant;
     if trap == Some(&Trap::Interrupt) {
-        return format!("exceeded its CPU deadline ({:?})", config.call_deadline);
+        return format!("exceeded its CPU deadline ({:?})", grant.deadline);
+    }
+    if trap == Some(&Trap::OutOfFuel) {
+        return format!("ran out of fuel (limit {})", grant.fuel.unwrap_or_default());
     }
     if store.data().limiter.memory_denied {
-        return format!("ran out of memory (limit {})", human_bytes(config.memory_limit_bytes));
+        return format!("ran out of memory (limit {})", human_bytes(grant.memory_bytes));
     }
     let reason = match trap {
         // Display says "wasm trap: ..."; the caller already says "trapped".

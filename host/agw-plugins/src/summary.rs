@@ -4,6 +4,8 @@
 use serde::Serialize;
 
 use crate::bindings::{NodeSpec, PluginInfo};
+use crate::policy::{Denied, GrantSummary};
+use crate::signing::SignatureStatus;
 
 /// Where a plugin came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -29,7 +31,13 @@ pub struct PluginSummary {
     pub label: String,
     /// WIT worlds the component implements, e.g. `node-executor`.
     pub worlds: Vec<String>,
+    /// What the plugin requests in `describe()`.
     pub capabilities: CapabilitiesSummary,
+    /// What the operator's policy grants of that (the intersection).
+    pub granted: GrantSummary,
+    /// What it requests and was not granted.
+    pub denied: Denied,
+    pub signature: SignatureStatus,
     pub nodes: Vec<NodeSummary>,
 }
 
@@ -42,6 +50,19 @@ pub struct CapabilitiesSummary {
     pub config_keys: Vec<String>,
     pub secrets: Vec<String>,
     pub memory_mib: Option<u32>,
+}
+
+impl CapabilitiesSummary {
+    /// Requests nothing.
+    pub(crate) fn none() -> Self {
+        Self {
+            outbound_hosts: Vec::new(),
+            workspace: "none".to_owned(),
+            config_keys: Vec::new(),
+            secrets: Vec::new(),
+            memory_mib: None,
+        }
+    }
 }
 
 /// An outbound host a plugin wants to reach.
@@ -86,6 +107,7 @@ pub(crate) fn summarize(
     sha256: String,
     origin: PluginOrigin,
     label: String,
+    signature: SignatureStatus,
 ) -> PluginSummary {
     let caps = info.capabilities;
     PluginSummary {
@@ -97,6 +119,10 @@ pub(crate) fn summarize(
         origin,
         label,
         worlds: vec!["node-executor".to_owned()],
+        // Filled in with the grant by the loader.
+        granted: GrantSummary::default(),
+        denied: Denied::default(),
+        signature,
         capabilities: CapabilitiesSummary {
             outbound_hosts: caps
                 .outbound_hosts

@@ -27,6 +27,6 @@ pub trait Workflows: Send + Sync {
     fn resolve(&self, flow: &FlowRef) -> Result<FlowRef, String>;
     /// The flow's VisualFlow JSON, for the snapshot every run keeps as an artifact.
     fn flow_json(&self, flow: &FlowRef) -> Option<serde_json::Value>;
-    /// A fresh executor for one tick of one run.
-    fn executor(&self) -> Box<dyn NodeExecutor + Send>;
+    /// A fresh executor for one tick of the run whose workspace folder is `workspace`.
+    fn executor(&self, workspace: &std::path::Path) -> Box<dyn NodeExecutor + Send>;
 }

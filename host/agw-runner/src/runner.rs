@@ -319,7 +319,7 @@ impl Runner {
             };
             match flow {
                 Ok(flow) => {
-                    let mut executor = self.workflows.executor();
+                    let mut executor = self.workflows.executor(&self.homes.workspaces.join(&run.run_id));
                     Some(tick(&flow, run, executor.as_mut(), env, limits))
                 }
                 Err(message) => {

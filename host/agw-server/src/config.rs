@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use agw_api::SecurityPolicy;
 use agw_domain::bundle::ZipLimits;
+use agw_plugins::signing::TrustedKeys;
 use anyhow::{Context, bail};
 
 /// Everything the gateway reads from its environment.
@@ -34,6 +35,15 @@ pub struct Config {
     pub db_path: Option<PathBuf>,
     pub plugin_memory_mib: usize,
     pub plugin_deadline: Duration,
+    /// Fuel metering: each call's budget (`ABSTRACTGATEWAY_PLUGIN_FUEL`; unset = off, `max` =
+    /// metered without a limit). The ledger then reports each plugin step's cost.
+    pub plugin_fuel: Option<u64>,
+    /// Bound on one outbound plugin HTTP request.
+    pub plugin_http_timeout: Duration,
+    /// Largest HTTP response body a plugin may read.
+    pub plugin_http_max_response_bytes: u64,
+    /// Reload the plugins directory when it changes.
+    pub plugin_watch: bool,
     /// `ABSTRACTGATEWAY_MAX_SSE` (32): concurrent ledger streams; one more gets 429.
     pub max_sse: usize,
     /// `ABSTRACTGATEWAY_MAX_BUNDLE_BYTES` (75 MiB): largest `.flow` file an upload may carry.
@@ -45,6 +55,12 @@ pub struct Config {
     pub bundle_limits: ZipLimits,
     /// Origins, body and concurrency caps, lockout, audit log (see [`security_policy`]).
     pub policy: SecurityPolicy,
+    /// `ABSTRACTGATEWAY_PLUGIN_TRUSTED_KEYS`: public keys (`ed25519:<base64>`, separated by
+    /// commas or whitespace) whose plugin signatures are trusted; a bad item fails loading.
+    pub plugin_trusted_keys: TrustedKeys,
+    /// `ABSTRACTGATEWAY_PLUGIN_REQUIRE_SIGNATURE` (default 0): load only plugins signed by a
+    /// trusted key. Loading the config fails when it is on with no trusted key.
+    pub plugin_require_signature: bool,
 }
 
 /// Where runs, ledgers and the inbox live.
@@ -132,11 +148,17 @@ impl Config {
             db_path: None,
             plugin_memory_mib: 64,
             plugin_deadline: Duration::from_secs(2),
+            plugin_fuel: None,
+            plugin_http_timeout: Duration::from_secs(30),
+            plugin_http_max_response_bytes: 16 * 1024 * 1024,
+            plugin_watch: true,
             max_sse: 32,
             max_bundle_bytes: 75 * 1024 * 1024,
             max_upload_body_bytes: 0,
             bundle_limits: ZipLimits::default(),
             policy: SecurityPolicy::default(),
+            plugin_trusted_keys: TrustedKeys::default(),
+            plugin_require_signature: false,
         }
     }
 
@@ -158,6 +180,14 @@ impl Config {
         if let Some(token) = var("AUTH_TOKEN") {
             tokens.insert(0, token);
         }
+        let plugin_trusted_keys: TrustedKeys = parsed("PLUGIN_TRUSTED_KEYS", d.plugin_trusted_keys)?;
+        let plugin_require_signature = flag("PLUGIN_REQUIRE_SIGNATURE", d.plugin_require_signature)?;
+        if plugin_require_signature && plugin_trusted_keys.is_empty() {
+            bail!(
+                "ABSTRACTGATEWAY_PLUGIN_REQUIRE_SIGNATURE=1 requires ABSTRACTGATEWAY_PLUGIN_TRUSTED_KEYS \
+                 (the public keys, ed25519:<base64>, whose signatures plugins must carry)"
+            );
+        }
         Ok(Self {
             plugins_dir: var("PLUGINS_DIR").map_or(d.plugins_dir, PathBuf::from),
             plugin_cache_dir: var("PLUGIN_CACHE_DIR").map_or(d.plugin_cache_dir, PathBuf::from),
@@ -175,11 +205,24 @@ impl Config {
             db_path: var("DB_PATH").map(PathBuf::from),
             plugin_memory_mib: parsed("PLUGIN_MEMORY_MIB", d.plugin_memory_mib)?,
             plugin_deadline: seconds("PLUGIN_DEADLINE_S", d.plugin_deadline.as_secs_f64())?,
+            plugin_fuel: match var("PLUGIN_FUEL").as_deref() {
+                None | Some("") | Some("0") | Some("off") => None,
+                Some("max") => Some(u64::MAX),
+                Some(_) => Some(positive("PLUGIN_FUEL", 1u64)?),
+            },
+            plugin_http_timeout: seconds("PLUGIN_HTTP_TIMEOUT_S", d.plugin_http_timeout.as_secs_f64())?,
+            plugin_http_max_response_bytes: positive(
+                "PLUGIN_HTTP_MAX_RESPONSE_BYTES",
+                d.plugin_http_max_response_bytes,
+            )?,
+            plugin_watch: flag("PLUGIN_WATCH", d.plugin_watch)?,
             max_sse: positive("MAX_SSE", d.max_sse)?,
             max_bundle_bytes: positive("MAX_BUNDLE_BYTES", d.max_bundle_bytes)?,
             max_upload_body_bytes: parsed("MAX_UPLOAD_BODY_BYTES", d.max_upload_body_bytes)?,
             bundle_limits: d.bundle_limits,
             policy: security_policy(&d.policy)?,
+            plugin_trusted_keys,
+            plugin_require_signature,
         })
     }
 

@@ -28,6 +28,8 @@ pub struct Gateway {
     pub bundle_sources: Arc<BundleSources>,
     pub artifacts: Arc<ArtifactStore>,
     pub plugins: PluginHost,
+    /// Hot reload of the plugins directory, while held.
+    pub plugin_watcher: Option<agw_plugins::DirWatcher>,
     pub env: Arc<dyn Env>,
     pub handle: RunnerHandle,
 }
@@ -39,6 +41,7 @@ impl Gateway {
             .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
         let store = wiring::run_store(&config)?;
         let plugins = wiring::plugin_host(&config)?;
+        let plugin_watcher = wiring::watch_plugins(&config, &plugins);
         let bundle_sources = Arc::new(wiring::bundle_sources(&config));
         let catalog = wiring::catalog(&bundle_sources)?;
         let artifacts = Arc::new(ArtifactStore::open_with_sync(config.data_dir.join("artifacts"), config.fsync)?);
@@ -51,6 +54,7 @@ impl Gateway {
             bundle_sources,
             artifacts,
             plugins,
+            plugin_watcher,
             env: Arc::new(SystemEnv),
             handle: RunnerHandle::default(),
         })

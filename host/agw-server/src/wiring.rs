@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use agw_api::PluginDirectory;
 use agw_domain::run::FlowRef;
 use agw_domain::{CompiledFlow, NodeExecutor};
-use agw_plugins::{HostConfig, PluginHost, PluginSource};
+use agw_plugins::{DirWatcher, HostConfig, PluginHost, PluginSource};
 use agw_runner::Workflows;
 use agw_store::{BundleSources, FileStore, RunStore, SharedCatalog, SqliteStore};
 use anyhow::Context;
@@ -15,51 +15,56 @@ use anyhow::Context;
 use crate::config::{Config, StoreBackend};
 use crate::samples::SAMPLES;
 
-/// Starts the plugin host and loads the first-party plugins plus every `.wasm` in the
-/// plugins directory. Bad plugins are logged and listed, never fatal.
-pub fn plugin_host(config: &Config) -> anyhow::Result<PluginHost> {
-    let host = PluginHost::new(HostConfig {
+/// The plugins shipped inside the binary.
+pub fn first_party_plugins() -> Vec<PluginSource> {
+    agw_firstparty::EMBEDDED.iter().map(|p| PluginSource::first_party(p.name, p.wasm)).collect()
+}
+
+/// The plugin host as configured, without anything loaded.
+pub fn empty_plugin_host(config: &Config) -> anyhow::Result<PluginHost> {
+    PluginHost::new(HostConfig {
         cache_dir: Some(config.plugin_cache_dir.clone()),
         memory_limit_bytes: config.plugin_memory_mib * 1024 * 1024,
         call_deadline: config.plugin_deadline,
+        fuel: config.plugin_fuel,
+        http_timeout: config.plugin_http_timeout,
+        http_max_response_bytes: config.plugin_http_max_response_bytes,
+        trusted_keys: config.plugin_trusted_keys.clone(),
+        require_signature: config.plugin_require_signature,
     })
-    .context("cannot start the plugin host")?;
-    let started = std::time::Instant::now();
-    let mut sources: Vec<PluginSource> =
-        agw_firstparty::EMBEDDED.iter().map(|p| PluginSource::first_party(p.name, p.wasm)).collect();
-    sources.extend(directory_plugins(&config.plugins_dir));
-    let report = host.load(sources);
+    .context("cannot start the plugin host")
+}
+
+/// Starts the plugin host and loads the first-party plugins plus the plugins directory under
+/// its policy. A bad plugin is logged and listed, never fatal; an invalid policy file is.
+pub fn plugin_host(config: &Config) -> anyhow::Result<PluginHost> {
+    let host = empty_plugin_host(config)?;
+    let report = host.load_dir(&config.plugins_dir, &first_party_plugins()).context("refusing to start")?;
     tracing::info!(
-        loaded = report.loaded,
-        compiled = report.compiled,
-        cache_hits = report.cache_hits,
-        elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+        loaded = report.load.loaded,
+        compiled = report.load.compiled,
+        cache_hits = report.load.cache_hits,
+        elapsed_ms = report.elapsed.as_secs_f64() * 1000.0,
         "plugins loaded"
     );
-    for problem in &report.problems {
+    for problem in &report.load.problems {
         tracing::warn!(plugin = %problem.label, reason = %problem.reason, "plugin not loaded");
     }
     Ok(host)
 }
 
-fn directory_plugins(dir: &Path) -> Vec<PluginSource> {
-    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
-    let mut paths: Vec<_> =
-        entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "wasm")).collect();
-    paths.sort();
-    paths
-        .into_iter()
-        .filter_map(|path| {
-            let label = path.file_name()?.to_string_lossy().into_owned();
-            match std::fs::read(&path) {
-                Ok(bytes) => Some(PluginSource::file(label, bytes)),
-                Err(e) => {
-                    tracing::warn!(plugin = %label, error = %e, "cannot read plugin file");
-                    None
-                }
-            }
-        })
-        .collect()
+/// Reloads the plugins directory whenever it changes (when enabled and the directory exists).
+pub fn watch_plugins(config: &Config, host: &PluginHost) -> Option<DirWatcher> {
+    if !config.plugin_watch || !config.plugins_dir.is_dir() {
+        return None;
+    }
+    match host.watch(&config.plugins_dir, first_party_plugins()) {
+        Ok(watcher) => Some(watcher),
+        Err(error) => {
+            tracing::warn!(dir = %config.plugins_dir.display(), %error, "cannot watch the plugins directory; no hot reload");
+            None
+        }
+    }
 }
 
 /// Where bundles come from: uploads (`<data>/bundles`), then the flows directory, or the
@@ -145,8 +150,14 @@ impl Workflows for GatewayWorkflows {
         catalog.get(&flow.bundle_id, Some(&flow.bundle_version))?.bundle.flows.get(&flow.flow_id).cloned()
     }
 
-    fn executor(&self) -> Box<dyn NodeExecutor + Send> {
-        Box::new(self.plugins.session())
+    fn executor(&self, workspace: &Path) -> Box<dyn NodeExecutor + Send> {
+        // Runs get their workspace at start; one made before workspaces existed gets it now.
+        if !workspace.is_dir()
+            && let Err(error) = std::fs::create_dir_all(workspace)
+        {
+            tracing::warn!(workspace = %workspace.display(), %error, "cannot create the run workspace");
+        }
+        Box::new(self.plugins.session_in(workspace))
     }
 }
 

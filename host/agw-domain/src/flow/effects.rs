@@ -458,6 +458,35 @@ impl Interp<'_> {
         Ok(vars)
     }
 
+    /// An effectful plugin node: called, then journaled as a `plugin_node` step naming the
+    /// plugin that did the work (and the fuel it burned, when metered). A failure closes the
+    /// step with `failed`.
+    pub(super) fn plugin_step(&mut self, node: &CNode) -> Result<Step> {
+        let provider = self.executor.provenance(&node.node_type);
+        let called = self.call_plugin(node, 0);
+        let Some(plugin) = provider else {
+            let outputs = called?;
+            self.produce(node, outputs);
+            return self.follow(node, "exec-out");
+        };
+        let payload = json!({ "node_type": node.node_type, "plugin": plugin });
+        match called {
+            Ok(outputs) => {
+                let mut result = json!({ "outputs": outputs });
+                if let Some(fuel) = self.executor.last_fuel() {
+                    result["fuel"] = json!(fuel);
+                }
+                self.instant(node, "plugin_node", payload, result);
+                self.produce(node, outputs);
+                self.follow(node, "exec-out")
+            }
+            Err(mut failure) => {
+                failure.effect = Some(Box::new(self.started(node, "plugin_node", payload)));
+                Err(failure)
+            }
+        }
+    }
+
     /// A `started` record for an effect that is about to fail.
     fn started(&mut self, node: &CNode, kind: &str, payload: Value) -> crate::record::StepRecord {
         let effect = Effect { kind: kind.into(), payload, result_key: Some(result_key(node)) };

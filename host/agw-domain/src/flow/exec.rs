@@ -36,6 +36,17 @@ pub struct NodeFailure {
 /// Executes plugin-provided node types. One executor serves one tick of one run.
 pub trait NodeExecutor {
     fn execute(&mut self, call: NodeCall<'_>) -> std::result::Result<Map<String, Value>, NodeFailure>;
+
+    /// Who provides `node_type` (for plugins: name, version and sha256), journaled with each
+    /// effectful step it does. `None` journals nothing.
+    fn provenance(&self, _node_type: &str) -> Option<Value> {
+        None
+    }
+
+    /// What the last [`NodeExecutor::execute`] cost, in fuel, when that is metered.
+    fn last_fuel(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// A construct waiting for its body to finish.
@@ -314,11 +325,7 @@ impl Interp<'_> {
                 self.resume_frame()
             }
             NodeKind::Effect(kind) => self.effect_step(node, kind),
-            NodeKind::Plugin { pure: false } => {
-                let outputs = self.call_plugin(node, 0)?;
-                self.produce(node, outputs);
-                self.follow(node, "exec-out")
-            }
+            NodeKind::Plugin { pure: false } => self.plugin_step(node),
             // A pure node wired into the execution chain passes control straight on.
             NodeKind::Reroute | NodeKind::Literal | NodeKind::GetVar | NodeKind::Plugin { pure: true } => {
                 self.follow(node, "exec-out")

@@ -1,0 +1,148 @@
+//! The operator's plugin directory: `*.wasm` components, their detached `*.wasm.sig`
+//! signatures, and the policy (`plugins.toml`, `<stem>.toml`). [`PluginHost::load_dir`] loads
+//! it; [`PluginHost::watch`] reloads it whenever something in it changes.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use notify::RecursiveMode;
+use serde::Serialize;
+
+use crate::policy::{POLICY_FILE, Policy};
+use crate::{LoadProblem, LoadReport, PluginHost, PluginSource};
+
+/// How long the directory must be quiet before a reload: editors and `cp` write in steps.
+const DEBOUNCE: Duration = Duration::from_millis(300);
+
+/// What one directory load did.
+#[derive(Debug, Clone, Serialize)]
+pub struct DirReport {
+    #[serde(flatten)]
+    pub load: LoadReport,
+    /// Wall time of the whole reload: scan, compile what changed, swap.
+    pub elapsed: Duration,
+}
+
+/// The `.wasm` files of `dir` (sorted, with their `.sig` text when present); unreadable files
+/// are reported, not fatal.
+fn scan(dir: &Path) -> (Vec<PluginSource>, Vec<LoadProblem>) {
+    let mut problems = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else { return (Vec::new(), problems) };
+    let mut paths: Vec<PathBuf> =
+        entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "wasm")).collect();
+    paths.sort();
+    let mut sources = Vec::new();
+    for path in paths {
+        let Some(label) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else { continue };
+        if label.starts_with('.') {
+            continue;
+        }
+        match std::fs::read(&path) {
+            Ok(bytes) => {
+                let signature = std::fs::read_to_string(path.with_file_name(format!("{label}.sig"))).ok();
+                sources.push(PluginSource::file(label, bytes).with_signature(signature));
+            }
+            Err(e) => problems.push(LoadProblem { label, reason: format!("cannot read the file: {e}") }),
+        }
+    }
+    (sources, problems)
+}
+
+impl PluginHost {
+    /// Loads `first_party` plus every component in `dir` under the directory's policy.
+    ///
+    /// An invalid policy is an error and nothing changes: the plugins already loaded keep
+    /// serving under the policy they were granted.
+    pub fn load_dir(&self, dir: &Path, first_party: &[PluginSource]) -> Result<DirReport, crate::PolicyError> {
+        let started = Instant::now();
+        let policy = Policy::from_dir(dir)?;
+        let (mut sources, unreadable) = scan(dir);
+        sources.splice(0..0, first_party.iter().cloned());
+        let mut load = self.load_with(sources, &policy);
+        load.problems.extend(unreadable);
+        Ok(DirReport { load, elapsed: started.elapsed() })
+    }
+
+    /// Watches `dir` and reloads it (with `first_party`) after every change to a `.wasm`,
+    /// `.wasm.sig` or `.toml` file, off the request path. Reloads are serialised; each builds
+    /// the new set and swaps it in at once, so a tick sees either the old set or the new one.
+    /// Dropping the returned [`DirWatcher`] stops watching.
+    pub fn watch(&self, dir: &Path, first_party: Vec<PluginSource>) -> Result<DirWatcher, notify::Error> {
+        let (events, received) = mpsc::channel();
+        let mut debouncer = notify_debouncer_mini::new_debouncer(DEBOUNCE, events)?;
+        debouncer.watcher().watch(dir, RecursiveMode::NonRecursive)?;
+        let host = self.clone();
+        let dir = dir.to_path_buf();
+        let thread = std::thread::Builder::new()
+            .name("agw-plugin-watch".into())
+            .spawn(move || {
+                while let Ok(batch) = received.recv() {
+                    let relevant = match batch {
+                        Ok(events) => events.iter().any(|e| relevant(&e.path)),
+                        Err(error) => {
+                            tracing::warn!(%error, "plugin directory watch error; rescanning");
+                            true
+                        }
+                    };
+                    if !relevant {
+                        continue;
+                    }
+                    match host.load_dir(&dir, &first_party) {
+                        Ok(report) => {
+                            tracing::info!(
+                                loaded = report.load.loaded,
+                                compiled = report.load.compiled,
+                                elapsed_ms = report.elapsed.as_secs_f64() * 1000.0,
+                                "plugins reloaded"
+                            );
+                            for problem in &report.load.problems {
+                                tracing::warn!(plugin = %problem.label, reason = %problem.reason, "plugin not loaded");
+                            }
+                        }
+                        Err(error) => {
+                            tracing::error!(%error, "plugin policy invalid; nothing reloaded, the loaded plugins keep their grants")
+                        }
+                    }
+                }
+            })
+            .map_err(|e| notify::Error::io(e))?;
+        Ok(DirWatcher { _debouncer: debouncer, _thread: thread })
+    }
+}
+
+/// A file whose change means a reload: components, signatures, policies; not temp files.
+fn relevant(path: &Path) -> bool {
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else { return false };
+    !name.starts_with('.') && (name.ends_with(".wasm") || name.ends_with(".wasm.sig") || name.ends_with(".toml"))
+        || name == POLICY_FILE
+}
+
+/// Keeps a directory watched; dropping it stops the watcher, and the reload thread ends once
+/// its channel closes.
+pub struct DirWatcher {
+    _debouncer: notify_debouncer_mini::Debouncer<notify::RecommendedWatcher>,
+    _thread: std::thread::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for DirWatcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DirWatcher").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::relevant;
+    use std::path::Path;
+
+    #[test]
+    fn only_components_signatures_and_policies_trigger_reloads() {
+        for yes in ["a.wasm", "a.wasm.sig", "plugins.toml", "a.toml"] {
+            assert!(relevant(Path::new(yes)), "{yes}");
+        }
+        for no in [".a.wasm.swp", "a.wasm~", "a.txt", ".a.wasm", "a.wasm.part"] {
+            assert!(!relevant(Path::new(no)), "{no}");
+        }
+    }
+}
