@@ -10,7 +10,7 @@ use notify::RecursiveMode;
 use serde::Serialize;
 
 use crate::policy::{POLICY_FILE, Policy};
-use crate::{LoadProblem, LoadReport, PluginHost, PluginSource};
+use crate::{LoadProblem, LoadReport, PluginHost, PluginSource, signing};
 
 /// How long the directory must be quiet before a reload: editors and `cp` write in steps.
 const DEBOUNCE: Duration = Duration::from_millis(300);
@@ -39,10 +39,10 @@ fn scan(dir: &Path) -> (Vec<PluginSource>, Vec<LoadProblem>) {
             continue;
         }
         match std::fs::read(&path) {
-            Ok(bytes) => {
-                let signature = std::fs::read_to_string(path.with_file_name(format!("{label}.sig"))).ok();
-                sources.push(PluginSource::file(label, bytes).with_signature(signature));
-            }
+            Ok(bytes) => match signing::read_signature(&path) {
+                Ok(signature) => sources.push(PluginSource::file(label, bytes).with_signature(signature)),
+                Err(e) => problems.push(LoadProblem { label, reason: format!("cannot read its signature: {e}") }),
+            },
             Err(e) => problems.push(LoadProblem { label, reason: format!("cannot read the file: {e}") }),
         }
     }
@@ -58,7 +58,13 @@ impl PluginHost {
         let started = Instant::now();
         let policy = Policy::from_dir(dir)?;
         let (mut sources, unreadable) = scan(dir);
-        sources.splice(0..0, first_party.iter().cloned());
+        // First-party plugins are checked like the others: their detached signature, if the
+        // operator made one, is `<name>.wasm.sig` in the same directory.
+        let first_party = first_party.iter().map(|source| {
+            let signature = signing::read_signature(&dir.join(format!("{}.wasm", source.label))).ok().flatten();
+            source.clone().with_signature(source.signature.clone().or(signature))
+        });
+        sources.splice(0..0, first_party);
         let mut load = self.load_with(sources, &policy);
         load.problems.extend(unreadable);
         Ok(DirReport { load, elapsed: started.elapsed() })
@@ -106,7 +112,7 @@ impl PluginHost {
                     }
                 }
             })
-            .map_err(|e| notify::Error::io(e))?;
+            .map_err(notify::Error::io)?;
         Ok(DirWatcher { _debouncer: debouncer, _thread: thread })
     }
 }

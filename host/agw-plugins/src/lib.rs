@@ -160,9 +160,6 @@ pub enum HostError {
     /// The epoch thread could not be started.
     #[error("cannot start the epoch thread: {0}")]
     Ticker(#[from] std::io::Error),
-    /// The component was rejected (see [`PluginHost::inspect`]).
-    #[error("{0}")]
-    Rejected(LoadProblem),
 }
 
 /// State shared by the host handle and its sessions.
@@ -314,21 +311,6 @@ impl PluginHost {
             memory_limit_bytes: shared.config.memory_limit_bytes,
             call_deadline: shared.config.call_deadline,
             fuel: shared.config.fuel,
-        }
-    }
-
-    /// Validates one component without serving it (the CLI's `plugins inspect <file>`):
-    /// compiles it (no cache), calls `describe()` and `list-nodes()`, and answers what it
-    /// implements and requests, or why it was rejected.
-    pub fn inspect(label: &str, bytes: &[u8]) -> Result<PluginSummary, HostError> {
-        let host = Self::new(HostConfig::default())?;
-        let report = host.load(vec![PluginSource::file(label, bytes.to_vec())]);
-        match (host.plugins().into_iter().next(), report.problems.into_iter().next()) {
-            (Some(summary), _) => Ok(summary),
-            (None, Some(problem)) => Err(HostError::Rejected(problem)),
-            (None, None) => {
-                Err(HostError::Rejected(LoadProblem { label: label.to_owned(), reason: "not loaded".into() }))
-            }
         }
     }
 }

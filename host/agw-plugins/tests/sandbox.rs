@@ -92,15 +92,6 @@ fn broken_sources_are_reported_and_the_rest_loads() {
 }
 
 #[test]
-fn inspect_answers_or_explains() {
-    let summary = PluginHost::inspect("std-nodes.wasm", &std_nodes().bytes).unwrap();
-    assert_eq!(summary.name, "std-nodes");
-    assert!(summary.nodes.iter().any(|n| n.node_type == "add"));
-    let err = PluginHost::inspect("junk.wasm", b"junk").unwrap_err();
-    assert!(err.to_string().starts_with("junk.wasm: not a WebAssembly component"), "{err}");
-}
-
-#[test]
 fn engine_uses_the_pooling_allocator_here() {
     let host = host(config());
     let info = host.engine_info();

@@ -31,7 +31,7 @@ enum Command {
     },
     /// Run only the runner: apply commands and tick runs, no HTTP.
     Runner,
-    /// Inspect plugins.
+    /// List, inspect, sign and verify plugins.
     Plugins {
         #[command(subcommand)]
         command: PluginsCommand,
@@ -75,8 +75,37 @@ enum PluginsCommand {
         #[arg(long)]
         json: bool,
     },
-    /// What one component implements and requests.
+    /// What one component implements, requests and would be granted, its digest and signature.
     Inspect { file: PathBuf },
+    /// Write a first-party plugin's component to a file (to inspect or sign it).
+    Export {
+        name: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Make a signing key pair: a new secret key file (mode 0600) and, on stdout, the public key.
+    ///
+    /// An existing file is never overwritten. The public key line goes in
+    /// ABSTRACTGATEWAY_PLUGIN_TRUSTED_KEYS.
+    Keygen {
+        /// Where to write the secret key.
+        #[arg(long, default_value = "plugin-signing.key")]
+        out: PathBuf,
+    },
+    /// Sign a component: writes `<file.wasm>.sig` next to it and prints its path.
+    Sign {
+        /// The secret key file made by `plugins keygen`.
+        #[arg(long)]
+        key: PathBuf,
+        file: PathBuf,
+    },
+    /// Check a component's `<file.wasm>.sig`; exits nonzero unless a trusted key signed it.
+    Verify {
+        file: PathBuf,
+        /// Public keys to trust, `ed25519:<base64>`, separated by commas or whitespace.
+        #[arg(long, env = "ABSTRACTGATEWAY_PLUGIN_TRUSTED_KEYS", default_value = "", hide_env_values = true)]
+        trusted_keys: String,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -87,6 +116,12 @@ fn main() -> std::process::ExitCode {
         Command::Runner => commands::runner(),
         Command::Plugins { command: PluginsCommand::List { json } } => commands::plugins_list(json),
         Command::Plugins { command: PluginsCommand::Inspect { file } } => commands::plugins_inspect(&file),
+        Command::Plugins { command: PluginsCommand::Export { name, out } } => commands::plugins_export(&name, &out),
+        Command::Plugins { command: PluginsCommand::Keygen { out } } => commands::plugins_keygen(&out),
+        Command::Plugins { command: PluginsCommand::Sign { key, file } } => commands::plugins_sign(&key, &file),
+        Command::Plugins { command: PluginsCommand::Verify { file, trusted_keys } } => {
+            commands::plugins_verify(&file, &trusted_keys)
+        }
         Command::Pack { source, out } => commands::pack(&source, &out),
         Command::Migrate { from, to, data_dir, db_path, overwrite } => {
             if (from, to) == (Backend::File, Backend::Sqlite) {

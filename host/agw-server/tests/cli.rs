@@ -46,6 +46,40 @@ fn plugins_list_shows_first_party_and_directory_plugins_and_problems() {
 }
 
 #[test]
+fn plugins_list_and_inspect_show_request_grant_difference_and_signature() {
+    let temp = tempfile::tempdir().unwrap();
+    let plugins = temp.path().join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::fs::copy(agw_firstparty::component_path("test-sandbox"), plugins.join("test_sandbox.wasm")).unwrap();
+    std::fs::write(
+        plugins.join("test_sandbox.toml"),
+        "workspace = \"read\"\nconfig = { greeting = \"hi\" }\nhosts = [{ host = \"api.example.com\", methods = [\"GET\"] }]",
+    )
+    .unwrap();
+    let table = gateway(temp.path()).args(["plugins", "list"]).output().unwrap();
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(table.contains("requests: workspace read-write; hosts GET|POST *; config greeting; secrets api_key"), "{table}");
+    assert!(table.contains("granted:  workspace read; hosts GET api.example.com; config greeting; secrets -"), "{table}");
+    assert!(table.contains("denied:   workspace read-write; hosts POST *; config -; secrets api_key"), "{table}");
+    assert!(table.contains("not signed"), "{table}");
+
+    let output = gateway(temp.path()).args(["plugins", "inspect"]).arg(plugins.join("test_sandbox.wasm")).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["granted"]["workspace"], "read");
+    assert_eq!(summary["denied"]["secrets"], serde_json::json!(["api_key"]));
+    assert_eq!(summary["signature"]["status"], "unsigned");
+    assert_eq!(summary["sha256"].as_str().unwrap().len(), 64);
+
+    // An invalid policy stops the gateway from starting, naming the file and the key.
+    std::fs::write(plugins.join("plugins.toml"), "[plugins.test-sandbox]\nworkspace = \"all\"").unwrap();
+    let output = gateway(temp.path()).args(["plugins", "list"]).output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("plugins.toml") && stderr.contains("workspace"), "{stderr}");
+}
+
+#[test]
 fn plugins_inspect_describes_a_component_or_says_why_not() {
     let temp = tempfile::tempdir().unwrap();
     let wasm = agw_firstparty::component_path("std-nodes");
