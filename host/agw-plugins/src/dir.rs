@@ -24,6 +24,22 @@ pub struct DirReport {
     pub elapsed: Duration,
 }
 
+impl DirReport {
+    /// Logs the outcome (`what` says which load it was) and each plugin that did not load.
+    pub fn log(&self, what: &str) {
+        tracing::info!(
+            loaded = self.load.loaded,
+            compiled = self.load.compiled,
+            cache_hits = self.load.cache_hits,
+            elapsed_ms = self.elapsed.as_secs_f64() * 1000.0,
+            "{what}"
+        );
+        for problem in &self.load.problems {
+            tracing::warn!(plugin = %problem.label, reason = %problem.reason, "plugin not loaded");
+        }
+    }
+}
+
 /// The `.wasm` files of `dir` (sorted, with their `.sig` text when present); unreadable files
 /// are reported, not fatal.
 fn scan(dir: &Path) -> (Vec<PluginSource>, Vec<LoadProblem>) {
@@ -95,17 +111,7 @@ impl PluginHost {
                         continue;
                     }
                     match host.load_dir(&dir, &first_party) {
-                        Ok(report) => {
-                            tracing::info!(
-                                loaded = report.load.loaded,
-                                compiled = report.load.compiled,
-                                elapsed_ms = report.elapsed.as_secs_f64() * 1000.0,
-                                "plugins reloaded"
-                            );
-                            for problem in &report.load.problems {
-                                tracing::warn!(plugin = %problem.label, reason = %problem.reason, "plugin not loaded");
-                            }
-                        }
+                        Ok(report) => report.log("plugins reloaded"),
                         Err(error) => {
                             tracing::error!(%error, "plugin policy invalid; nothing reloaded, the loaded plugins keep their grants")
                         }
