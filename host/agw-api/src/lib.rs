@@ -29,12 +29,34 @@ pub use auth::AuthConfig;
 pub use error::ApiError;
 pub use security::SecurityPolicy;
 
-/// What the gateway knows about its plugins, for health and discovery answers.
+/// What the gateway knows about its plugins, for the health, plugin and discovery answers.
+/// Summaries are JSON so this crate does not depend on the plugin runtime; they never hold
+/// secret values (only the names of granted secrets).
 pub trait PluginDirectory: Send + Sync {
-    /// One JSON object per loaded plugin.
+    /// One summary per loaded plugin: identity, sha256, worlds, requested, granted and denied
+    /// capabilities, signature status, node types.
     fn plugins(&self) -> Vec<serde_json::Value>;
-    /// Load problems, each naming the file and the reason.
-    fn problems(&self) -> Vec<String>;
+    /// The summary of the loaded plugin called `name`.
+    fn plugin(&self, name: &str) -> Option<serde_json::Value>;
+    /// Load problems: rejected sources and node-type conflicts.
+    fn problems(&self) -> Vec<PluginProblem>;
+    /// How the engine runs plugins: allocator, limits, code-generation fingerprint.
+    fn engine(&self) -> serde_json::Value;
+}
+
+/// A plugin source that could not be loaded, or a conflict between loaded ones.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PluginProblem {
+    /// The file name or first-party name concerned.
+    pub label: String,
+    /// Why it is not loaded.
+    pub reason: String,
+}
+
+impl std::fmt::Display for PluginProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.label, self.reason)
+    }
 }
 
 /// Tuning of the HTTP side.

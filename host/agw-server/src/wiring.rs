@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use agw_api::PluginDirectory;
+use agw_api::{PluginDirectory, PluginProblem};
 use agw_domain::run::FlowRef;
 use agw_domain::{CompiledFlow, NodeExecutor};
 use agw_plugins::{DirWatcher, HostConfig, PluginHost, PluginSource};
@@ -39,17 +39,7 @@ pub fn empty_plugin_host(config: &Config) -> anyhow::Result<PluginHost> {
 /// its policy. A bad plugin is logged and listed, never fatal; an invalid policy file is.
 pub fn plugin_host(config: &Config) -> anyhow::Result<PluginHost> {
     let host = empty_plugin_host(config)?;
-    let report = host.load_dir(&config.plugins_dir, &first_party_plugins()).context("refusing to start")?;
-    tracing::info!(
-        loaded = report.load.loaded,
-        compiled = report.load.compiled,
-        cache_hits = report.load.cache_hits,
-        elapsed_ms = report.elapsed.as_secs_f64() * 1000.0,
-        "plugins loaded"
-    );
-    for problem in &report.load.problems {
-        tracing::warn!(plugin = %problem.label, reason = %problem.reason, "plugin not loaded");
-    }
+    host.load_dir(&config.plugins_dir, &first_party_plugins()).context("refusing to start")?.log("plugins loaded");
     Ok(host)
 }
 
@@ -169,7 +159,23 @@ impl PluginDirectory for Plugins {
         self.0.plugins().iter().filter_map(|p| serde_json::to_value(p).ok()).collect()
     }
 
-    fn problems(&self) -> Vec<String> {
-        self.0.problems().iter().map(ToString::to_string).collect()
+    fn plugin(&self, name: &str) -> Option<serde_json::Value> {
+        self.0.plugin(name).and_then(|p| serde_json::to_value(p).ok())
+    }
+
+    fn problems(&self) -> Vec<PluginProblem> {
+        self.0.problems().into_iter().map(|p| PluginProblem { label: p.label, reason: p.reason }).collect()
+    }
+
+    fn engine(&self) -> serde_json::Value {
+        let info = self.0.engine_info();
+        serde_json::json!({
+            "allocator": info.allocator,
+            "pooling_error": info.pooling_error,
+            "engine_hash": info.engine_hash,
+            "memory_limit_bytes": info.memory_limit_bytes,
+            "call_deadline_ms": u64::try_from(info.call_deadline.as_millis()).unwrap_or(u64::MAX),
+            "fuel": info.fuel,
+        })
     }
 }

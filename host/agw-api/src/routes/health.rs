@@ -8,7 +8,7 @@ use crate::AppState;
 
 pub async fn health(State(state): State<AppState>) -> Json<Value> {
     let runner = state.runner.status();
-    let problems = state.plugins.problems();
+    let problems: Vec<String> = state.plugins.problems().iter().map(ToString::to_string).collect();
     let status = if runner.enabled && !runner.active { "starting" } else { "healthy" };
     Json(json!({
         "status": status,

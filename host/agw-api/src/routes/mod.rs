@@ -4,8 +4,10 @@ mod artifacts;
 mod bundle_admin;
 mod bundles;
 mod commands;
+mod discovery;
 mod health;
 mod ledger;
+mod plugins;
 mod run_data;
 mod runs;
 mod schedules;
@@ -40,6 +42,9 @@ pub fn gateway_routes(config: &ApiConfig) -> Router<AppState> {
         .route("/runs/{run_id}/artifacts/{artifact_id}", get(artifacts::metadata))
         .route("/runs/{run_id}/artifacts/{artifact_id}/content", get(artifacts::content))
         .route("/commands", post(commands::submit))
+        .route("/plugins", get(plugins::list))
+        .route("/plugins/{name}", get(plugins::detail))
+        .route("/discovery/capabilities", get(discovery::capabilities))
 }
 
 /// Routes anyone may call.
