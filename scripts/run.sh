@@ -9,6 +9,8 @@ cargo build --release -p agw-server
 
 export ABSTRACTGATEWAY_DATA_DIR="${ABSTRACTGATEWAY_DATA_DIR:-$PWD/runtime}"
 mkdir -p "$ABSTRACTGATEWAY_DATA_DIR"
+# Drop .wasm plugins (and their plugins.toml policy) here; the gateway reloads on change.
+mkdir -p "${ABSTRACTGATEWAY_PLUGINS_DIR:-$ABSTRACTGATEWAY_DATA_DIR/plugins}"
 if [ -z "${ABSTRACTGATEWAY_AUTH_TOKEN:-}" ]; then
   token_file="$ABSTRACTGATEWAY_DATA_DIR/auth_token"
   if [ ! -s "$token_file" ]; then
@@ -22,5 +24,6 @@ host="${HOST:-127.0.0.1}"
 port="${PORT:-8080}"
 echo "AbstractGateway: http://$host:$port  (health: /api/health, API: /api/gateway)"
 echo "Token:           $ABSTRACTGATEWAY_AUTH_TOKEN"
+echo "Plugins dir:     ${ABSTRACTGATEWAY_PLUGINS_DIR:-$ABSTRACTGATEWAY_DATA_DIR/plugins} (see docs/plugin-authoring.md)"
 echo "Try:             curl -H \"Authorization: Bearer \$TOKEN\" http://$host:$port/api/gateway/bundles"
 exec ./target/release/abstractgateway serve --host "$host" --port "$port"

@@ -85,7 +85,7 @@ impl TickSession {
             Ok(answer) => answer,
             Err(error) => {
                 let what = explain(&error, &live.store);
-                tracing::warn!(plugin = %name, node_type = call.node_type, error = %format!("{error:?}"), "plugin call failed");
+                tracing::warn!(plugin = %name, node_type = call.node_type, error = %grant.scrub(&format!("{error:?}")), "plugin call failed");
                 // A trapped instance may be in any state; the next call gets a fresh one.
                 self.live.remove(&index);
                 return Err(fail(what));
