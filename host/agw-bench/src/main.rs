@@ -3,6 +3,7 @@
 //! ```text
 //! cargo run --release -p agw-bench -- --runs 200 --out docs/benchmarks/skeleton.json
 //! cargo run --release -p agw-bench -- --suite durable --runs 200 --out docs/benchmarks/durable.json
+//! cargo run --release -p agw-bench -- --suite plugins --out docs/benchmarks/plugins.json
 //! ```
 //!
 //! The `skeleton` suite:
@@ -31,6 +32,11 @@
 //!   applying the event, the resume tick and the final records);
 //! - `tick_cost`: a `loop-n` run of 500 iterations with one execution step per tick, so every
 //!   step is a checkpoint: wall time per tick, with and without fsync.
+//!
+//! The `plugins` suite (`--suite plugins`, see [`plugins`]): instantiation and call cost,
+//! compile vs cached load per component, memory per idle loaded plugin, hot-swap reload time.
+
+mod plugins;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -55,7 +61,7 @@ struct Args {
     /// Where to write the JSON report (also printed).
     #[arg(long)]
     out: Option<PathBuf>,
-    /// `skeleton`, `durable` or `store`.
+    /// `skeleton`, `durable`, `store` or `plugins`.
     #[arg(long, default_value = "skeleton")]
     suite: String,
 }
@@ -385,7 +391,11 @@ async fn main() -> anyhow::Result<()> {
             "machine": {"cpus": cpus},
             "backends": store_suite().await?,
         }),
-        other => anyhow::bail!("unknown suite '{other}' (skeleton, durable or store)"),
+        // Off the runtime's threads: WASI's synchronous host calls block on tokio themselves.
+        "plugins" => tokio::task::spawn_blocking(plugins::suite).await??,
+        // The child process `plugins` starts to measure memory on a clean heap.
+        "plugins-memory" => tokio::task::spawn_blocking(plugins::memory_probe).await??,
+        other => anyhow::bail!("unknown suite '{other}' (skeleton, durable, store or plugins)"),
     };
     let text = serde_json::to_string_pretty(&report)?;
     println!("{text}");
