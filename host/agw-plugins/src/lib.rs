@@ -296,6 +296,12 @@ impl PluginHost {
         TickSession::new(self.shared.clone(), self.registry(), Some(workspace.to_path_buf()))
     }
 
+    /// Changes whenever a load swaps in a new plugin set: what was derived from the old set
+    /// (which node types exist, and which are pure) must be derived again.
+    pub fn generation(&self) -> u64 {
+        self.registry().generation
+    }
+
     /// One loaded plugin's summary, by name.
     pub fn plugin(&self, name: &str) -> Option<PluginSummary> {
         self.registry().plugins().find(|p| &*p.name == name).map(|p| p.summary.clone())

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::bindings::{NodeExecutorPre, PluginState};
 use crate::policy::Grant;
@@ -26,9 +27,14 @@ enum Provider {
     Conflict(Vec<usize>),
 }
 
+/// Numbers every registry built in this process, so a newer set is told apart from an older one.
+static GENERATIONS: AtomicU64 = AtomicU64::new(1);
+
 /// The loaded set.
 #[derive(Default)]
 pub(crate) struct Registry {
+    /// Which load built it (0: nothing loaded yet).
+    pub(crate) generation: u64,
     plugins: Vec<Arc<LoadedPlugin>>,
     index: HashMap<String, Provider>,
     problems: Vec<LoadProblem>,
@@ -71,7 +77,7 @@ impl Registry {
             };
             index.insert(node_type.to_owned(), provider);
         }
-        Self { plugins, index, problems }
+        Self { generation: GENERATIONS.fetch_add(1, Ordering::Relaxed), plugins, index, problems }
     }
 
     pub(crate) fn plugins(&self) -> impl Iterator<Item = &Arc<LoadedPlugin>> {

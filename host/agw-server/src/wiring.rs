@@ -92,11 +92,19 @@ pub fn catalog(sources: &BundleSources) -> anyhow::Result<SharedCatalog> {
 }
 
 /// Compiles flows from the catalog against the loaded plugins, caching the result per
-/// bundle content.
+/// bundle content. A plugin reload empties the cache: a flow's node types are resolved
+/// against the plugins loaded when it is compiled.
 pub struct GatewayWorkflows {
     catalog: SharedCatalog,
     plugins: PluginHost,
-    compiled: Mutex<HashMap<(String, String), Arc<CompiledFlow>>>,
+    compiled: Mutex<CompiledCache>,
+}
+
+/// Compiled flows by (workflow id, bundle sha256), for one plugin set (`generation`).
+#[derive(Default)]
+struct CompiledCache {
+    generation: u64,
+    flows: HashMap<(String, String), Arc<CompiledFlow>>,
 }
 
 impl GatewayWorkflows {
@@ -112,8 +120,15 @@ impl Workflows for GatewayWorkflows {
             .get(&flow.bundle_id, Some(&flow.bundle_version))
             .ok_or_else(|| format!("bundle '{}@{}' is not loaded", flow.bundle_id, flow.bundle_version))?;
         let key = (flow.workflow_id(), loaded.bundle.sha256.clone());
-        if let Some(hit) = self.compiled.lock().unwrap_or_else(PoisonError::into_inner).get(&key) {
-            return Ok(hit.clone());
+        let generation = self.plugins.generation();
+        {
+            let mut cache = self.compiled.lock().unwrap_or_else(PoisonError::into_inner);
+            if cache.generation != generation {
+                *cache = CompiledCache { generation, flows: HashMap::new() };
+            }
+            if let Some(hit) = cache.flows.get(&key) {
+                return Ok(hit.clone());
+            }
         }
         let json = loaded
             .bundle
@@ -121,7 +136,10 @@ impl Workflows for GatewayWorkflows {
             .get(&flow.flow_id)
             .ok_or_else(|| format!("flow '{}' is not in bundle '{}'", flow.flow_id, loaded.bundle.bundle_ref()))?;
         let compiled = Arc::new(CompiledFlow::compile(json, &|t| self.plugins.provides(t)).map_err(|e| e.to_string())?);
-        self.compiled.lock().unwrap_or_else(PoisonError::into_inner).insert(key, compiled.clone());
+        let mut cache = self.compiled.lock().unwrap_or_else(PoisonError::into_inner);
+        if cache.generation == generation {
+            cache.flows.insert(key, compiled.clone());
+        }
         Ok(compiled)
     }
 
