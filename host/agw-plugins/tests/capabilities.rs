@@ -300,9 +300,8 @@ fn fuel_metering_reports_each_calls_cost_and_stops_a_spinner() {
 #[test]
 fn waiting_on_a_granted_host_does_not_count_against_the_cpu_deadline() {
     let server = loopback_server(Duration::from_millis(600));
-    let policy =
-        format!("[plugins.test-sandbox]\ndeadline_ms = 200\nhosts = [{{ host = \"127.0.0.1\", methods = [\"GET\"] }}]");
-    let host = sandbox_host(&policy, config());
+    let policy = "[plugins.test-sandbox]\ndeadline_ms = 200\nhosts = [{ host = \"127.0.0.1\", methods = [\"GET\"] }]";
+    let host = sandbox_host(policy, config());
     let mut session = host.session();
     let url = format!("http://127.0.0.1:{}/slow", server.port);
     let out = run(&mut session, "test_http", json!({ "method": "GET", "url": url })).unwrap();
