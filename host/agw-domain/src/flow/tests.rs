@@ -19,13 +19,65 @@ impl NodeExecutor for FakeNodes {
         let num = |pin: &str| call.inputs.get(pin).and_then(Value::as_f64).unwrap_or(0.0);
         match call.node_type {
             "add" => Ok(Map::from_iter([("result".into(), json!(num("a") + num("b")))])),
+            "stamp" => Ok(Map::from_iter([("result".into(), json!("stamped"))])),
             _ => Err(NodeFailure { message: "plugin fake: boom".into() }),
         }
+    }
+
+    /// The effectful fakes say who they are; the pure ones are never journaled anyway.
+    fn provenance(&self, node_type: &str) -> Option<Value> {
+        matches!(node_type, "stamp" | "boom_step")
+            .then(|| json!({"name": "fake", "version": "1.0.0", "sha256": "ab12"}))
+    }
+
+    fn last_fuel(&self) -> Option<u64> {
+        Some(7)
     }
 }
 
 fn provides(node_type: &str) -> Option<bool> {
-    matches!(node_type, "add" | "explode").then_some(true)
+    match node_type {
+        "add" | "explode" => Some(true),
+        "stamp" | "boom_step" => Some(false),
+        _ => None,
+    }
+}
+
+#[test]
+fn effectful_plugin_steps_are_journaled_with_the_plugin_that_did_them() {
+    let flow = flow(
+        vec![
+            node("start", "on_flow_start", &[], &[">"], json!({})),
+            node("stamp", "stamp", &[">"], &[">", "result"], json!({})),
+            node("boom", "boom_step", &[">"], &[">", "result"], json!({})),
+            node("end", "on_flow_end", &[">"], &[], json!({})),
+        ],
+        vec![edge("start", "stamp"), edge("stamp", "boom"), edge("boom", "end")],
+    );
+    let (run, _) = run_flow(&flow, json!({}), 100);
+    assert_eq!(run.status, RunStatus::Failed);
+    let records: Vec<(&str, Value)> =
+        run.outbox.iter().map(|r| (r.node_id.as_str(), serde_json::to_value(r.status).unwrap_or_default())).collect();
+    assert_eq!(
+        records,
+        [
+            ("stamp", json!("started")),
+            ("stamp", json!("completed")),
+            ("boom", json!("started")),
+            ("boom", json!("failed")),
+            // The run's terminal-status record, as the reference writes it.
+            ("boom", json!("completed")),
+        ]
+    );
+    assert_eq!(run.outbox[4].idempotency_key.as_deref(), Some("system:terminal_status:failed"));
+    let plugin = json!({"name": "fake", "version": "1.0.0", "sha256": "ab12"});
+    for record in &run.outbox[..4] {
+        let effect = record.effect.as_ref().expect("an effect");
+        assert_eq!((effect.kind.as_str(), &effect.payload["plugin"]), ("plugin_node", &plugin));
+    }
+    assert_eq!(run.outbox[1].result, Some(json!({"outputs": {"result": "stamped"}, "fuel": 7})));
+    assert_eq!(run.outbox[0].step_id, run.outbox[1].step_id);
+    assert!(run.outbox[3].error.as_deref().unwrap_or_default().contains("plugin fake: boom"), "{:?}", run.outbox[3]);
 }
 
 /// A node: `(id, type, inputs, outputs, pinDefaults, extra data)`. Pins are `name` or
