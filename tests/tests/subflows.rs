@@ -57,3 +57,37 @@ async fn a_child_whose_flow_is_missing_fails_and_the_parent_hears_why() {
     assert_eq!((kid["status"].as_str(), kid["error"].as_str()), (Some("failed"), Some(error)));
     gw.stop().await;
 }
+
+/// An `on_event` listener child exists, already listening, by the time its parent can be
+/// seen waiting: an event sent at once reaches both. Many runs at once make each runner pass
+/// long, which is when a listener that only started listening on its own first tick (in the
+/// next pass, after that pass applied the event) missed it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_sent_as_soon_as_the_parent_waits_reaches_its_listener_child() {
+    let temp = tempfile::tempdir().expect("tempdir");
+    let gw = std::sync::Arc::new(TestGateway::standard(&temp, 100).await);
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let gw = gw.clone();
+        tasks.push(tokio::spawn(async move {
+            let session = format!("sess-listen-{i}");
+            let run = gw
+                .start_run(json!({"bundle_id": "dur-on-event", "flow_id": "on-event", "session_id": session,
+                                  "input_data": {"scope": "weird", "name": ""}}))
+                .await;
+            gw.wait_for(&run, |v| v["status"] == "waiting").await;
+            gw.command(&session, "emit_event", json!({"name": "ping", "payload": {"i": i}})).await;
+            assert_eq!(gw.wait_terminal(&run).await["status"], "completed");
+            let (_, page) = gw.get(&format!("/api/gateway/runs?parent_run_id={run}")).await;
+            let children = page["items"].as_array().cloned().unwrap_or_default();
+            assert_eq!(children.len(), 1, "one listener child: {page}");
+            let child = children[0]["run_id"].as_str().expect("child id").to_owned();
+            let view = gw.wait_for(&child, |v| v["status"] != "waiting" && v["status"] != "running").await;
+            assert_eq!(view["status"], "completed", "run {i}: {view}");
+            assert_eq!(view["output"]["payload"], json!({"i": i}), "run {i}: {view}");
+        }));
+    }
+    for task in tasks {
+        task.await.expect("a run's task");
+    }
+}

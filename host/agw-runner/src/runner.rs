@@ -373,6 +373,7 @@ impl Runner {
         let now = self.env.now_iso();
         let resolved = self.workflows.resolve(&spawn.flow);
         let compiled = resolved.clone().and_then(|flow| self.workflows.compile(&flow).map(|c| (flow, c)));
+        let compiled_flow = compiled.as_ref().ok().map(|(_, c)| c.clone());
         let workspace = self.homes.workspaces.join(&spawn.run_id);
         let workspace_error = std::fs::create_dir_all(&workspace).err();
         let (flow, entry) = match &compiled {
@@ -397,8 +398,24 @@ impl Runner {
         if let Some(workflow_id) = &spawn.workflow_id {
             child.workflow_id = workflow_id.clone();
         }
-        if let Some(message) = problem {
-            child.fail(self.env.as_ref(), "", &format!("Subflow '{}' cannot run: {message}", spawn.flow.workflow_id()));
+        match (problem, compiled_flow) {
+            (Some(message), _) => {
+                child.fail(
+                    self.env.as_ref(),
+                    "",
+                    &format!("Subflow '{}' cannot run: {message}", spawn.flow.workflow_id()),
+                );
+            }
+            // An `on_event` listener is created already listening: an event sent as soon as
+            // its parent is seen waiting must find it (a first tick in the next runner pass
+            // would come after that pass applied the event).
+            (None, Some(flow)) if spawn.workflow_id.is_some() => {
+                let mut executor = self.workflows.executor(&workspace);
+                let limits = TickLimits { max_steps: self.config.tick_max_steps, ..TickLimits::default() };
+                child.begin_checkpoint(0);
+                tick(&flow, &mut child, executor.as_mut(), self.env.as_ref(), limits);
+            }
+            _ => {}
         }
         child
     }
