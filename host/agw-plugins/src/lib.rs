@@ -3,11 +3,15 @@
 //!
 //! - One wasmtime [`wasmtime::Engine`] per host (pooling allocator when the machine allows),
 //!   with an epoch thread that lets every call carry a CPU deadline.
-//! - [`PluginHost::load`] validates and compiles sources (compiled code cached on disk by
-//!   sha256 + engine hash) and swaps the loaded set in atomically; what failed is reported as
-//!   [`LoadProblem`]s while everything else keeps loading.
-//! - [`PluginHost::session`] gives a [`TickSession`], the [`agw_domain::flow::exec::NodeExecutor`]
-//!   for one run tick: fresh stores, never shared between ticks.
+//! - [`PluginHost::load_with`] checks signatures, validates and compiles sources (compiled
+//!   code cached on disk by sha256 + engine hash), grants each what the operator's
+//!   [`policy::Policy`] allows of what it requests, and swaps the loaded set in atomically;
+//!   what failed is reported as [`LoadProblem`]s (keeping the previous version of that file)
+//!   while everything else keeps loading. [`PluginHost::load_dir`] and [`PluginHost::watch`]
+//!   do this for the plugins directory.
+//! - [`PluginHost::session_in`] gives a [`TickSession`], the
+//!   [`agw_domain::flow::exec::NodeExecutor`] for one run tick: fresh stores with the run's
+//!   workspace, never shared between ticks.
 
 mod bindings;
 mod cache;
