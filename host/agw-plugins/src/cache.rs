@@ -10,11 +10,6 @@ use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-/// Hex sha256 of some bytes.
-pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
-
 /// A short, stable fingerprint of everything in the engine that affects compiled code
 /// (wasmtime version, target, settings). Compiled artifacts are only valid for the same one.
 pub(crate) fn engine_hash(engine: &Engine) -> String {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use notify::RecursiveMode;
 use serde::Serialize;
 
-use crate::policy::{POLICY_FILE, Policy};
+use crate::policy::Policy;
 use crate::{LoadProblem, LoadReport, PluginHost, PluginSource, signing};
 
 /// How long the directory must be quiet before a reload: editors and `cp` write in steps.
@@ -127,7 +127,6 @@ impl PluginHost {
 fn relevant(path: &Path) -> bool {
     let Some(name) = path.file_name().and_then(|n| n.to_str()) else { return false };
     !name.starts_with('.') && (name.ends_with(".wasm") || name.ends_with(".wasm.sig") || name.ends_with(".toml"))
-        || name == POLICY_FILE
 }
 
 /// Keeps a directory watched; dropping it stops the watcher, and the reload thread ends once

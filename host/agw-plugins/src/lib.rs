@@ -88,7 +88,7 @@ impl Default for HostConfig {
 
 impl HostConfig {
     /// The operator's defaults, as the last level of the policy's fallbacks.
-    fn limits(&self) -> Limits {
+    pub(crate) fn limits(&self) -> Limits {
         Limits {
             memory_mib: Some(u32::try_from(self.memory_limit_bytes >> 20).unwrap_or(u32::MAX).max(1)),
             deadline_ms: Some(u64::try_from(self.call_deadline.as_millis()).unwrap_or(u64::MAX).max(1)),

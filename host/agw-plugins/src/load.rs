@@ -3,8 +3,10 @@
 
 use std::sync::Arc;
 
+use sha2::{Digest, Sha256};
+
 use crate::bindings::{InstantiateError, NodeExecutorPre, PluginState, missing_exports};
-use crate::cache::{Obtained, sha256_hex};
+use crate::cache::Obtained;
 use crate::policy::{Denied, Policy};
 use crate::registry::LoadedPlugin;
 use crate::session::{Live, explain};
@@ -27,8 +29,9 @@ pub(crate) fn load_one(
     obtained: &mut Option<Obtained>,
 ) -> Result<Arc<LoadedPlugin>, String> {
     check_header(&source.bytes).map_err(|why| format!("not a WebAssembly component: {why}"))?;
-    let sha256 = sha256_hex(&source.bytes);
-    let signature = signing::check(&source.bytes, source.signature.as_deref(), &shared.config.trusted_keys);
+    let digest: [u8; 32] = Sha256::digest(&source.bytes).into();
+    let sha256 = hex::encode(digest);
+    let signature = signing::check_digest(&digest, source.signature.as_deref(), &shared.config.trusted_keys);
     if shared.config.require_signature && !signature.is_trusted() {
         return Err(format!("refused: a trusted signature is required and {}", signature.describe()));
     }

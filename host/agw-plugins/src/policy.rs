@@ -237,7 +237,8 @@ impl Policy {
         let entry = self.entry(name, label);
         let empty = PluginPolicy::default();
         let policy = entry.map_or(&empty, |e| &e.policy);
-        let limits = policy.limits().or(&self.defaults.or(operator));
+        // Every limit but fuel is set once the gateway's own defaults are the last fallback.
+        let limits = policy.limits().or(&self.defaults.or(operator)).or(&crate::HostConfig::default().limits());
         let mut notes = Vec::new();
 
         let workspace = Access::from_wit(&requested.workspace).min(policy.workspace);
@@ -293,19 +294,19 @@ impl Policy {
             }
         }
 
-        let granted_mib = limits.memory_mib.unwrap_or(64);
+        let granted_mib = limits.memory_mib.unwrap_or_default();
         let memory_mib = requested.memory_mib.map_or(granted_mib, |asked| asked.min(granted_mib));
         Grant {
             workspace,
             net: Arc::new(NetGrant {
                 rules,
-                request_timeout: Duration::from_millis(limits.http_timeout_ms.unwrap_or(30_000)),
-                max_response_bytes: limits.http_max_response_bytes.unwrap_or(16 << 20),
+                request_timeout: Duration::from_millis(limits.http_timeout_ms.unwrap_or_default()),
+                max_response_bytes: limits.http_max_response_bytes.unwrap_or_default(),
             }),
             config,
             secrets,
             memory_bytes: (memory_mib as usize) << 20,
-            deadline: Duration::from_millis(limits.deadline_ms.unwrap_or(2_000)),
+            deadline: Duration::from_millis(limits.deadline_ms.unwrap_or_default()),
             fuel: if fuel_metering { Some(limits.fuel.unwrap_or(u64::MAX)) } else { None },
             policy_file: entry.map(|e| e.file.clone()),
             notes,

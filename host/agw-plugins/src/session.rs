@@ -172,19 +172,9 @@ impl Live {
         Ok(Self { store, bindings })
     }
 
-    /// Gives the next call its full deadline and fuel, counted from now, and forgets refused
-    /// growths of earlier calls (a guest may have survived one), so only this call's count.
+    /// Gives the next call its full deadline and fuel (see [`arm`]).
     pub(crate) fn arm(&mut self) {
-        let state = self.store.data_mut();
-        state.limiter.memory_denied = false;
-        state.armed_at = std::time::Instant::now();
-        state.wait_at_arm = state.net.host_wait();
-        let grant = state.grant.clone();
-        self.store.set_epoch_deadline(deadline_ticks(grant.deadline));
-        if let Some(fuel) = grant.fuel {
-            // Only fails on an engine without fuel metering, which `grant.fuel` rules out.
-            let _ = self.store.set_fuel(fuel);
-        }
+        arm(&mut self.store);
     }
 
     /// Fuel burned since [`Live::arm`], when the engine meters fuel.
@@ -206,7 +196,7 @@ fn fresh_store(
     grant: Arc<Grant>,
     workspace: Option<&std::path::Path>,
 ) -> wasmtime::Result<Store<PluginState>> {
-    let state = PluginState::new(plugin, grant.clone(), workspace)?;
+    let state = PluginState::new(plugin, grant, workspace)?;
     let mut store = Store::new(&shared.engine, state);
     store.limiter(|state| &mut state.limiter);
     store.epoch_deadline_callback(|ctx| {
@@ -214,11 +204,23 @@ fn fresh_store(
         let left = state.grant.deadline.saturating_sub(state.guest_time());
         if left.is_zero() { Ok(UpdateDeadline::Interrupt) } else { Ok(UpdateDeadline::Continue(deadline_ticks(left))) }
     });
+    arm(&mut store);
+    Ok(store)
+}
+
+/// Gives the next call its full deadline and fuel, counted from now, and forgets refused
+/// growths of earlier calls (a guest may have survived one), so only this call's count.
+fn arm(store: &mut Store<PluginState>) {
+    let state = store.data_mut();
+    state.limiter.memory_denied = false;
+    state.armed_at = std::time::Instant::now();
+    state.wait_at_arm = state.net.host_wait();
+    let grant = state.grant.clone();
     store.set_epoch_deadline(deadline_ticks(grant.deadline));
     if let Some(fuel) = grant.fuel {
-        store.set_fuel(fuel)?;
+        // Only fails on an engine without fuel metering, which `grant.fuel` rules out.
+        let _ = store.set_fuel(fuel);
     }
-    Ok(store)
 }
 
 /// Why a call into a plugin failed, as the end of "plugin 'x' ...": the CPU deadline, the

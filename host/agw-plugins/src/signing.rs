@@ -197,6 +197,11 @@ pub fn sign(secret_key_text: &str, wasm: &[u8]) -> Result<String, SigningError> 
 
 /// Checks a component against its signature file's text (`None`: there is none).
 pub fn check(wasm: &[u8], signature: Option<&str>, trusted: &TrustedKeys) -> SignatureStatus {
+    check_digest(&Sha256::digest(wasm).into(), signature, trusted)
+}
+
+/// [`check`] for a component whose sha256 is already known (the loader hashes each file once).
+pub fn check_digest(digest: &[u8; 32], signature: Option<&str>, trusted: &TrustedKeys) -> SignatureStatus {
     let Some(text) = signature else {
         return SignatureStatus::Unsigned;
     };
@@ -206,14 +211,13 @@ pub fn check(wasm: &[u8], signature: Option<&str>, trusted: &TrustedKeys) -> Sig
             return SignatureStatus::Invalid { reason: format!("the signature file is malformed: {reason}") };
         }
     };
-    let digest = Sha256::digest(wasm);
     let actual = hex::encode(digest);
     if file.sha256 != actual {
         return SignatureStatus::Invalid {
             reason: format!("signature is for sha256 {}, the file is {actual}", file.sha256),
         };
     }
-    let message = message(&digest);
+    let message = message(digest);
     if let Some(key) = trusted.keys.iter().find(|key| key.verify_strict(&message, &file.signature).is_ok()) {
         return SignatureStatus::Valid { key: public_text(key) };
     }

@@ -131,6 +131,8 @@ fn seconds(name: &str, default: f64) -> anyhow::Result<Duration> {
 impl Config {
     /// The defaults for a data dir: built-in samples, no token, every write fsynced.
     pub fn new(data_dir: PathBuf) -> Self {
+        // The plugin host's own defaults, so they are stated once.
+        let plugins = agw_plugins::HostConfig::default();
         Self {
             plugins_dir: data_dir.join("plugins"),
             plugin_cache_dir: data_dir.join("plugin-cache"),
@@ -146,19 +148,19 @@ impl Config {
             fsync: true,
             store_backend: StoreBackend::File,
             db_path: None,
-            plugin_memory_mib: 64,
-            plugin_deadline: Duration::from_secs(2),
-            plugin_fuel: None,
-            plugin_http_timeout: Duration::from_secs(30),
-            plugin_http_max_response_bytes: 16 * 1024 * 1024,
+            plugin_memory_mib: plugins.memory_limit_bytes >> 20,
+            plugin_deadline: plugins.call_deadline,
+            plugin_fuel: plugins.fuel,
+            plugin_http_timeout: plugins.http_timeout,
+            plugin_http_max_response_bytes: plugins.http_max_response_bytes,
             plugin_watch: true,
             max_sse: 32,
             max_bundle_bytes: 75 * 1024 * 1024,
             max_upload_body_bytes: 0,
             bundle_limits: ZipLimits::default(),
             policy: SecurityPolicy::default(),
-            plugin_trusted_keys: TrustedKeys::default(),
-            plugin_require_signature: false,
+            plugin_trusted_keys: plugins.trusted_keys,
+            plugin_require_signature: plugins.require_signature,
         }
     }
 
