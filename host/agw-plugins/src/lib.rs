@@ -15,6 +15,7 @@
 
 mod bindings;
 mod cache;
+mod call;
 mod dir;
 mod engine;
 mod load;

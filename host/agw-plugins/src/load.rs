@@ -7,6 +7,7 @@ use sha2::{Digest, Sha256};
 
 use crate::bindings::{InstantiateError, NodeExecutorPre, PluginState, missing_exports};
 use crate::cache::Obtained;
+use crate::call::bounded;
 use crate::policy::{Denied, Policy};
 use crate::registry::LoadedPlugin;
 use crate::session::{Live, explain};
@@ -73,16 +74,12 @@ pub(crate) fn load_one(
         }
         failed @ InstantiateError::Failed(_) => format!("cannot be instantiated: {failed}"),
     })?;
-    let info = live
-        .bindings
-        .abstractgateway_plugin_plugin()
-        .call_describe(&mut live.store)
+    let clock = live.store.data().clock();
+    let info = bounded(&clock, live.bindings.abstractgateway_plugin_plugin().call_describe(&mut live.store))
         .map_err(|e| format!("describe() failed: {}", explain(&e, &live.store)))?;
     live.arm();
-    let nodes = live
-        .bindings
-        .abstractgateway_plugin_nodes()
-        .call_list_nodes(&mut live.store)
+    let clock = live.store.data().clock();
+    let nodes = bounded(&clock, live.bindings.abstractgateway_plugin_nodes().call_list_nodes(&mut live.store))
         .map_err(|e| format!("list-nodes() failed: {}", explain(&e, &live.store)))?;
     if info.name.trim().is_empty() {
         return Err("describe() answered an empty plugin name".to_owned());

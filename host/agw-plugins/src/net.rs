@@ -17,7 +17,6 @@
 mod send;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -195,7 +194,16 @@ struct Inner {
     plugin: Arc<str>,
     grant: Arc<NetGrant>,
     denial: Mutex<Option<String>>,
-    waited_nanos: AtomicU64,
+    waits: Mutex<Waits>,
+}
+
+/// Time spent with at least one request in flight: overlapping requests count once, and a
+/// request still waiting counts up to now.
+#[derive(Debug, Default)]
+struct Waits {
+    in_flight: u32,
+    since: Option<Instant>,
+    done: Duration,
 }
 
 /// A request the rules let through, and where it goes.
@@ -217,7 +225,7 @@ type SendFuture = Box<dyn Future<Output = Result<(Response<WasiBody>, ConnFuture
 impl NetPolicy {
     /// The policy of `plugin` under `grant`.
     pub(crate) fn new(plugin: Arc<str>, grant: Arc<NetGrant>) -> Self {
-        let inner = Inner { plugin, grant, denial: Mutex::new(None), waited_nanos: AtomicU64::new(0) };
+        let inner = Inner { plugin, grant, denial: Mutex::new(None), waits: Mutex::default() };
         Self { inner: Arc::new(inner) }
     }
 
@@ -229,9 +237,15 @@ impl NetPolicy {
     }
 
     /// Wall time spent so far inside request futures (resolve, connect, wait for the response
-    /// head), so it need not count against the plugin's CPU deadline.
+    /// head), including a wait still in progress, so it need not count against the plugin's
+    /// deadline.
     pub(crate) fn host_wait(&self) -> Duration {
-        Duration::from_nanos(self.inner.waited_nanos.load(Ordering::Relaxed))
+        let waits = self.waits();
+        waits.done + waits.since.map_or(Duration::ZERO, |since| since.elapsed())
+    }
+
+    fn waits(&self) -> std::sync::MutexGuard<'_, Waits> {
+        self.inner.waits.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn note(&self, reason: String) {
@@ -359,7 +373,7 @@ impl NetPolicy {
         request: Request<WasiBody>,
         options: Option<RequestOptions>,
     ) -> Result<(Response<WasiBody>, ConnFuture), Error> {
-        let _clock = WaitClock { started: Instant::now(), policy: &self };
+        let _clock = WaitClock::start(&self);
         let bound = self.inner.grant.request_timeout;
         let deadline = tokio::time::Instant::now() + bound;
         let target = self.authorize(request.method(), request.uri())?;
@@ -383,16 +397,29 @@ impl NetPolicy {
     }
 }
 
-/// Adds the time since `started` to the policy's wait, also when the request future is dropped.
+/// Counts one request in flight from its start until it is dropped, finished or not.
 struct WaitClock<'a> {
-    started: Instant,
     policy: &'a NetPolicy,
+}
+
+impl<'a> WaitClock<'a> {
+    fn start(policy: &'a NetPolicy) -> Self {
+        let mut waits = policy.waits();
+        waits.in_flight += 1;
+        waits.since.get_or_insert_with(Instant::now);
+        drop(waits);
+        Self { policy }
+    }
 }
 
 impl Drop for WaitClock<'_> {
     fn drop(&mut self) {
-        let nanos = u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        self.policy.inner.waited_nanos.fetch_add(nanos, Ordering::Relaxed);
+        let mut waits = self.policy.waits();
+        waits.in_flight = waits.in_flight.saturating_sub(1);
+        if waits.in_flight == 0 {
+            let span = waits.since.take().map_or(Duration::ZERO, |since| since.elapsed());
+            waits.done += span;
+        }
     }
 }
 
@@ -413,7 +440,7 @@ mod tests {
     use std::io::{Read, Write};
     use std::net::{TcpListener, TcpStream};
     use std::pin::Pin;
-    use std::sync::atomic::AtomicUsize;
+    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::thread;
 
     use bytes::Bytes;

@@ -15,6 +15,7 @@ use crate::bindings::{
     InstantiateError, NodeContext, NodeError, NodeExecutor as Bindings, NodeExecutorPre, PluginState,
     instantiate_checked,
 };
+use crate::call::{BlockedPastDeadline, block_on, bounded};
 use crate::engine::deadline_ticks;
 use crate::policy::Grant;
 use crate::registry::Registry;
@@ -72,12 +73,16 @@ impl TickSession {
             node_id: call.node_id.to_owned(),
         };
         live.arm();
-        let answer = live.bindings.abstractgateway_plugin_nodes().call_execute(
-            &mut live.store,
-            call.node_type,
-            &config,
-            &inputs,
-            &ctx,
+        let clock = live.store.data().clock();
+        let answer = bounded(
+            &clock,
+            live.bindings.abstractgateway_plugin_nodes().call_execute(
+                &mut live.store,
+                call.node_type,
+                &config,
+                &inputs,
+                &ctx,
+            ),
         );
         self.last_fuel = live.fuel_used();
         let denial = live.store.data().net.take_denial();
@@ -154,7 +159,8 @@ impl Live {
         pre: &NodeExecutorPre<PluginState>,
     ) -> wasmtime::Result<Self> {
         let mut store = fresh_store(shared, plugin, grant, workspace)?;
-        let bindings = pre.instantiate(&mut store)?;
+        let clock = store.data().clock();
+        let bindings = bounded(&clock, pre.instantiate_async(&mut store))?;
         Ok(Self { store, bindings })
     }
 
@@ -168,7 +174,15 @@ impl Live {
         pre: &NodeExecutorPre<PluginState>,
     ) -> Result<Self, InstantiateError> {
         let mut store = fresh_store(shared, plugin, grant, workspace).map_err(InstantiateError::Failed)?;
-        let bindings = instantiate_checked(pre, &mut store)?;
+        let clock = store.data().clock();
+        let bindings = block_on(async {
+            tokio::select! {
+                biased;
+                instance = instantiate_checked(pre, &mut store) => instance,
+                () = clock.expired() => Err(InstantiateError::Failed(wasmtime::Error::new(BlockedPastDeadline))),
+            }
+        })
+        .map_err(InstantiateError::Failed)??;
         Ok(Self { store, bindings })
     }
 
@@ -201,7 +215,7 @@ fn fresh_store(
     store.limiter(|state| &mut state.limiter);
     store.epoch_deadline_callback(|ctx| {
         let state = ctx.data();
-        let left = state.grant.deadline.saturating_sub(state.guest_time());
+        let left = state.clock().left();
         if left.is_zero() { Ok(UpdateDeadline::Interrupt) } else { Ok(UpdateDeadline::Continue(deadline_ticks(left))) }
     });
     arm(&mut store);
@@ -223,13 +237,16 @@ fn arm(store: &mut Store<PluginState>) {
     }
 }
 
-/// Why a call into a plugin failed, as the end of "plugin 'x' ...": the CPU deadline, the
-/// memory cap, or another trap (with the guest's last stderr line, which holds a panic message).
+/// Why a call into a plugin failed, as the end of "plugin 'x' ...": the deadline, the memory
+/// cap, or another trap (with the guest's last stderr line, which holds a panic message).
 pub(crate) fn explain(error: &wasmtime::Error, store: &Store<PluginState>) -> String {
     let trap = error.downcast_ref::<Trap>();
     let grant = &store.data().grant;
     if trap == Some(&Trap::Interrupt) {
-        return format!("exceeded its CPU deadline ({:?})", grant.deadline);
+        return format!("exceeded its deadline ({:?})", grant.deadline);
+    }
+    if error.is::<BlockedPastDeadline>() {
+        return format!("exceeded its deadline ({:?}) while blocked in a host call", grant.deadline);
     }
     if trap == Some(&Trap::OutOfFuel) {
         return format!("ran out of fuel (limit {})", grant.fuel.unwrap_or_default());

@@ -275,7 +275,7 @@ fn the_policy_sets_limits_per_plugin() {
     let error = run(&mut session, "test_hog", json!({ "mib": 32 })).unwrap_err();
     assert_eq!(error, "plugin 'test-hostile' ran out of memory (limit 16 MiB)");
     let error = run(&mut session, "test_spin", json!({})).unwrap_err();
-    assert_eq!(error, "plugin 'test-hostile' exceeded its CPU deadline (150ms)");
+    assert_eq!(error, "plugin 'test-hostile' exceeded its deadline (150ms)");
     // The other plugins keep the defaults.
     let granted = host.plugin("test-sandbox").unwrap().granted;
     assert_eq!((granted.memory_mib, granted.deadline_ms), (64, 2000));

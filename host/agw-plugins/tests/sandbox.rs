@@ -20,7 +20,7 @@ fn an_endless_loop_is_stopped_at_the_deadline() {
     let started = Instant::now();
     let err = call(&mut session, "test_spin", json!({}), json!({})).unwrap_err();
     let took = started.elapsed();
-    assert_eq!(err.message, "plugin 'test-hostile' exceeded its CPU deadline (200ms)");
+    assert_eq!(err.message, "plugin 'test-hostile' exceeded its deadline (200ms)");
     assert!(took < Duration::from_secs(5), "took {took:?}");
 
     // The trapped instance is dropped; the same session can call again (a fresh instance)...
@@ -29,6 +29,20 @@ fn an_endless_loop_is_stopped_at_the_deadline() {
     // ...other plugins in the same session work, and so does a new session.
     let out = call(&mut session, "add", json!({}), json!({ "a": 1, "b": 2 })).unwrap();
     assert_eq!(out["result"], json!(3.0));
+    assert_add_works(&host);
+}
+
+#[test]
+fn a_blocking_wait_is_stopped_at_the_deadline() {
+    let host = host(short_deadline(Duration::from_millis(200)));
+    assert!(host.load(vec![std_nodes(), test_component("test-hostile")]).problems.is_empty());
+    let mut session = host.session();
+    // A WASI clock wait runs no guest code, so no epoch check can stop it: the host must.
+    let err = call(&mut session, "test_sleep", json!({}), json!({ "ms": 30_000 })).unwrap_err();
+    assert_eq!(err.message, "plugin 'test-hostile' exceeded its deadline (200ms) while blocked in a host call");
+    // A wait within the deadline completes, on the fresh instance that replaced the dropped one.
+    let out = call(&mut session, "test_sleep", json!({}), json!({ "ms": 20 })).unwrap();
+    assert_eq!(out["result"], json!(20.0));
     assert_add_works(&host);
 }
 

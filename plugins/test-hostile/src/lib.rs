@@ -14,6 +14,7 @@ impl NodePlugin for Hostile {
             NodeSpec::pure("test_spin", "test").output("result", "number"),
             NodeSpec::pure("test_hog", "test").input("mib", "number").output("result", "number"),
             NodeSpec::pure("test_read_file", "test").input("path", "string").output("result", "string"),
+            NodeSpec::effectful("test_sleep", "test").input("ms", "number").output("result", "number"),
         ]
     }
 
@@ -40,6 +41,13 @@ impl NodePlugin for Hostile {
                     Ok(text) => Ok(json!({ "result": text })),
                     Err(e) => Err(NodeError::Failed(format!("cannot read {path}: {e}"))),
                 }
+            }
+            "test_sleep" => {
+                // A blocking WASI clock wait: no guest code runs while it lasts, so only a
+                // host-side bound stops it.
+                let ms = call.f64("ms").unwrap_or(1000.0);
+                std::thread::sleep(std::time::Duration::from_secs_f64(ms.max(0.0) / 1000.0));
+                Ok(json!({ "result": ms }))
             }
             other => Err(NodeError::Failed(format!("unknown node type '{other}'"))),
         }
