@@ -20,6 +20,17 @@ pub fn iso(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(format, false)
 }
 
+/// The latest time the gateway computes: 9999-12-31T23:59:59Z, the last one ISO 8601 (and the
+/// reference's `isoformat`) spells with a four-digit year. Later times are "never" in practice.
+pub fn far_future() -> DateTime<Utc> {
+    DateTime::from_timestamp(253_402_300_799, 0).unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// `time + span`, saturating at [`far_future`]: no span a user or a flow gives can overflow.
+pub fn later(time: DateTime<Utc>, span: chrono::Duration) -> DateTime<Utc> {
+    time.checked_add_signed(span).filter(|t| *t <= far_future()).unwrap_or_else(far_future)
+}
+
 /// The real clock and random UUIDv4 ids.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SystemEnv;
@@ -31,6 +42,20 @@ impl Env for SystemEnv {
 
     fn new_id(&self) -> String {
         uuid::Uuid::new_v4().to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn later_saturates_at_the_far_future() {
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
+        assert_eq!(later(now, chrono::Duration::seconds(5)), now + chrono::Duration::seconds(5));
+        assert_eq!(later(now, chrono::Duration::MAX), far_future());
+        assert_eq!(later(now, chrono::Duration::days(100_000_000)), far_future());
+        assert_eq!(iso(far_future()), "9999-12-31T23:59:59+00:00");
     }
 }
 

@@ -11,6 +11,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::env::later;
 use crate::flow::{CompiledFlow, FlowError};
 use crate::run::FlowRef;
 
@@ -43,23 +44,49 @@ impl Schedule {
             return false;
         }
         match self.repeat_until.as_deref().and_then(|u| DateTime::parse_from_rfc3339(u).ok()) {
-            Some(until) => now + interval <= until,
+            Some(until) => later(now, interval) <= until,
             None => true,
         }
     }
 
     /// When the next launch is due if the sleep between launches starts at `now`.
     pub fn next_launch(&self, now: DateTime<Utc>) -> DateTime<Utc> {
-        now + self.interval.as_deref().and_then(parse_interval).unwrap_or_else(Duration::zero)
+        later(now, self.interval.as_deref().and_then(parse_interval).unwrap_or_else(Duration::zero))
     }
 }
 
 /// The node where a scheduled parent sleeps between launches.
 pub const SLEEP_NODE: &str = "wait_interval";
 
+/// The longest interval between launches: 100 years.
+pub const MAX_INTERVAL_DAYS: i64 = 36_500;
+
 /// Parses `"15s"`, `"15m"`, `"1h"`, `"2d"` (and a bare number of seconds). A zero or
-/// negative interval is refused: it would launch without end.
+/// negative interval is refused: it would launch without end; so is one over
+/// [`MAX_INTERVAL_DAYS`].
 pub fn parse_interval(text: &str) -> Option<Duration> {
+    check_interval(text).ok()
+}
+
+/// Why `text` is not a usable interval.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IntervalError {
+    /// Not a positive number with an `s`, `m`, `h` or `d` unit.
+    Malformed,
+    /// Longer than [`MAX_INTERVAL_DAYS`].
+    TooLong,
+}
+
+/// Like [`parse_interval`], saying why an interval is refused.
+pub fn check_interval(text: &str) -> Result<Duration, IntervalError> {
+    let interval = parse_any_interval(text).ok_or(IntervalError::Malformed)?;
+    if interval > Duration::days(MAX_INTERVAL_DAYS) {
+        return Err(IntervalError::TooLong);
+    }
+    Ok(interval)
+}
+
+fn parse_any_interval(text: &str) -> Option<Duration> {
     let text = text.trim();
     let (number, unit) = match text.char_indices().last()? {
         (i, c) if c.is_ascii_alphabetic() => (&text[..i], c.to_ascii_lowercase()),
@@ -73,7 +100,9 @@ pub fn parse_interval(text: &str) -> Option<Duration> {
         'd' => value * 86_400.0,
         _ => return None,
     };
-    Duration::try_milliseconds((seconds * 1000.0).round() as i64).filter(|d| *d > Duration::zero())
+    let millis = (seconds * 1000.0).round();
+    // `as` saturates; anything that large is refused as too long by the caller.
+    Duration::try_milliseconds(millis.min(i64::MAX as f64) as i64).filter(|d| *d > Duration::zero())
 }
 
 /// The flow every scheduled parent executes. Its nodes read the run's [`Schedule`]:
@@ -135,8 +164,22 @@ mod tests {
         assert_eq!(parse_interval("0.5s"), Some(Duration::milliseconds(500)));
         assert_eq!(parse_interval("30"), Some(Duration::seconds(30)));
         for bad in ["", "s", "0s", "-1m", "5w", "abc", "NaNs"] {
-            assert_eq!(parse_interval(bad), None, "{bad}");
+            assert_eq!(check_interval(bad), Err(IntervalError::Malformed), "{bad}");
         }
+        assert_eq!(parse_interval("36500d"), Some(Duration::days(36_500)));
+        for long in ["36501d", "100000000d", "9223372036854775807d", "1e300s"] {
+            assert_eq!(check_interval(long), Err(IntervalError::TooLong), "{long}");
+        }
+    }
+
+    #[test]
+    fn the_next_launch_never_overflows() {
+        let now = DateTime::parse_from_rfc3339("9999-06-01T00:00:00+00:00").unwrap().to_utc();
+        let mut s = schedule_with("36500d");
+        assert_eq!(s.next_launch(now), crate::env::far_future());
+        assert!(s.repeats(now), "no repeat_until: still repeats");
+        s.repeat_until = Some("9999-12-01T00:00:00+00:00".into());
+        assert!(!s.repeats(now));
     }
 
     #[test]
@@ -149,21 +192,9 @@ mod tests {
     #[test]
     fn repeat_count_and_repeat_until_end_a_schedule() {
         let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
-        let mut s = Schedule {
-            kind: "scheduled_run".into(),
-            interval: Some("10s".into()),
-            repeat_count: Some(2),
-            repeat_until: None,
-            start_at: None,
-            share_context: true,
-            target_workflow_id: "b@1:f".into(),
-            target_bundle_ref: "b@1".into(),
-            target_flow_id: "f".into(),
-            created_at: String::new(),
-            updated_at: None,
-            launched: 1,
-            target: FlowRef { bundle_id: "b".into(), bundle_version: "1".into(), flow_id: "f".into() },
-        };
+        let mut s = schedule_with("10s");
+        s.repeat_count = Some(2);
+        s.launched = 1;
         assert!(s.repeats(now));
         s.launched = 2;
         assert!(!s.repeats(now));
@@ -174,5 +205,23 @@ mod tests {
         assert!(s.repeats(now));
         s.interval = None;
         assert!(!s.repeats(now), "no interval means once");
+    }
+
+    fn schedule_with(interval: &str) -> Schedule {
+        Schedule {
+            kind: "scheduled_run".into(),
+            interval: Some(interval.into()),
+            repeat_count: None,
+            repeat_until: None,
+            start_at: None,
+            share_context: true,
+            target_workflow_id: "b@1:f".into(),
+            target_bundle_ref: "b@1".into(),
+            target_flow_id: "f".into(),
+            created_at: String::new(),
+            updated_at: None,
+            launched: 0,
+            target: FlowRef { bundle_id: "b".into(), bundle_version: "1".into(), flow_id: "f".into() },
+        }
     }
 }

@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 
 use agw_domain::env::iso;
 use agw_domain::run::{NewRun, RunState};
-use agw_domain::schedule::{Schedule, parse_interval, visual_flow};
+use agw_domain::schedule::{IntervalError, MAX_INTERVAL_DAYS, Schedule, check_interval, visual_flow};
 
 use super::runs::{input_data, object_body, resolve, session_id};
 use crate::AppState;
@@ -22,9 +22,22 @@ pub async fn schedule(State(state): State<AppState>, body: Bytes) -> ApiResult<J
     let interval = optional_text(&body, "interval")?;
     let step = match &interval {
         None => None,
-        Some(text) => Some(parse_interval(text).ok_or_else(|| {
-            ApiError::bad_request("Invalid interval: invalid interval (expected like '15m', '1h', '2d')")
-        })?),
+        Some(text) => Some(match check_interval(text) {
+            Ok(interval) => interval,
+            // The reference's answer to a malformed interval.
+            Err(IntervalError::Malformed) => {
+                return Err(ApiError::bad_request(
+                    "Invalid interval: invalid interval (expected like '15m', '1h', '2d')",
+                ));
+            }
+            Err(IntervalError::TooLong) => {
+                return Err(invalid_value(
+                    &body,
+                    "interval",
+                    &format!("interval must be at most {MAX_INTERVAL_DAYS}d"),
+                ));
+            }
+        }),
     };
     let start = match optional_text(&body, "start_at")?.as_deref() {
         None | Some("now") => None,

@@ -14,7 +14,7 @@ use super::compile::CNode;
 use super::exec::{Interp, Result, Step, failure, obj};
 use super::value::{number, py_str};
 use crate::command::{NewCommand, event_key};
-use crate::env::iso;
+use crate::env::{iso, later};
 use crate::record::{Effect, StepStatus};
 use crate::run::{FlowRef, Spawn, Wait};
 
@@ -247,7 +247,7 @@ impl Interp<'_> {
                 "hours" => 3600.0,
                 _ => 1.0,
             };
-            now + millis(amount * scale)
+            later(now, millis(amount * scale))
         };
         let payload = json!({ "type": "wait_until", "until": iso(until), "resume_to_node": self.resume_to(node) });
         self.sleep(node, until, payload)
@@ -261,7 +261,7 @@ impl Interp<'_> {
             Some(until) => until,
             None => {
                 let text = self.setting(node, "eventConfig", &["schedule"])?.unwrap_or_else(|| "15s".into());
-                match interval(&text).map(|d| now + d).or_else(|| parse_time(&text)) {
+                match interval(&text).map(|d| later(now, d)).or_else(|| parse_time(&text)) {
                     Some(until) => until,
                     None => return Err(failure(node, format!("on_schedule: invalid schedule '{text}'"))),
                 }
