@@ -26,15 +26,38 @@ fn hostile_bundle(dir: &std::path::Path) {
         ("hog", flow("test_hog", json!({"mib": 512}))),
         ("passwd", flow("test_read_file", json!({"path": "/etc/passwd"}))),
     ];
+    let ids: Vec<&str> = flows.iter().map(|(id, _)| *id).chain(["sleep", "slow"]).collect();
     let manifest = json!({"bundle_format_version": "1", "bundle_id": "hostile", "bundle_version": "1.0.0",
-        "entrypoints": flows.iter().map(|(id, _)| json!({"flow_id": id})).collect::<Vec<_>>(),
-        "flows": flows.iter().map(|(id, _)| (id.to_string(), json!(format!("flows/{id}.json")))).collect::<serde_json::Map<_, _>>()});
+        "entrypoints": ids.iter().map(|id| json!({"flow_id": id})).collect::<Vec<_>>(),
+        "flows": ids.iter().map(|id| (id.to_string(), json!(format!("flows/{id}.json")))).collect::<serde_json::Map<_, _>>()});
     std::fs::write(root.join("manifest.json"), manifest.to_string()).expect("manifest");
     for (id, flow) in &flows {
         std::fs::write(root.join(format!("flows/{id}.json")), flow.to_string()).expect("flow");
     }
+    for (id, steps, ms) in [("sleep", 1, 30_000), ("slow", 20, 250)] {
+        std::fs::write(root.join(format!("flows/{id}.json")), sleep_chain(steps, ms).to_string()).expect("flow");
+    }
     // A directory bundle sits in the flows dir like a packed one.
     std::fs::rename(&root, dir.join("hostile")).expect("move bundle");
+}
+
+/// `start → test_sleep × steps → end`, each step a blocking WASI wait of `ms`.
+fn sleep_chain(steps: usize, ms: u64) -> serde_json::Value {
+    let exec = |id: &str| json!({"id": id, "type": "execution"});
+    let mut nodes = vec![json!({"id": "start", "type": "on_flow_start", "data": {"outputs": [exec("exec-out")]}})];
+    let mut edges = Vec::new();
+    let mut previous = "start".to_owned();
+    for i in 0..steps {
+        let id = format!("bad{i}");
+        nodes.push(json!({"id": id, "type": "test_sleep", "data": {
+            "inputs": [exec("exec-in"), {"id": "ms", "type": "number"}],
+            "outputs": [exec("exec-out"), {"id": "result", "type": "number"}], "pinDefaults": {"ms": ms}}}));
+        edges.push(json!({"source": previous, "sourceHandle": "exec-out", "target": id, "targetHandle": "exec-in"}));
+        previous = id;
+    }
+    nodes.push(json!({"id": "end", "type": "on_flow_end", "data": {"inputs": [exec("exec-in")]}}));
+    edges.push(json!({"source": previous, "sourceHandle": "exec-out", "target": "end", "targetHandle": "exec-in"}));
+    json!({"id": "chain", "nodes": nodes, "edges": edges})
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -80,6 +103,67 @@ async fn hostile_plugins_fail_their_step_and_the_gateway_keeps_serving() {
         // Every other run carries on.
         let ok = gw.start_run(json!({"bundle_id": "pure-math"})).await;
         assert_eq!(gw.wait_terminal(&ok).await["status"], "completed");
+    }
+    gw.stop().await;
+}
+
+async fn hostile_gateway(temp: &tempfile::TempDir, deadline: Duration) -> TestGateway {
+    let flows = temp.path().join("flows");
+    standard_flows(&flows);
+    hostile_bundle(&flows);
+    let plugins = temp.path().join("plugins");
+    std::fs::create_dir_all(&plugins).expect("plugins dir");
+    std::fs::copy(agw_firstparty::component_path("test-hostile"), plugins.join("test-hostile.wasm"))
+        .expect("copy plugin");
+    let mut options = Options::new(flows);
+    options.plugins_dir = Some(plugins);
+    options.plugin_deadline = deadline;
+    TestGateway::start(&temp.path().join("data"), options).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_blocked_in_a_wasi_sleep_fails_at_its_deadline() {
+    let temp = tempfile::tempdir().expect("tempdir");
+    let gw = hostile_gateway(&temp, Duration::from_millis(300)).await;
+    // The step sleeps 30 s; the run fails at the 300 ms deadline instead of holding a worker.
+    let run_id = gw.start_run(json!({"bundle_id": "hostile", "flow_id": "sleep"})).await;
+    let view = gw.wait_terminal(&run_id).await;
+    assert_eq!(view["status"], "failed", "{view}");
+    let error = view["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("plugin 'test-hostile' exceeded its deadline (300ms) while blocked in a host call"),
+        "{error}"
+    );
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quick_runs_finish_while_slow_plugin_loops_hold_workers() {
+    let temp = tempfile::tempdir().expect("tempdir");
+    let gw = hostile_gateway(&temp, Duration::from_secs(2)).await;
+    // As many slow runs as tick workers (4), each 20 blocking steps of 250 ms.
+    let mut slow = Vec::new();
+    for _ in 0..4 {
+        slow.push(gw.start_run(json!({"bundle_id": "hostile", "flow_id": "slow"})).await);
+    }
+    for run_id in &slow {
+        gw.wait_for(run_id, |v| v["status"] == "running" && v["current_node"] != "start").await;
+    }
+    let mut quick = Vec::new();
+    for _ in 0..40 {
+        quick.push(gw.start_run(json!({"bundle_id": "pure-math"})).await);
+    }
+    for run_id in &quick {
+        assert_eq!(gw.wait_terminal(run_id).await["status"], "completed");
+    }
+    // Every quick run is done while every slow one is still going: they did not wait for a
+    // slow run to finish (or for a pass over all runs to end) before getting a worker.
+    for run_id in &slow {
+        let (_, view) = gw.get(&format!("/api/gateway/runs/{run_id}")).await;
+        assert_eq!(view["status"], "running", "{view}");
+    }
+    for run_id in &slow {
+        assert_eq!(gw.wait_terminal(run_id).await["status"], "completed");
     }
     gw.stop().await;
 }

@@ -190,6 +190,33 @@ async fn bad_schedules_and_schedule_commands_are_refused_at_the_door() {
         (status, answer["detail"][0]["loc"].clone()),
         (StatusCode::UNPROCESSABLE_ENTITY, json!(["body", "payload", "name"]))
     );
+    // Intervals too long to compute a date from are refused, naming the field; the schedule
+    // and the runner carry on (an accepted 100000000d used to stop every command for good).
+    for (path, body, loc) in [
+        (
+            "/api/gateway/runs/schedule",
+            json!({"bundle_id": "pure-math", "start_at": "now", "interval": "9223372036854775807d"}),
+            json!(["body", "interval"]),
+        ),
+        (
+            "/api/gateway/commands",
+            json!({"command_id": "u-huge", "run_id": scheduled, "type": "update_schedule",
+                   "payload": {"interval": "100000000d"}}),
+            json!(["body", "payload", "interval"]),
+        ),
+    ] {
+        let (status, answer) = gw.post(path, body).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+        assert_eq!(answer["detail"][0]["loc"], loc);
+        assert_eq!(answer["detail"][0]["msg"], "Value error, interval must be at most 36500d");
+    }
+    let (status, _) = post(scheduled.clone(), json!({"interval": "36500d"})).await;
+    assert_eq!(status, StatusCode::OK, "100 years is the longest interval");
+    gw.wait_for(&scheduled, |v| v["schedule"]["interval"] == "36500d").await;
     gw.command(&scheduled, "cancel", json!({})).await;
+    assert_eq!(gw.wait_terminal(&scheduled).await["status"], "cancelled");
+    let ok = gw.start_run(json!({"bundle_id": "pure-math"})).await;
+    assert_eq!(gw.wait_terminal(&ok).await["status"], "completed");
+    assert_eq!(gw.get("/api/health").await.1["status"], "healthy");
     gw.stop().await;
 }

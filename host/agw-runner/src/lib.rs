@@ -6,6 +6,7 @@
 
 mod lock;
 mod locks;
+mod queue;
 mod runner;
 
 use std::sync::Arc;
@@ -30,3 +31,6 @@ pub trait Workflows: Send + Sync {
     /// A fresh executor for one tick of the run whose workspace folder is `workspace`.
     fn executor(&self, workspace: &std::path::Path) -> Box<dyn NodeExecutor + Send>;
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,7 +1,7 @@
 //! Per-run mutual exclusion between command application and ticking.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
 
 #[derive(Debug, Default)]
 pub(crate) struct RunLocks {
@@ -24,4 +24,13 @@ impl RunLocks {
 
 pub(crate) fn hold(lock: &Mutex<()>) -> MutexGuard<'_, ()> {
     lock.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The guard, or `None` while someone else holds the lock.
+pub(crate) fn try_hold(lock: &Mutex<()>) -> Option<MutexGuard<'_, ()>> {
+    match lock.try_lock() {
+        Ok(guard) => Some(guard),
+        Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+        Err(TryLockError::WouldBlock) => None,
+    }
 }

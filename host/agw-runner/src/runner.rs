@@ -12,21 +12,31 @@ use tokio::sync::{Notify, broadcast, watch};
 
 use crate::Workflows;
 use crate::lock::RunnerLock;
-use crate::locks::{RunLocks, hold};
+use crate::locks::{RunLocks, hold, try_hold};
+use crate::queue::TickQueue;
 
-/// Runner tuning, from `ABSTRACTGATEWAY_POLL_S`, `_TICK_WORKERS`, `_TICK_MAX_STEPS` and
-/// `_COMMAND_BATCH_LIMIT`.
+/// Runner tuning, from `ABSTRACTGATEWAY_POLL_S`, `_TICK_WORKERS`, `_TICK_MAX_STEPS`,
+/// `_TICK_SLICE_MS` and `_COMMAND_BATCH_LIMIT`.
 #[derive(Debug, Clone, Copy)]
 pub struct RunnerConfig {
     pub poll: Duration,
     pub tick_workers: usize,
     pub tick_max_steps: u32,
+    /// Time after which a tick yields at its next step, sending the run to the back of the
+    /// queue; a run whose ticks use it all is heavy (see `queue.rs`).
+    pub tick_slice: Duration,
     pub command_batch: usize,
 }
 
 impl Default for RunnerConfig {
     fn default() -> Self {
-        Self { poll: Duration::from_millis(250), tick_workers: 4, tick_max_steps: 100, command_batch: 200 }
+        Self {
+            poll: Duration::from_millis(250),
+            tick_workers: 4,
+            tick_max_steps: 100,
+            tick_slice: Duration::from_millis(50),
+            command_batch: 200,
+        }
     }
 }
 
@@ -161,7 +171,11 @@ impl Runner {
         Self { store, workflows, env, config, handle, locks: RunLocks::default(), lock, homes, active }
     }
 
-    /// Runs until `shutdown` turns true. Finishes the tick in progress before returning.
+    /// Runs until `shutdown` turns true. Finishes the ticks in progress before returning.
+    ///
+    /// Ticks run on up to `tick_workers` blocking threads, taken in turn by [`TickQueue`]; the
+    /// inbox is read and the store scanned whenever the API wakes the runner, and at least once
+    /// per poll interval, while ticks go on.
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         let this = self.clone();
         if let Err(e) = tokio::task::spawn_blocking(move || this.recover()).await {
@@ -169,68 +183,75 @@ impl Runner {
         }
         self.handle.set_status(|s| s.active = true);
         tracing::info!(lock = %self.lock.path().display(), "runner started");
-        loop {
-            if *shutdown.borrow() {
-                break;
-            }
-            let busy = match self.clone().pass().await {
-                Ok(busy) => busy,
-                Err(e) => {
-                    tracing::error!(error = %e, "runner pass failed");
-                    false
+        let mut queue = TickQueue::new(self.config.tick_workers);
+        let mut ticks = tokio::task::JoinSet::new();
+        let mut poll = tokio::time::interval(self.config.poll);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut refresh = true;
+        while !*shutdown.borrow() {
+            if std::mem::take(&mut refresh) {
+                for run_id in self.clone().refresh().await {
+                    queue.push(run_id);
                 }
-            };
-            if busy {
-                tokio::task::yield_now().await;
-                continue;
+            }
+            while let Some(run_id) = queue.next() {
+                let this = self.clone();
+                ticks.spawn_blocking(move || {
+                    let started = std::time::Instant::now();
+                    let again = this.tick_logged(&run_id);
+                    (run_id, again, started.elapsed())
+                });
             }
             tokio::select! {
-                _ = self.handle.inner.wake.notified() => {}
-                _ = tokio::time::sleep(self.config.poll) => {}
+                Some(done) = ticks.join_next(), if queue.is_ticking() => match done {
+                    Ok((run_id, again, took)) => {
+                        if !again {
+                            self.active().runs.remove(&run_id);
+                        }
+                        queue.finished(&run_id, took >= self.config.tick_slice, again);
+                    }
+                    // `tick_logged` catches panics, so this is a cancelled task at shutdown.
+                    Err(e) => tracing::error!(error = %e, "tick task failed"),
+                },
+                _ = self.handle.inner.wake.notified() => refresh = true,
+                _ = poll.tick() => refresh = true,
                 _ = shutdown.changed() => {}
             }
         }
+        while ticks.join_next().await.is_some() {}
         self.handle.set_status(|s| s.active = false);
         tracing::info!("runner stopped");
     }
 
-    /// One pass: apply pending commands, then tick every runnable run once. Returns whether
-    /// there is more to do right away.
-    async fn pass(self: Arc<Self>) -> StoreResult<bool> {
+    /// Applies pending commands and returns the runs to tick. A failure is logged and shown
+    /// by `/api/health` as `degraded` until a refresh succeeds again.
+    async fn refresh(self: Arc<Self>) -> Vec<String> {
         let this = self.clone();
-        let (applied, runnable) = tokio::task::spawn_blocking(move || -> StoreResult<(bool, Vec<String>)> {
-            let touched = this.apply_commands()?;
-            let applied = !touched.is_empty();
-            Ok((applied, this.runnable(touched)?))
+        let outcome = tokio::task::spawn_blocking(move || {
+            let (touched, problem) = this.apply_commands();
+            let runnable = this.runnable(touched);
+            (runnable, problem)
         })
-        .await
-        .unwrap_or_else(|e| {
-            tracing::error!(error = %e, "runner pass panicked");
-            Ok((false, Vec::new()))
-        })?;
-
-        let mut more = applied;
-        for chunk in runnable.chunks(self.config.tick_workers.max(1)) {
-            let mut set = tokio::task::JoinSet::new();
-            for run_id in chunk {
-                let this = self.clone();
-                let run_id = run_id.clone();
-                set.spawn_blocking(move || {
-                    let still_running = this.tick_run(&run_id).unwrap_or_else(|e| {
-                        tracing::error!(run_id = %run_id, error = %e, "tick failed");
-                        false
-                    });
-                    if !still_running {
-                        this.active().runs.remove(&run_id);
-                    }
-                    still_running
-                });
-            }
-            while let Some(still_running) = set.join_next().await {
-                more |= still_running.unwrap_or(false);
-            }
+        .await;
+        let (runnable, problem) = match outcome {
+            Ok((Ok(runnable), problem)) => (runnable, problem),
+            Ok((Err(e), _)) => (Vec::new(), Some(format!("cannot list runnable runs: {e}"))),
+            Err(e) => (Vec::new(), Some(format!("the runner's refresh panicked: {e}"))),
+        };
+        if let Some(problem) = &problem {
+            tracing::error!(%problem, "runner degraded");
         }
-        Ok(more)
+        self.handle.set_status(|s| s.error = problem);
+        runnable
+    }
+
+    /// Ticks one run, whatever happens: a store error is logged and the run is looked at
+    /// again at the next scan. Returns whether it can run further.
+    fn tick_logged(&self, run_id: &str) -> bool {
+        self.tick_run(run_id).unwrap_or_else(|e| {
+            tracing::error!(run_id = %run_id, error = %e, "tick failed");
+            false
+        })
     }
 
     fn active(&self) -> std::sync::MutexGuard<'_, ActiveSet> {
@@ -261,53 +282,97 @@ impl Runner {
             Err(e) => return tracing::error!(error = %e, "cannot list runs for recovery"),
         };
         for run in runs {
-            if let Err(e) = reconcile_outbox(self.store.as_ref(), &run).and_then(|_| self.deliver(&run)) {
+            if let Err(e) = self.complete_commit(&run) {
                 tracing::error!(run_id = %run.run_id, error = %e, "cannot reconcile run");
             }
         }
     }
 
-    /// Applies pending commands; returns the runs they touched.
-    fn apply_commands(&self) -> StoreResult<Vec<String>> {
-        let cursor = self.store.command_cursor()?;
-        let commands = self.store.commands_after(cursor, self.config.command_batch)?;
-        let Some(last) = commands.last().map(|c| c.seq) else { return Ok(Vec::new()) };
+    /// Applies pending commands; returns the runs they touched, and what went wrong if the
+    /// inbox could not be read or a run could not be written.
+    ///
+    /// A run that is ticking is not waited for: its commands (this one and every later one in
+    /// the batch) are left for the next refresh, and the cursor stops before the first of them.
+    /// Runs remember the last command they applied, so the commands after it that other runs
+    /// already took are skipped when the batch is read again.
+    fn apply_commands(&self) -> (Vec<String>, Option<String>) {
+        let batch =
+            self.store.command_cursor().and_then(|cursor| self.store.commands_after(cursor, self.config.command_batch));
+        let commands = match batch {
+            Ok(commands) => commands,
+            Err(e) => return (Vec::new(), Some(format!("cannot read the command inbox: {e}"))),
+        };
+        let Some(last) = commands.last().map(|c| c.seq) else { return (Vec::new(), None) };
         let mut touched = Vec::new();
+        let mut held: std::collections::HashSet<String> = std::collections::HashSet::new();
+        let mut first_held: Option<u64> = None;
+        let mut problem = None;
         for command in &commands {
             let _span =
                 tracing::info_span!("command", run_id = %command.run_id, kind = %command.kind, seq = command.seq)
                     .entered();
-            if let Some(event) = (command.kind == "emit_event").then(|| command.event().ok()).flatten() {
+            let targets = match (command.kind == "emit_event").then(|| command.event().ok()).flatten() {
                 // An event goes to every run waiting on its key, whatever its `run_id` says.
-                let mut listeners = self.store.waiting_on(&event.wait_key)?;
-                if let Some(wildcard) = event.wildcard_key.as_ref().filter(|k| **k != event.wait_key) {
-                    listeners.extend(self.store.waiting_on(wildcard)?);
+                Some(event) => {
+                    let mut keys = vec![event.wait_key.clone()];
+                    keys.extend(event.wildcard_key.filter(|k| *k != event.wait_key));
+                    let listeners: StoreResult<Vec<Vec<String>>> =
+                        keys.iter().map(|key| self.store.waiting_on(key)).collect();
+                    match listeners {
+                        Ok(listeners) => {
+                            let listeners: Vec<String> = listeners.into_iter().flatten().collect();
+                            tracing::info!(wait_key = %event.wait_key, listeners = listeners.len(), "event");
+                            listeners
+                        }
+                        Err(e) => {
+                            problem = Some(format!("cannot find the listeners of command {}: {e}", command.seq));
+                            first_held.get_or_insert(command.seq);
+                            break;
+                        }
+                    }
                 }
-                tracing::info!(wait_key = %event.wait_key, listeners = listeners.len(), "event");
-                for run_id in &listeners {
-                    self.with_run(run_id, |run, env| apply(run, command, env))?;
+                None => vec![command.run_id.clone()],
+            };
+            for run_id in targets {
+                if held.contains(&run_id) {
+                    continue;
                 }
-                touched.extend(listeners);
-                continue;
+                match self.try_with_run(&run_id, |run, env| apply(run, command, env)) {
+                    Ok(Some(Change::Done(Applied::Changed))) => tracing::info!(%run_id, "command applied"),
+                    Ok(Some(Change::Done(Applied::Ignored(why)))) => tracing::info!(%run_id, %why, "command ignored"),
+                    Ok(Some(Change::Panicked)) => tracing::error!(%run_id, "applying the command failed the run"),
+                    Ok(None) => tracing::warn!(%run_id, "command for an unknown run"),
+                    Err(Busy) => {
+                        held.insert(run_id);
+                        first_held.get_or_insert(command.seq);
+                        continue;
+                    }
+                    Err(Failed(e @ agw_store::StoreError::Corrupt { .. })) => {
+                        // Retrying cannot help a run whose state cannot be read.
+                        tracing::error!(%run_id, error = %e, "command skipped: the run cannot be read");
+                    }
+                    Err(Failed(e)) => {
+                        problem = Some(format!("cannot apply command {} to run '{run_id}': {e}", command.seq));
+                        held.insert(run_id);
+                        first_held.get_or_insert(command.seq);
+                        continue;
+                    }
+                }
+                touched.push(run_id);
             }
-            let outcome = self.with_run(&command.run_id, |run, env| apply(run, command, env))?;
-            match outcome {
-                Some(Applied::Changed) => tracing::info!("command applied"),
-                Some(Applied::Ignored(why)) => tracing::info!(%why, "command ignored"),
-                None => tracing::warn!("command for an unknown run"),
-            }
-            touched.push(command.run_id.clone());
         }
         // Applying is idempotent per run (each run remembers the last seq it applied), so a
         // crash before this line only means the batch is looked at again.
-        self.store.set_command_cursor(last)?;
-        Ok(touched)
+        let cursor = first_held.map_or(last, |seq| seq - 1);
+        if let Err(e) = self.store.set_command_cursor(cursor) {
+            problem = Some(format!("cannot save the command cursor: {e}"));
+        }
+        (touched, problem)
     }
 
     /// Ticks one run; returns whether it can run further.
     fn tick_run(&self, run_id: &str) -> StoreResult<bool> {
         let _span = tracing::info_span!("tick", run_id = %run_id).entered();
-        let limits = TickLimits { max_steps: self.config.tick_max_steps, ..TickLimits::default() };
         let outcome = self.with_run(run_id, |run, env| {
             run.wake_timer(env);
             if !run.is_runnable() {
@@ -320,7 +385,7 @@ impl Runner {
             match flow {
                 Ok(flow) => {
                     let mut executor = self.workflows.executor(&self.homes.workspaces.join(&run.run_id));
-                    Some(tick(&flow, run, executor.as_mut(), env, limits))
+                    Some(tick(&flow, run, executor.as_mut(), env, self.tick_limits()))
                 }
                 Err(message) => {
                     let node = run.current_node.clone().unwrap_or_default();
@@ -329,13 +394,21 @@ impl Runner {
                 }
             }
         })?;
-        Ok(matches!(outcome, Some(Some(TickOutcome::Yielded))))
+        Ok(matches!(outcome, Some(Change::Done(Some(TickOutcome::Yielded)))))
     }
 
-    /// Carries out what a committed checkpoint promised other runs: creates its child runs
-    /// and sends its commands. Both are idempotent (an existing child is left alone, the inbox
-    /// drops a repeated `command_id`), so recovery simply does it again.
-    fn deliver(&self, run: &RunState) -> StoreResult<()> {
+    fn tick_limits(&self) -> TickLimits {
+        TickLimits {
+            max_steps: self.config.tick_max_steps,
+            time_slice: Some(self.config.tick_slice),
+            ..TickLimits::default()
+        }
+    }
+
+    /// Creates the child runs a committed checkpoint promised. Idempotent (an existing child
+    /// is left alone), so recovery simply does it again. Called before the checkpoint's
+    /// records reach the ledger, so a reader who finds a `sub_run_id` there finds the child.
+    fn spawn_children(&self, run: &RunState) -> StoreResult<()> {
         for spawn in &run.spawns {
             if self.store.load_run(&spawn.run_id)?.is_some() {
                 continue;
@@ -349,15 +422,22 @@ impl Runner {
                 }
             }
             self.store.create_run(&child)?;
+            self.spawn_children(&child)?;
             if !child.outbox.is_empty() {
                 self.store.append_ledger(&child.run_id, &child.outbox)?;
                 self.handle.appended(&child.run_id);
             }
             tracing::info!(run_id = %run.run_id, child = %child.run_id, workflow_id = %child.workflow_id, "child run started");
             // A child that could not start is already over: its result goes to the parent now.
-            self.deliver(&child)?;
+            self.send_commands(&child)?;
             self.handle.wake_run(&child.run_id);
         }
+        Ok(())
+    }
+
+    /// Appends the commands a committed checkpoint sends to other runs. The inbox drops a
+    /// repeated `command_id`, so recovery simply does it again.
+    fn send_commands(&self, run: &RunState) -> StoreResult<()> {
         for command in &run.sends {
             let accepted = self.store.append_command(command.clone())?;
             if !accepted.duplicate {
@@ -365,6 +445,15 @@ impl Runner {
             }
         }
         Ok(())
+    }
+
+    /// Finishes what a stored state promises and a crash may have cut short, in the write
+    /// order: its children, its records, its commands. Returns the ledger's length.
+    fn complete_commit(&self, run: &RunState) -> StoreResult<u64> {
+        self.spawn_children(run)?;
+        let len = reconcile_outbox(self.store.as_ref(), run)?;
+        self.send_commands(run)?;
+        Ok(len)
     }
 
     /// A child's initial state; a child whose flow cannot run starts failed, which hands
@@ -411,9 +500,14 @@ impl Runner {
             // would come after that pass applied the event).
             (None, Some(flow)) if spawn.workflow_id.is_some() => {
                 let mut executor = self.workflows.executor(&workspace);
-                let limits = TickLimits { max_steps: self.config.tick_max_steps, ..TickLimits::default() };
                 child.begin_checkpoint(0);
-                tick(&flow, &mut child, executor.as_mut(), self.env.as_ref(), limits);
+                let before = child.clone();
+                let env = self.env.as_ref();
+                let limits = self.tick_limits();
+                if let Err(reason) = guarded(|| tick(&flow, &mut child, executor.as_mut(), env, limits)) {
+                    child = before;
+                    child.fail(env, "", &format!("internal error: {reason}"));
+                }
             }
             _ => {}
         }
@@ -421,32 +515,96 @@ impl Runner {
     }
 
     /// Loads a run under its lock, lets `change` modify it, and commits the result: the
-    /// state (with its outbox) first, then the outbox into the ledger.
-    fn with_run<T>(&self, run_id: &str, change: impl FnOnce(&mut RunState, &dyn Env) -> T) -> StoreResult<Option<T>> {
+    /// state (with its outbox, sends and spawns) first, then the child runs, then the outbox
+    /// into the ledger, then the sends into the inbox. `None` if the run does not exist.
+    fn with_run<T>(
+        &self,
+        run_id: &str,
+        change: impl FnOnce(&mut RunState, &dyn Env) -> T,
+    ) -> StoreResult<Option<Change<T>>> {
         let lock = self.locks.get(run_id);
         let _guard = hold(&lock);
+        self.change_locked(run_id, change)
+    }
+
+    /// Like [`Runner::with_run`], but gives up at once with [`Busy`] when the run's lock is
+    /// held (a tick in progress).
+    fn try_with_run<T>(
+        &self,
+        run_id: &str,
+        change: impl FnOnce(&mut RunState, &dyn Env) -> T,
+    ) -> Result<Option<Change<T>>, Attempt> {
+        let lock = self.locks.get(run_id);
+        let Some(_guard) = try_hold(&lock) else { return Err(Busy) };
+        self.change_locked(run_id, change).map_err(Failed)
+    }
+
+    fn change_locked<T>(
+        &self,
+        run_id: &str,
+        change: impl FnOnce(&mut RunState, &dyn Env) -> T,
+    ) -> StoreResult<Option<Change<T>>> {
         let Some(mut run) = self.store.load_run(run_id)? else { return Ok(None) };
-        let len = reconcile_outbox(self.store.as_ref(), &run)?;
-        if !run.spawns.is_empty() || !run.sends.is_empty() {
-            // The API stores runs with children to start; a crash may have cut a delivery short.
-            self.deliver(&run)?;
-        }
+        let len = self.complete_commit(&run)?;
         run.begin_checkpoint(len);
         // Compare after the reset: a change that changes nothing writes nothing (the stored
         // outbox, if any, is already in the ledger).
         let before = run.clone();
-        let result = change(&mut run, self.env.as_ref());
+        let env = self.env.as_ref();
+        let result = match guarded(|| change(&mut run, env)) {
+            Ok(result) => Change::Done(result),
+            Err(reason) => {
+                // A bug met by this run's input: this run fails with the reason, the runner
+                // and every other run carry on.
+                tracing::error!(%run_id, %reason, "changing the run panicked; the run fails");
+                run = before.clone();
+                if !run.status.is_terminal() {
+                    let node = run.current_node.clone().unwrap_or_default();
+                    run.fail(env, &node, &format!("internal error: {reason}"));
+                }
+                Change::Panicked
+            }
+        };
         if run != before {
             self.store.save_run(&run)?;
+            self.spawn_children(&run)?;
             if !run.outbox.is_empty() {
                 self.store.append_ledger(run_id, &run.outbox)?;
                 self.handle.appended(run_id);
             }
-            self.deliver(&run)?;
+            self.send_commands(&run)?;
         }
         if run.status.is_terminal() {
             self.locks.forget(run_id);
         }
         Ok(Some(result))
     }
+}
+
+/// What a change of a run came to.
+#[derive(Debug)]
+enum Change<T> {
+    Done(T),
+    /// The change panicked; the run failed with the reason instead.
+    Panicked,
+}
+
+/// Why [`Runner::try_with_run`] did not change the run.
+#[derive(Debug)]
+enum Attempt {
+    /// Another worker holds the run.
+    Busy,
+    Failed(agw_store::StoreError),
+}
+use Attempt::{Busy, Failed};
+
+/// Runs `f`, turning a panic into its message.
+fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|panic| {
+        panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".to_owned())
+    })
 }

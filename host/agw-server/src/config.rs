@@ -24,6 +24,8 @@ pub struct Config {
     pub poll: Duration,
     pub tick_workers: usize,
     pub tick_max_steps: u32,
+    /// `ABSTRACTGATEWAY_TICK_SLICE_MS`: a tick yields after this long (at its next step).
+    pub tick_slice: Duration,
     pub command_batch: usize,
     /// `ABSTRACTGATEWAY_FSYNC` (default 1): fsync every durable write. 0 relies on the OS
     /// page cache: still safe when the process dies, not when the machine loses power.
@@ -144,6 +146,7 @@ impl Config {
             poll: Duration::from_millis(250),
             tick_workers: 4,
             tick_max_steps: 100,
+            tick_slice: agw_runner::RunnerConfig::default().tick_slice,
             command_batch: 200,
             fsync: true,
             store_backend: StoreBackend::File,
@@ -201,6 +204,7 @@ impl Config {
             poll: seconds("POLL_S", d.poll.as_secs_f64())?,
             tick_workers: parsed("TICK_WORKERS", d.tick_workers)?,
             tick_max_steps: parsed("TICK_MAX_STEPS", d.tick_max_steps)?,
+            tick_slice: Duration::from_millis(positive("TICK_SLICE_MS", d.tick_slice.as_millis() as u64)?),
             command_batch: parsed("COMMAND_BATCH_LIMIT", d.command_batch)?,
             fsync: flag("FSYNC", d.fsync)?,
             store_backend: parsed("STORE_BACKEND", d.store_backend)?,

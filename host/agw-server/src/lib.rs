@@ -75,6 +75,7 @@ impl Gateway {
             poll: self.config.poll,
             tick_workers: self.config.tick_workers,
             tick_max_steps: self.config.tick_max_steps,
+            tick_slice: self.config.tick_slice,
             command_batch: self.config.command_batch,
         };
         let runner = Runner::new(

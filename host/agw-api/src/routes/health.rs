@@ -9,7 +9,12 @@ use crate::AppState;
 pub async fn health(State(state): State<AppState>) -> Json<Value> {
     let runner = state.runner.status();
     let problems: Vec<String> = state.plugins.problems().iter().map(ToString::to_string).collect();
-    let status = if runner.enabled && !runner.active { "starting" } else { "healthy" };
+    let status = match (runner.enabled && !runner.active, runner.error.is_some()) {
+        (true, _) => "starting",
+        // The runner cannot read the inbox or write runs: nothing makes progress.
+        (false, true) => "degraded",
+        (false, false) => "healthy",
+    };
     Json(json!({
         "status": status,
         "service": "abstractgateway",

@@ -138,11 +138,14 @@ pub struct TickLimits {
     pub max_pure_depth: u32,
     /// Iterations a `for` or `while` may run (the reference's guard).
     pub max_loop_iterations: u64,
+    /// Time (by [`Env::now`]) after which the tick yields at its next step boundary, so a run
+    /// of slow steps holds a worker for about one slice, not `max_steps` of them.
+    pub time_slice: Option<std::time::Duration>,
 }
 
 impl Default for TickLimits {
     fn default() -> Self {
-        Self { max_steps: 100, max_pure_depth: 256, max_loop_iterations: 10_000 }
+        Self { max_steps: 100, max_pure_depth: 256, max_loop_iterations: 10_000, time_slice: None }
     }
 }
 
@@ -169,6 +172,10 @@ pub fn tick(
         return TickOutcome::Yielded;
     }
     let mut interp = Interp { flow, run, executor, env, limits };
+    let started = env.now();
+    let sliced = |env: &dyn Env| {
+        limits.time_slice.is_some_and(|slice| (env.now() - started).to_std().is_ok_and(|used| used >= slice))
+    };
     for _ in 0..limits.max_steps {
         match interp.step() {
             Ok(Step::Continue) => {}
@@ -180,6 +187,9 @@ pub fn tick(
             }
             Ok(Step::End { node_id, output }) => return interp.complete(env, &node_id, output),
             Err(error) => return interp.fail(env, error),
+        }
+        if sliced(env) {
+            break;
         }
     }
     // As the reference reports it: between ticks, `current_node` is the next node to run.

@@ -723,3 +723,51 @@ mod durable {
         assert_eq!(later.run_on(), TickOutcome::Finished(RunStatus::Completed));
     }
 }
+
+/// A clock that moves one second at every reading.
+#[derive(Default)]
+struct SteppingEnv {
+    readings: std::sync::atomic::AtomicI64,
+}
+
+impl crate::Env for SteppingEnv {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        let n = self.readings.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        chrono::DateTime::from_timestamp(1_800_000_000 + n, 0).unwrap_or_default()
+    }
+
+    fn new_id(&self) -> String {
+        format!("id{}", self.readings.load(std::sync::atomic::Ordering::SeqCst))
+    }
+}
+
+#[test]
+fn a_tick_yields_once_its_time_slice_is_used() {
+    let compiled = CompiledFlow::compile(&loop_n(), &provides).expect("compiles");
+    let ticks_with = |time_slice: Option<std::time::Duration>| {
+        let env = SteppingEnv::default();
+        let mut run = RunState::new(NewRun {
+            run_id: "r1".into(),
+            flow: FlowRef { bundle_id: "b".into(), bundle_version: "1".into(), flow_id: "f".into() },
+            input_data: Map::from_iter([("n".into(), json!(4))]),
+            session_id: None,
+            parent_run_id: None,
+            workspace_root: "/tmp/ws".into(),
+            entry_node: compiled.entry.clone(),
+            now: crate::Env::now_iso(&env),
+        });
+        let mut nodes = FakeNodes { calls: 0 };
+        let limits = TickLimits { time_slice, ..TickLimits::default() };
+        let mut ticks = 1;
+        while tick(&compiled, &mut run, &mut nodes, &env, limits) == TickOutcome::Yielded {
+            ticks += 1;
+            assert!(ticks < 1000, "flow never finished");
+        }
+        assert_eq!(run.output, Some(json!({"counter": 3.0, "success": true})));
+        ticks
+    };
+    assert_eq!(ticks_with(None), 1, "100 steps are enough for the whole loop");
+    // Every step reads the clock at least once, and each reading is a second later.
+    let sliced = ticks_with(Some(std::time::Duration::from_millis(500)));
+    assert!(sliced > 5, "the tick yields after every step: {sliced} ticks");
+}
