@@ -188,9 +188,14 @@ impl Runner {
         let mut poll = tokio::time::interval(self.config.poll);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut refresh = true;
+        // Runs with commands that waited for their tick to end: the inbox is read again as
+        // soon as that tick ends, before the run ticks again.
+        let mut held = std::collections::HashSet::new();
         while !*shutdown.borrow() {
             if std::mem::take(&mut refresh) {
-                for run_id in self.clone().refresh().await {
+                let (runnable, busy) = self.clone().refresh().await;
+                held.extend(busy);
+                for run_id in runnable {
                     queue.push(run_id);
                 }
             }
@@ -208,9 +213,10 @@ impl Runner {
                         if !again {
                             self.active().runs.remove(&run_id);
                         }
+                        refresh |= held.remove(&run_id);
                         queue.finished(&run_id, took >= self.config.tick_slice, again);
                     }
-                    // `tick_logged` catches panics, so this is a cancelled task at shutdown.
+                    // `tick_logged` catches panics: this is a task cancelled at shutdown.
                     Err(e) => tracing::error!(error = %e, "tick task failed"),
                 },
                 _ = self.handle.inner.wake.notified() => refresh = true,
@@ -223,35 +229,43 @@ impl Runner {
         tracing::info!("runner stopped");
     }
 
-    /// Applies pending commands and returns the runs to tick. A failure is logged and shown
-    /// by `/api/health` as `degraded` until a refresh succeeds again.
-    async fn refresh(self: Arc<Self>) -> Vec<String> {
+    /// Applies pending commands and returns the runs to tick, and the runs whose commands
+    /// wait for their tick to end. A failure is logged and shown by `/api/health` as
+    /// `degraded` until a refresh succeeds again.
+    async fn refresh(self: Arc<Self>) -> (Vec<String>, Vec<String>) {
         let this = self.clone();
         let outcome = tokio::task::spawn_blocking(move || {
-            let (touched, problem) = this.apply_commands();
-            let runnable = this.runnable(touched);
-            (runnable, problem)
+            let applied = this.apply_commands();
+            let runnable = this.runnable(applied.touched);
+            (runnable, applied.busy, applied.problem)
         })
         .await;
-        let (runnable, problem) = match outcome {
-            Ok((Ok(runnable), problem)) => (runnable, problem),
-            Ok((Err(e), _)) => (Vec::new(), Some(format!("cannot list runnable runs: {e}"))),
-            Err(e) => (Vec::new(), Some(format!("the runner's refresh panicked: {e}"))),
+        let (runnable, busy, problem) = match outcome {
+            Ok((Ok(runnable), busy, problem)) => (runnable, busy, problem),
+            Ok((Err(e), busy, _)) => (Vec::new(), busy, Some(format!("cannot list runnable runs: {e}"))),
+            Err(e) => (Vec::new(), Vec::new(), Some(format!("the runner's refresh panicked: {e}"))),
         };
         if let Some(problem) = &problem {
             tracing::error!(%problem, "runner degraded");
         }
         self.handle.set_status(|s| s.error = problem);
-        runnable
+        (runnable, busy)
     }
 
-    /// Ticks one run, whatever happens: a store error is logged and the run is looked at
-    /// again at the next scan. Returns whether it can run further.
+    /// Ticks one run, whatever happens: a store error (or a panic) is logged and the run is
+    /// looked at again at the next scan. Returns whether it can run further.
     fn tick_logged(&self, run_id: &str) -> bool {
-        self.tick_run(run_id).unwrap_or_else(|e| {
-            tracing::error!(run_id = %run_id, error = %e, "tick failed");
-            false
-        })
+        match guarded(|| self.tick_run(run_id)) {
+            Ok(Ok(again)) => again,
+            Ok(Err(e)) => {
+                tracing::error!(run_id = %run_id, error = %e, "tick failed");
+                false
+            }
+            Err(reason) => {
+                tracing::error!(run_id = %run_id, %reason, "tick panicked outside the run's change");
+                false
+            }
+        }
     }
 
     fn active(&self) -> std::sync::MutexGuard<'_, ActiveSet> {
@@ -288,24 +302,30 @@ impl Runner {
         }
     }
 
-    /// Applies pending commands; returns the runs they touched, and what went wrong if the
-    /// inbox could not be read or a run could not be written.
+    /// Applies pending commands: says which runs they touched, which are ticking (their
+    /// commands wait), and what went wrong if the inbox could not be read or a run written.
     ///
     /// A run that is ticking is not waited for: its commands (this one and every later one in
     /// the batch) are left for the next refresh, and the cursor stops before the first of them.
     /// Runs remember the last command they applied, so the commands after it that other runs
     /// already took are skipped when the batch is read again.
-    fn apply_commands(&self) -> (Vec<String>, Option<String>) {
+    fn apply_commands(&self) -> AppliedBatch {
         let batch =
             self.store.command_cursor().and_then(|cursor| self.store.commands_after(cursor, self.config.command_batch));
         let commands = match batch {
             Ok(commands) => commands,
-            Err(e) => return (Vec::new(), Some(format!("cannot read the command inbox: {e}"))),
+            Err(e) => {
+                return AppliedBatch {
+                    problem: Some(format!("cannot read the command inbox: {e}")),
+                    ..Default::default()
+                };
+            }
         };
-        let Some(last) = commands.last().map(|c| c.seq) else { return (Vec::new(), None) };
+        let Some(last) = commands.last().map(|c| c.seq) else { return AppliedBatch::default() };
         let mut touched = Vec::new();
         let mut held: std::collections::HashSet<String> = std::collections::HashSet::new();
         let mut first_held: Option<u64> = None;
+        let mut busy = Vec::new();
         let mut problem = None;
         for command in &commands {
             let _span =
@@ -343,6 +363,7 @@ impl Runner {
                     Ok(Some(Change::Panicked)) => tracing::error!(%run_id, "applying the command failed the run"),
                     Ok(None) => tracing::warn!(%run_id, "command for an unknown run"),
                     Err(Busy) => {
+                        busy.push(run_id.clone());
                         held.insert(run_id);
                         first_held.get_or_insert(command.seq);
                         continue;
@@ -367,7 +388,7 @@ impl Runner {
         if let Err(e) = self.store.set_command_cursor(cursor) {
             problem = Some(format!("cannot save the command cursor: {e}"));
         }
-        (touched, problem)
+        AppliedBatch { touched, busy, problem }
     }
 
     /// Ticks one run; returns whether it can run further.
@@ -579,6 +600,16 @@ impl Runner {
         }
         Ok(Some(result))
     }
+}
+
+/// What reading the inbox did.
+#[derive(Debug, Default)]
+struct AppliedBatch {
+    /// Runs the commands changed (or meant to).
+    touched: Vec<String>,
+    /// Runs whose commands wait for their tick to end.
+    busy: Vec<String>,
+    problem: Option<String>,
 }
 
 /// What a change of a run came to.
