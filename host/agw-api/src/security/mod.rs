@@ -41,6 +41,7 @@ use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove
 
 use crate::AppState;
 use crate::auth::AuthConfig;
+pub(crate) use authenticate::{Outcome, Principal};
 
 /// The security settings besides the tokens (`ABSTRACTGATEWAY_*`, contract.md "Security").
 #[derive(Debug, Clone)]
