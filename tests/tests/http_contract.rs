@@ -1,5 +1,5 @@
 //! The HTTP contract, checked against the shapes recorded from the Python gateway
-//! (transcripts file/05–23, 50–51, 64–65 in the shared reference).
+//! (transcripts file/02, 04, 05–23, 50–51, 57, 64–65 in the shared reference).
 
 mod common;
 
@@ -326,6 +326,57 @@ async fn auth_is_required_under_api_gateway_only() {
         .await
         .expect("get");
     assert_eq!(echoed.headers()["x-request-id"], "abc123");
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ping_and_me_match_the_reference() {
+    // file/02, 04, 57; users/15: both need a token, like every gateway route.
+    let temp = tempfile::tempdir().expect("tempdir");
+    let gw = gateway(&temp).await;
+    let by_header = gw.client.get(gw.url("/api/gateway/ping")).bearer_auth(TOKEN);
+    let by_query = gw.client.get(gw.url(&format!("/api/gateway/ping?access_token={TOKEN}")));
+    for request in [by_header, by_query] {
+        let response = request.send().await.expect("ping");
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()["content-type"], "application/json");
+        let ping: Value = response.json().await.expect("json");
+        assert_eq!(keys(&ping), ["ok", "status", "service", "time"]);
+        assert_eq!(
+            (&ping["ok"], &ping["status"], &ping["service"]),
+            (&json!(true), &json!("healthy"), &json!("abstractgateway"))
+        );
+        let time = ping["time"].as_str().expect("time");
+        assert!(chrono::DateTime::parse_from_rfc3339(time).is_ok() && time.ends_with("+00:00"), "{time}");
+    }
+
+    let (status, me) = gw.get("/api/gateway/me").await;
+    assert_eq!(status, StatusCode::OK);
+    // file/04 with this token's fingerprint, `sha256("test-token")[:12]`.
+    let expected = json!({
+        "ok": true,
+        "principal": {
+            "user_id": "admin",
+            "tenant_id": "default",
+            "roles": ["admin", "user"],
+            "scopes": ["*"],
+            "token_fingerprint": "4c5dc9b77089",
+            "runtime_id": "default",
+            "source": "legacy-token",
+            "admin": true
+        },
+        "auth": {"mode": "legacy-token", "user_auth_enabled": false},
+        "routing": {"mode": "single-user", "one_user_one_runtime": false}
+    });
+    assert_eq!(me, expected);
+    assert_eq!(serde_json::to_string(&me).expect("json"), serde_json::to_string(&expected).expect("json"), "key order");
+
+    for path in ["/api/gateway/ping", "/api/gateway/me"] {
+        let response = gw.client.get(gw.url(path)).send().await.expect("no token");
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{path}");
+        assert_eq!(response.headers()["www-authenticate"], "Bearer");
+        assert_eq!(response.json::<Value>().await.expect("json"), json!({"detail": "Unauthorized"}));
+    }
     gw.stop().await;
 }
 

@@ -271,6 +271,73 @@ async fn a_declared_body_over_the_cap_gets_413_before_it_is_read() {
     gw.stop().await;
 }
 
+/// Reads one answer off a connection kept open: the head, then `Content-Length` bytes.
+async fn read_answer(tcp: &mut tokio::net::TcpStream) -> std::io::Result<String> {
+    let mut answer = Vec::new();
+    let mut byte = [0u8; 1];
+    while !answer.ends_with(b"\r\n\r\n") {
+        if tcp.read(&mut byte).await? == 0 {
+            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "server disconnected"));
+        }
+        answer.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&answer).into_owned();
+    let length: usize = raw_header(&head, "content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let mut body = vec![0u8; length];
+    tcp.read_exact(&mut body).await?;
+    Ok(head + &String::from_utf8_lossy(&body))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_refused_unread_does_not_break_a_keep_alive_client() {
+    // A keep-alive client (httpx, requests.Session, http.client) sends its body, reads the
+    // answer and sends its next request on the same connection, unless the answer says
+    // `Connection: close`. A refusal does not read the body, and the connection is closed.
+    let temp = tempfile::tempdir().expect("tempdir");
+    let gw = gateway_with(&temp, |options| options.policy.max_body_bytes = 1024).await;
+    let addr = gw.base.trim_start_matches("http://").to_owned();
+    let body = format!("{{\"bundle_id\": \"pure-math\", \"pad\": \"{}\"}}", "x".repeat(64 * 1024));
+    let post = |auth: &str| {
+        format!(
+            "POST /api/gateway/runs/start HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Content-Type: application/json\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    let next =
+        format!("GET /api/gateway/runs?limit=1 HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {TOKEN}\r\n\r\n");
+    let refusals = [
+        (post(&format!("Authorization: Bearer {TOKEN}\r\n")), "413"),
+        (post(""), "401"),
+        (post(&format!("Authorization: Bearer {TOKEN}\r\nOrigin: http://evil.example\r\n")), "403"),
+    ];
+    for (request, status) in refusals {
+        let mut tcp = tokio::net::TcpStream::connect(&addr).await.expect("connect");
+        tcp.write_all(request.as_bytes()).await.expect("send");
+        let answer = read_answer(&mut tcp).await.expect("the refusal");
+        assert!(answer.starts_with(&format!("HTTP/1.1 {status} ")), "{answer}");
+        if raw_header(&answer, "connection") == Some("close") {
+            tcp = tokio::net::TcpStream::connect(&addr).await.expect("reconnect");
+        }
+        let sent = tcp.write_all(next.as_bytes()).await;
+        let answer = match sent {
+            Ok(()) => read_answer(&mut tcp).await,
+            Err(e) => Err(e),
+        };
+        let answer = answer.unwrap_or_else(|e| panic!("the request after a {status}: {e}"));
+        assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+    }
+
+    // A refusal of a request without a body keeps the connection.
+    let mut tcp = tokio::net::TcpStream::connect(&addr).await.expect("connect");
+    tcp.write_all(b"GET /api/gateway/runs HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").await.expect("send");
+    let answer = read_answer(&mut tcp).await.expect("the refusal");
+    assert!(answer.starts_with("HTTP/1.1 401 ") && raw_header(&answer, "connection").is_none(), "{answer}");
+    tcp.write_all(next.as_bytes()).await.expect("send");
+    assert!(read_answer(&mut tcp).await.expect("answer").starts_with("HTTP/1.1 200 "));
+    gw.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chunked_body_is_refused_once_it_passes_the_cap_and_uploads_have_their_own() {
     let temp = tempfile::tempdir().expect("tempdir");

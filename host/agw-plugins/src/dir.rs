@@ -1,10 +1,13 @@
 //! The operator's plugin directory: `*.wasm` components, their detached `*.wasm.sig`
 //! signatures, and the policy (`plugins.toml`, `<stem>.toml`). [`PluginHost::load_dir`] loads
-//! it; [`PluginHost::watch`] reloads it whenever something in it changes.
+//! it; [`PluginHost::watch`] reloads it whenever one of those files changes.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use notify::RecursiveMode;
 use serde::Serialize;
@@ -86,30 +89,36 @@ impl PluginHost {
         Ok(DirReport { load, elapsed: started.elapsed() })
     }
 
-    /// Watches `dir` and reloads it (with `first_party`) after every change to a `.wasm`,
-    /// `.wasm.sig` or `.toml` file, off the request path. Reloads are serialised; each builds
-    /// the new set and swaps it in at once, so a tick sees either the old set or the new one.
+    /// Watches `dir` and reloads it (with `first_party`) when a `.wasm`, `.wasm.sig` or
+    /// `.toml` file changes, off the request path. Reloads are serialised; each builds the new
+    /// set and swaps it in at once, so a tick sees either the old set or the new one.
     /// Dropping the returned [`DirWatcher`] stops watching.
+    ///
+    /// An event alone is no change: the watcher also reports reads (a reload reads every
+    /// file, and would trigger the next one), so a reload happens only when the files'
+    /// fingerprint (names, sizes and mtimes, then contents) differs from the one last seen.
     pub fn watch(&self, dir: &Path, first_party: Vec<PluginSource>) -> Result<DirWatcher, notify::Error> {
+        let mut seen = Fingerprint::of(dir);
         let (events, received) = mpsc::channel();
         let mut debouncer = notify_debouncer_mini::new_debouncer(DEBOUNCE, events)?;
         debouncer.watcher().watch(dir, RecursiveMode::NonRecursive)?;
         let host = self.clone();
         let dir = dir.to_path_buf();
+        let reloads = Arc::new(AtomicU64::new(0));
+        let counter = reloads.clone();
         let thread = std::thread::Builder::new()
             .name("agw-plugin-watch".into())
             .spawn(move || {
                 while let Ok(batch) = received.recv() {
-                    let relevant = match batch {
-                        Ok(events) => events.iter().any(|e| relevant(&e.path)),
-                        Err(error) => {
-                            tracing::warn!(%error, "plugin directory watch error; rescanning");
-                            true
-                        }
-                    };
-                    if !relevant {
+                    match batch {
+                        Ok(events) if !events.iter().any(|e| relevant(&e.path)) => continue,
+                        Ok(_) => {}
+                        Err(error) => tracing::warn!(%error, "plugin directory watch error; rescanning"),
+                    }
+                    if !seen.update(&dir) {
                         continue;
                     }
+                    counter.fetch_add(1, Ordering::Relaxed);
                     match host.load_dir(&dir, &first_party) {
                         Ok(report) => report.log("plugins reloaded"),
                         Err(error) => {
@@ -119,7 +128,7 @@ impl PluginHost {
                 }
             })
             .map_err(notify::Error::io)?;
-        Ok(DirWatcher { _debouncer: debouncer, _thread: thread })
+        Ok(DirWatcher { _debouncer: debouncer, _thread: thread, reloads })
     }
 }
 
@@ -129,16 +138,81 @@ fn relevant(path: &Path) -> bool {
     !name.starts_with('.') && (name.ends_with(".wasm") || name.ends_with(".wasm.sig") || name.ends_with(".toml"))
 }
 
+/// What the relevant files of a directory hold: each name's size and mtime, which are cheap
+/// to read, and the sha256 of its contents, read only when those changed (a `touch` changes
+/// the mtime, not the plugin).
+#[derive(Debug)]
+struct Fingerprint {
+    stats: BTreeMap<String, (u64, Option<SystemTime>)>,
+    digests: BTreeMap<String, String>,
+}
+
+impl Fingerprint {
+    fn of(dir: &Path) -> Self {
+        let stats = stats(dir);
+        Self { digests: digests(dir, &stats), stats }
+    }
+
+    /// Looks at `dir` again; true when a file's contents (or the set of files) changed.
+    fn update(&mut self, dir: &Path) -> bool {
+        let stats = stats(dir);
+        if stats == self.stats {
+            return false;
+        }
+        let digests = digests(dir, &stats);
+        self.stats = stats;
+        if digests == self.digests {
+            return false;
+        }
+        self.digests = digests;
+        true
+    }
+}
+
+fn stats(dir: &Path) -> BTreeMap<String, (u64, Option<SystemTime>)> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return BTreeMap::new() };
+    entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|path| relevant(path))
+        .filter_map(|path| {
+            // Follows symlinks, as loading does: a linked component changes with its target.
+            let meta = std::fs::metadata(&path).ok()?;
+            Some((path.file_name()?.to_string_lossy().into_owned(), (meta.len(), meta.modified().ok())))
+        })
+        .collect()
+}
+
+/// An unreadable file gets an empty digest: it still counts as there, and a later read
+/// that succeeds is a change.
+fn digests(dir: &Path, stats: &BTreeMap<String, (u64, Option<SystemTime>)>) -> BTreeMap<String, String> {
+    stats
+        .keys()
+        .map(|name| {
+            let digest = std::fs::read(dir.join(name)).map(|bytes| signing::sha256_hex(&bytes)).unwrap_or_default();
+            (name.clone(), digest)
+        })
+        .collect()
+}
+
 /// Keeps a directory watched; dropping it stops the watcher, and the reload thread ends once
 /// its channel closes.
 pub struct DirWatcher {
     _debouncer: notify_debouncer_mini::Debouncer<notify::RecommendedWatcher>,
     _thread: std::thread::JoinHandle<()>,
+    reloads: Arc<AtomicU64>,
+}
+
+impl DirWatcher {
+    /// How many reloads the watcher has started (a refused policy counts too).
+    pub fn reloads(&self) -> u64 {
+        self.reloads.load(Ordering::Relaxed)
+    }
 }
 
 impl std::fmt::Debug for DirWatcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DirWatcher").finish_non_exhaustive()
+        f.debug_struct("DirWatcher").field("reloads", &self.reloads()).finish_non_exhaustive()
     }
 }
 

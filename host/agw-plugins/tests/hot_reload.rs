@@ -167,3 +167,32 @@ fn wait_for(done: impl Fn() -> bool, what: &str) {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn the_watcher_reloads_once_per_change_not_on_its_own_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = host(config());
+    host.load_dir(dir.path(), &[]).unwrap();
+    let watcher = host.watch(dir.path(), Vec::new()).unwrap();
+
+    // A reload reads every file, and the watcher sees those reads: they are no change.
+    install(dir.path(), "test_sandbox.wasm", &sandbox_bytes());
+    wait_for(|| host.plugin("test-sandbox").is_some(), "the new plugin to load");
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(watcher.reloads(), 1);
+
+    // A touch changes the mtime, not the bytes.
+    let path = dir.path().join("test_sandbox.wasm");
+    let file = std::fs::File::options().write(true).open(&path).unwrap();
+    file.set_modified(std::time::SystemTime::now() + Duration::from_secs(5)).unwrap();
+    drop(file);
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(watcher.reloads(), 1);
+
+    // New bytes do.
+    let before = sha_of(&host, "test-sandbox");
+    install(dir.path(), "test_sandbox.wasm", &version(&sandbox_bytes(), "2"));
+    wait_for(|| sha_of(&host, "test-sandbox") != before, "the new version to load");
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(watcher.reloads(), 2);
+}

@@ -241,6 +241,12 @@ async fn check(http: &Http, proc: &Proc, setup: &Setup) -> Result<(usize, usize)
             return Err(format!("schedule {id} launched {:?} children, not 3", children.get(id)));
         }
     }
+    // Temp files of writes cut short by a kill are gone once a gateway has opened the data dir
+    // again; only the live process's own may exist, mid-write.
+    let leftovers = temp_files(&setup.data, &format!("-{}-", proc.child.id()));
+    if !leftovers.is_empty() {
+        return Err(format!("temp files of killed processes left behind: {leftovers:?}"));
+    }
     // Each acknowledged event is in the inbox once (the inbox refuses a repeated id).
     let store: Box<dyn RunStore> = match setup.backend {
         "sqlite" => {
@@ -257,6 +263,22 @@ async fn check(http: &Http, proc: &Proc, setup: &Setup) -> Result<(usize, usize)
         }
     }
     Ok((runs.len(), resumes))
+}
+
+/// Temp files (`*.tmp-<pid>-<n>`, `.upload-<pid>-<n>.tmp`) under `dir` whose name does not
+/// hold `live` (`-<pid>-`).
+fn temp_files(dir: &std::path::Path, live: &str) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if path.is_dir() {
+            found.extend(temp_files(&path, live));
+        } else if (name.contains(".tmp-") || name.starts_with(".upload-")) && !name.contains(live) {
+            found.push(path);
+        }
+    }
+    found
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -93,12 +93,17 @@ impl ArtifactStore {
         Self::open_with_sync(dir, true)
     }
 
-    /// Opens a store; `sync: false` skips fsync, like the run store's setting.
+    /// Opens a store; `sync: false` skips fsync, like the run store's setting. Removes the
+    /// temp files that writes cut short by a crash left behind (`crate::stale`).
     pub fn open_with_sync(dir: impl Into<PathBuf>, sync: bool) -> Result<Self, ArtifactError> {
         let dir = dir.into();
         for sub in ["blobs", "runs"] {
             let path = dir.join(sub);
             std::fs::create_dir_all(&path).map_err(|e| ArtifactError::io(&path, e))?;
+        }
+        crate::stale::sweep(&dir.join("blobs"));
+        for run in std::fs::read_dir(dir.join("runs")).into_iter().flatten().flatten() {
+            crate::stale::sweep(&run.path());
         }
         Ok(Self { dir, sync })
     }

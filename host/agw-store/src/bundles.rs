@@ -47,8 +47,9 @@ pub struct BundleSources {
 }
 
 impl BundleSources {
-    /// Reads every source now.
+    /// Reads every source now, after removing uploads that a crash cut short.
     pub fn load(&self) -> Result<BundleCatalog, CatalogError> {
+        crate::stale::sweep(&self.uploads_dir);
         let mut roots = Vec::with_capacity(self.roots.len() + 1);
         roots.push(self.uploads_dir.clone());
         roots.extend(self.roots.iter().cloned());

@@ -12,6 +12,7 @@ mod file;
 mod jsonl;
 pub mod migrate;
 mod sqlite;
+mod stale;
 pub mod uploads;
 
 use agw_domain::command::{Accepted, Command, NewCommand};

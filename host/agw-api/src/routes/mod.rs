@@ -6,6 +6,7 @@ mod bundles;
 mod commands;
 mod discovery;
 mod health;
+mod identity;
 mod ledger;
 mod plugins;
 mod run_data;
@@ -23,6 +24,8 @@ use crate::{ApiConfig, AppState};
 pub fn gateway_routes(config: &ApiConfig) -> Router<AppState> {
     let upload_limit = usize::try_from(config.max_upload_body_bytes).unwrap_or(usize::MAX);
     Router::new()
+        .route("/ping", get(identity::ping))
+        .route("/me", get(identity::me))
         .route("/bundles", get(bundles::list))
         .route("/bundles/upload", post(bundle_admin::upload).layer(DefaultBodyLimit::max(upload_limit)))
         .route("/bundles/reload", post(bundle_admin::reload))

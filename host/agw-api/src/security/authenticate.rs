@@ -16,19 +16,20 @@ use crate::auth::presented_token;
 
 /// Who a request acts as. The static tokens are the operator, as in the reference.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Principal {
+pub(crate) struct Principal {
     pub user_id: &'static str,
     pub tenant_id: &'static str,
 }
 
 impl Principal {
-    const OPERATOR: Self = Self { user_id: "admin", tenant_id: "default" };
+    pub(crate) const OPERATOR: Self = Self { user_id: "admin", tenant_id: "default" };
     const LOOPBACK_READER: Self = Self { user_id: "loopback-readonly", tenant_id: "local" };
 }
 
-/// What authentication decided, attached to the response for the audit log.
+/// What authentication decided: in the request's extensions for the routes (`GET /me`), in
+/// the response's for the audit log.
 #[derive(Debug, Clone, Default)]
-pub(super) struct Outcome {
+pub(crate) struct Outcome {
     pub required: bool,
     /// `sha256(token)[:12]` of a presented token: the only trace of it anywhere.
     pub token_fp: Option<String>,
@@ -40,7 +41,7 @@ pub(super) fn fingerprint(token: &str) -> String {
     digest.iter().take(6).map(|b| format!("{b:02x}")).collect()
 }
 
-pub(super) async fn check(State(guard): State<Arc<Guard>>, request: Request, next: Next) -> Response {
+pub(super) async fn check(State(guard): State<Arc<Guard>>, mut request: Request, next: Next) -> Response {
     let access = Access::of(request.method());
     if !guard.guards(request.uri().path()) || access == Access::Options {
         return next.run(request).await;
@@ -55,6 +56,7 @@ pub(super) async fn check(State(guard): State<Arc<Guard>>, request: Request, nex
     let mut outcome = Outcome { required, ..Outcome::default() };
     let mut response = if !required {
         outcome.principal = Some(if dev_read { Principal::LOOPBACK_READER } else { Principal::OPERATOR });
+        request.extensions_mut().insert(outcome.clone());
         next.run(request).await
     } else if guard.auth.tokens.is_empty() {
         // `serve` refuses to start like this; a gateway assembled some other way still
@@ -68,6 +70,7 @@ pub(super) async fn check(State(guard): State<Arc<Guard>>, request: Request, nex
                 if guard.auth.accepts(&token) {
                     guard.lockout.clear(&client.ip);
                     outcome.principal = Some(Principal::OPERATOR);
+                    request.extensions_mut().insert(outcome.clone());
                     next.run(request).await
                 } else {
                     match guard.lockout.fail(&client.ip, Instant::now()) {

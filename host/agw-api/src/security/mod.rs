@@ -12,7 +12,9 @@
 //! 7. [`concurrency`]: 429 over the in-flight cap; SSE streams have their own cap.
 //!
 //! Layers 3–7 act only on `/api/gateway` paths and only with `ABSTRACTGATEWAY_SECURITY` on;
-//! they pass everything else through untouched.
+//! they pass everything else through untouched. A refusal of 4–7 answers without reading
+//! the request's body, so when there is one it also says `Connection: close`
+//! ([`close_after_refusal`]).
 
 mod audit;
 mod audit_log;
@@ -29,8 +31,9 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
+use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
-use axum::middleware::from_fn_with_state;
+use axum::middleware::{Next, from_fn, from_fn_with_state};
 use axum::response::Response;
 use tower::ServiceBuilder;
 use tower_http::compression::CompressionLayer;
@@ -38,6 +41,7 @@ use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove
 
 use crate::AppState;
 use crate::auth::AuthConfig;
+pub(crate) use authenticate::{Outcome, Principal};
 
 /// The security settings besides the tokens (`ABSTRACTGATEWAY_*`, contract.md "Security").
 #[derive(Debug, Clone)]
@@ -155,6 +159,7 @@ pub(crate) fn layers(router: Router, state: &AppState) -> Router {
         .layer(from_fn_with_state(guard.clone(), cors::headers))
         .layer(gzip)
         .layer(from_fn_with_state(guard.clone(), audit::record))
+        .layer(from_fn(close_after_refusal))
         .layer(from_fn_with_state(guard.clone(), origin::check))
         .layer(from_fn_with_state(guard.clone(), authenticate::check))
         .layer(from_fn_with_state(guard.clone(), body_limit::check))
@@ -192,6 +197,29 @@ pub(crate) fn reject(status: StatusCode, detail: &str, extra: &[(HeaderName, Hea
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
     for (name, value) in extra {
         headers.insert(name.clone(), value.clone());
+    }
+    response.extensions_mut().insert(Refused);
+    response
+}
+
+/// Marks an answer made by [`reject`]: the request's body, if any, was not read (or not to
+/// its end).
+#[derive(Debug, Clone, Copy)]
+struct Refused;
+
+/// hyper closes a connection whose request body was left unread rather than read a body no
+/// one wants (a large one may still be arriving), but it does not say so: a keep-alive client
+/// (httpx, `requests.Session`, `http.client`) would send its next request on that connection
+/// and fail with "server disconnected". A refusal of a request with a body says
+/// `Connection: close`, so the client opens a new connection; one without a body keeps its
+/// connection.
+async fn close_after_refusal(request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    let has_body = headers.contains_key(header::TRANSFER_ENCODING)
+        || headers.get(header::CONTENT_LENGTH).is_some_and(|length| length.as_bytes() != b"0");
+    let mut response = next.run(request).await;
+    if has_body && response.extensions().get::<Refused>().is_some() {
+        response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     response
 }

@@ -50,9 +50,12 @@ impl FileStore {
     }
 
     /// Opens a store; `sync: false` skips fsync (see the durability notes in ARCHITECTURE.md).
+    /// Removes the temp files that writes cut short by a crash left behind
+    /// (`crate::stale`).
     pub fn open_with_sync(dir: impl Into<PathBuf>, sync: bool) -> StoreResult<Self> {
         let dir = dir.into();
         std::fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
+        crate::stale::sweep(&dir);
         Ok(Self { dir, sync, ledgers: Mutex::default(), inbox: Mutex::default(), runs: runs::RunCache::default() })
     }
 
