@@ -4,6 +4,7 @@
 //! cargo run --release -p agw-bench -- --runs 200 --out docs/benchmarks/skeleton.json
 //! cargo run --release -p agw-bench -- --suite durable --runs 200 --out docs/benchmarks/durable.json
 //! cargo run --release -p agw-bench -- --suite plugins --out docs/benchmarks/plugins.json
+//! cargo run --release -p agw-bench -- --suite fairness --out docs/benchmarks/fairness.json
 //! ```
 //!
 //! The `skeleton` suite:
@@ -35,7 +36,11 @@
 //!
 //! The `plugins` suite (`--suite plugins`, see [`plugins`]): instantiation and call cost,
 //! compile vs cached load per component, memory per idle loaded plugin, hot-swap reload time.
+//!
+//! The `fairness` suite (`--suite fairness`, see [`fairness`]): quick runs next to slow plugin
+//! loops, and a plugin call blocked past its deadline.
 
+mod fairness;
 mod plugins;
 
 use std::path::PathBuf;
@@ -61,7 +66,7 @@ struct Args {
     /// Where to write the JSON report (also printed).
     #[arg(long)]
     out: Option<PathBuf>,
-    /// `skeleton`, `durable`, `store` or `plugins`.
+    /// `skeleton`, `durable`, `store`, `plugins` or `fairness`.
     #[arg(long, default_value = "skeleton")]
     suite: String,
 }
@@ -391,11 +396,12 @@ async fn main() -> anyhow::Result<()> {
             "machine": {"cpus": cpus},
             "backends": store_suite().await?,
         }),
-        // Off the runtime's threads: WASI's synchronous host calls block on tokio themselves.
+        "fairness" => fairness::suite().await?,
+        // Off the runtime's threads: plugin calls block the calling thread.
         "plugins" => tokio::task::spawn_blocking(plugins::suite).await??,
         // The child process `plugins` starts to measure memory on a clean heap.
         "plugins-memory" => tokio::task::spawn_blocking(plugins::memory_probe).await??,
-        other => anyhow::bail!("unknown suite '{other}' (skeleton, durable, store or plugins)"),
+        other => anyhow::bail!("unknown suite '{other}' (skeleton, durable, store, plugins or fairness)"),
     };
     let text = serde_json::to_string_pretty(&report)?;
     println!("{text}");
