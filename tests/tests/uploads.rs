@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::io::{Cursor, Read, Write};
 use std::path::Path;
 
-use agw_domain::bundle::ZipLimits;
+use agw_domain::bundle::BundleLimits;
 use common::{Options, TOKEN, TestGateway};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -221,7 +221,7 @@ async fn small_limits(temp: &tempfile::TempDir) -> TestGateway {
     let flows = temp.path().join("flows");
     common::standard_flows(&flows);
     let mut options = Options::new(flows);
-    options.bundle_limits = ZipLimits { max_entries: 50, max_total_bytes: 256 * 1024 };
+    options.bundle_limits = BundleLimits { max_entries: 50, max_total_bytes: 256 * 1024, ..BundleLimits::default() };
     options.max_bundle_bytes = 8 * 1024;
     TestGateway::start(&temp.path().join("data"), options).await
 }

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use agw_domain::CompiledFlow;
-use agw_domain::bundle::{Bundle, ZipLimits, pack_zip};
+use agw_domain::bundle::{Bundle, BundleLimits, pack_zip};
 use serde_json::json;
 
 /// The flow as text, written directly so that generating it costs no memory to speak of.
@@ -81,7 +81,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     drop(flow);
 
-    let limits = ZipLimits::default();
+    let limits = BundleLimits::default();
     let started = Instant::now();
     let bundle = Bundle::from_zip(&packed, &limits)?;
     println!("read:    {:>6} ms  peak={:.0} MiB", started.elapsed().as_millis(), peak_mib());

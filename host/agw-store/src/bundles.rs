@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use agw_domain::bundle::{Bundle, BundleError, ZipLimits};
+use agw_domain::bundle::{Bundle, BundleError, BundleLimits};
 
 /// A bundle and where it came from.
 #[derive(Debug, Clone)]
@@ -41,7 +41,7 @@ pub struct BundleSources {
     pub roots: Vec<PathBuf>,
     /// Packed bundles built into the binary, as (file name, bytes).
     pub embedded: &'static [(&'static str, &'static [u8])],
-    pub limits: ZipLimits,
+    pub limits: BundleLimits,
     /// fsync uploads before they count.
     pub sync: bool,
 }
@@ -102,7 +102,7 @@ impl BundleCatalog {
     /// Loads every bundle under `roots` (each a `.flow` file, a directory bundle, or a folder
     /// of them), then `embedded` packed bundles given as (name, bytes). When two files hold the
     /// same `id@version`, the first one loaded wins and the other is listed as skipped.
-    pub fn load(roots: &[PathBuf], embedded: &[(&str, &[u8])], limits: &ZipLimits) -> Result<Self, CatalogError> {
+    pub fn load(roots: &[PathBuf], embedded: &[(&str, &[u8])], limits: &BundleLimits) -> Result<Self, CatalogError> {
         let mut catalog = Self::default();
         for root in roots {
             if !root.exists() {
@@ -132,7 +132,7 @@ impl BundleCatalog {
         Ok(catalog)
     }
 
-    fn add_path(&mut self, path: &Path, limits: &ZipLimits) {
+    fn add_path(&mut self, path: &Path, limits: &BundleLimits) {
         self.add(path, read_bundle(path, limits), modified_iso(path));
     }
 
@@ -182,11 +182,11 @@ fn is_bundle(path: &Path) -> bool {
     (path.is_file() && path.extension().is_some_and(|e| e == "flow")) || path.join("manifest.json").is_file()
 }
 
-fn read_bundle(path: &Path, limits: &ZipLimits) -> Result<Bundle, String> {
+fn read_bundle(path: &Path, limits: &BundleLimits) -> Result<Bundle, String> {
     if path.is_dir() {
         let mut files = BTreeMap::new();
-        collect_dir(path, path, &mut files, limits)?;
-        return Bundle::from_files(files).map_err(|e| e.to_string());
+        collect_dir(path, path, &mut files, &mut 0, limits)?;
+        return Bundle::from_files(files, limits).map_err(|e| e.to_string());
     }
     let len = std::fs::metadata(path).map_err(|e| e.to_string())?.len();
     if len > limits.max_total_bytes {
@@ -197,20 +197,26 @@ fn read_bundle(path: &Path, limits: &ZipLimits) -> Result<Bundle, String> {
 }
 
 /// Reads a directory bundle. Symlinks are not followed: a bundle cannot reach outside itself.
+/// `total` counts the bytes read so far, so an oversized file is refused before it is read.
 fn collect_dir(
     root: &Path,
     dir: &Path,
     files: &mut BTreeMap<String, Vec<u8>>,
-    limits: &ZipLimits,
+    total: &mut u64,
+    limits: &BundleLimits,
 ) -> Result<(), String> {
     for entry in std::fs::read_dir(dir).map_err(|e| e.to_string())?.flatten() {
         let kind = entry.file_type().map_err(|e| e.to_string())?;
         let path = entry.path();
         if kind.is_dir() {
-            collect_dir(root, &path, files, limits)?;
+            collect_dir(root, &path, files, total, limits)?;
         } else if kind.is_file() {
             if files.len() >= limits.max_entries {
                 return Err(BundleError::TooManyEntries { limit: limits.max_entries }.to_string());
+            }
+            *total = total.saturating_add(entry.metadata().map_err(|e| e.to_string())?.len());
+            if *total > limits.max_total_bytes {
+                return Err(BundleError::TooLarge { limit: limits.max_total_bytes }.to_string());
             }
             let rel = path.strip_prefix(root).map_err(|e| e.to_string())?;
             let rel = rel.to_str().ok_or_else(|| format!("non-UTF-8 file name {}", rel.display()))?;
