@@ -58,19 +58,12 @@ fn plugins_list_and_inspect_show_request_grant_difference_and_signature() {
     .unwrap();
     let table = gateway(temp.path()).args(["plugins", "list"]).output().unwrap();
     let table = String::from_utf8_lossy(&table.stdout);
-    assert!(
-        table.contains("requests: workspace read-write; hosts GET|POST *; config greeting; secrets api_key"),
-        "{table}"
-    );
-    assert!(
-        table.contains("granted:  workspace read; hosts GET api.example.com; config greeting; secrets -"),
-        "{table}"
-    );
+    assert!(table.contains("requests: workspace read-write; hosts GET|POST *; config greeting; secrets api_key"), "{table}");
+    assert!(table.contains("granted:  workspace read; hosts GET api.example.com; config greeting; secrets -"), "{table}");
     assert!(table.contains("denied:   workspace read-write; hosts POST *; config -; secrets api_key"), "{table}");
     assert!(table.contains("not signed"), "{table}");
 
-    let output =
-        gateway(temp.path()).args(["plugins", "inspect"]).arg(plugins.join("test_sandbox.wasm")).output().unwrap();
+    let output = gateway(temp.path()).args(["plugins", "inspect"]).arg(plugins.join("test_sandbox.wasm")).output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(summary["granted"]["workspace"], "read");
