@@ -81,9 +81,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     drop(flow);
 
-    let limits = BundleLimits::default();
+    // The default limits refuse the flow before parsing it; raised limits let it through.
     let started = Instant::now();
-    let bundle = Bundle::from_zip(&packed, &limits)?;
+    match Bundle::from_zip(&packed, &BundleLimits::default()) {
+        Ok(_) => println!("default limits: accepted"),
+        Err(e) => println!("default limits: refused in {} ms: {e}", started.elapsed().as_millis()),
+    }
+    let raised = BundleLimits {
+        max_json_bytes: u64::MAX,
+        max_flow_nodes: usize::MAX,
+        max_flow_edges: usize::MAX,
+        ..BundleLimits::default()
+    };
+    let started = Instant::now();
+    let bundle = Bundle::from_zip(&packed, &raised)?;
     println!("read:    {:>6} ms  peak={:.0} MiB", started.elapsed().as_millis(), peak_mib());
 
     let started = Instant::now();
