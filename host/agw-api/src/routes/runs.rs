@@ -142,7 +142,7 @@ pub async fn start(State(state): State<AppState>, body: Bytes) -> ApiResult<Json
     let body = object_body(&body)?;
     let input_data = input_data(&body)?;
     let session_id = session_id(&body)?;
-    let resolved = resolve(&state, &body)?;
+    let mut resolved = resolve(&state, &body)?;
     let workflow_id = resolved.flow.workflow_id();
     let compiled = state
         .workflows
@@ -163,7 +163,9 @@ pub async fn start(State(state): State<AppState>, body: Bytes) -> ApiResult<Json
         now: state.env.now_iso(),
     });
     run.start_listeners(&compiled, state.env.as_ref());
-    let (store, artifacts, flow_json) = (state.store.clone(), state.artifacts.clone(), resolved.flow_json.clone());
+    // Moved, not copied: the snapshot is the only further use of the flow.
+    let flow_json = std::mem::take(&mut resolved.flow_json);
+    let (store, artifacts) = (state.store.clone(), state.artifacts.clone());
     tokio::task::spawn_blocking(move || {
         // The snapshot first: a run never exists without the flow it runs.
         agw_store::store_flow_snapshot(&artifacts, &run.run_id, &run.flow, &flow_json).map_err(ApiError::internal)?;
