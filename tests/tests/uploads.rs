@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::io::{Cursor, Read, Write};
 use std::path::Path;
 
-use agw_domain::bundle::ZipLimits;
+use agw_domain::bundle::BundleLimits;
 use common::{Options, TOKEN, TestGateway};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -221,7 +221,7 @@ async fn small_limits(temp: &tempfile::TempDir) -> TestGateway {
     let flows = temp.path().join("flows");
     common::standard_flows(&flows);
     let mut options = Options::new(flows);
-    options.bundle_limits = ZipLimits { max_entries: 50, max_total_bytes: 256 * 1024 };
+    options.bundle_limits = BundleLimits { max_entries: 50, max_total_bytes: 256 * 1024, ..BundleLimits::default() };
     options.max_bundle_bytes = 8 * 1024;
     TestGateway::start(&temp.path().join("data"), options).await
 }
@@ -391,5 +391,104 @@ async fn bundles_are_never_deleted() {
     let (status, _) = gw.get("/api/gateway/bundles/uploaded-math").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(names(&gw.data_dir.join("bundles")), ["uploaded-math@0.2.0.flow"]);
+    gw.stop().await;
+}
+
+/// A bundle `chain@1.0.0` whose flow adds 1 to `start.a` (0) `n` times through a chain of
+/// `n` std-nodes `add` nodes: `n + 2` nodes in all, output `sum` = `n`.
+fn add_chain_bundle(n: usize) -> Vec<u8> {
+    let pins = |list: &[(&str, &str)]| -> Value {
+        list.iter().map(|(id, kind)| json!({"id": id, "label": id, "type": kind})).collect()
+    };
+    let mut nodes = vec![
+        json!({"id": "start", "type": "on_flow_start", "data": {"outputs": pins(&[("exec-out", "execution"), ("a", "number")]),
+               "pinDefaults": {"a": 0}}}),
+        json!({"id": "end", "type": "on_flow_end", "data": {"inputs": pins(&[("exec-in", "execution"), ("sum", "number")])}}),
+    ];
+    let link = |source: String, handle: &str, target: String, pin: &str| json!({"source": source, "sourceHandle": handle, "target": target, "targetHandle": pin});
+    let mut edges = vec![
+        link("start".into(), "exec-out", "end".into(), "exec-in"),
+        link(format!("add{}", n - 1), "result", "end".into(), "sum"),
+    ];
+    for i in 0..n {
+        nodes.push(json!({"id": format!("add{i}"), "type": "add", "data": {
+            "inputs": pins(&[("a", "number"), ("b", "number")]), "outputs": pins(&[("result", "number")]),
+            "pinDefaults": {"b": 1}}}));
+        let (source, handle) = if i == 0 { ("start".to_owned(), "a") } else { (format!("add{}", i - 1), "result") };
+        edges.push(link(source, handle, format!("add{i}"), "a"));
+    }
+    let flow = json!({"id": "main", "nodes": nodes, "edges": edges});
+    let manifest = json!({"bundle_format_version": "1", "bundle_id": "chain", "bundle_version": "1.0.0",
+                          "entrypoints": [{"flow_id": "main"}], "flows": {"main": "flows/main.json"}});
+    let manifest = serde_json::to_vec(&manifest).expect("json");
+    let flow = serde_json::to_vec(&flow).expect("json");
+    zip_of(&[("manifest.json", &manifest), ("flows/main.json", &flow)])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_over_the_node_limit_is_refused_naming_it_and_the_gateway_keeps_serving() {
+    let temp = tempfile::tempdir().expect("tempdir");
+    let gw = TestGateway::standard(&temp, 100).await;
+    let (status, answer) = upload(&gw, Some(&add_chain_bundle(10_000)), &[]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert_eq!(
+        answer["detail"],
+        "Invalid bundle: flow 'main' has 10002 nodes; the limit is 10000 (ABSTRACTGATEWAY_MAX_FLOW_NODES)"
+    );
+    assert!(names(&gw.data_dir.join("bundles")).is_empty(), "nothing written");
+
+    // Still serving: the catalog is as it was and runs complete.
+    let (status, bundles) = gw.get("/api/gateway/bundles").await;
+    assert_eq!(status, StatusCode::OK, "{bundles}");
+    assert_eq!(bundles["skipped_count"], 0);
+    let (_, greeting) = start_and_greet(&gw, json!({"bundle_id": "pure-math", "input_data": {"name": "still"}})).await;
+    assert_eq!(greeting, "Hello still!");
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_node_limit_is_raised_by_its_variable_and_a_long_chain_runs() {
+    // Each test runs in its own process under nextest, and nothing else in this one reads
+    // the variable.
+    // SAFETY: set before the configuration is read; the standard library synchronises
+    // environment access on Unix.
+    #[allow(unsafe_code)]
+    unsafe {
+        std::env::set_var("ABSTRACTGATEWAY_MAX_FLOW_NODES", "20000");
+    }
+    let limits = abstractgateway::config::Config::from_env().expect("config").bundle_limits;
+    assert_eq!(limits.max_flow_nodes, 20_000);
+    let temp = tempfile::tempdir().expect("tempdir");
+    let flows = temp.path().join("flows");
+    common::standard_flows(&flows);
+    let mut options = Options::new(flows);
+    options.bundle_limits = limits;
+    let gw = TestGateway::start(&temp.path().join("data"), options).await;
+
+    let (status, answer) = upload(&gw, Some(&add_chain_bundle(10_000)), &[]).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["loaded"], true, "{answer}");
+    // 10,000 data edges deep: evaluated without recursion, each node once.
+    let run_id = gw.start_run(json!({"bundle_id": "chain"})).await;
+    let view = gw.wait_terminal(&run_id).await;
+    assert_eq!(view["status"], "completed", "{view}");
+    assert_eq!(view["output"]["sum"], json!(10_000.0), "{view}");
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overwritten_uploads_leave_no_compiled_flows_behind() {
+    let temp = tempfile::tempdir().expect("tempdir");
+    let gw = TestGateway::standard(&temp, 100).await;
+    let mut cached = Vec::new();
+    for prefix in ["One", "Two", "Three", "Four"] {
+        let (status, answer) = upload(&gw, Some(&pure_math_as("x", "1.0.0", prefix)), &[("overwrite", "true")]).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        let (_, greeting) = start_and_greet(&gw, json!({"bundle_id": "x", "input_data": {"name": "n"}})).await;
+        assert_eq!(greeting, format!("{prefix} n!"));
+        cached.push(gw.gateway.workflows.cached_flows());
+    }
+    // Each overwrite replaces the content: the cache keeps one compiled `x` flow, not four.
+    assert_eq!(cached, vec![cached[0]; 4], "compiled flows per upload: {cached:?}");
     gw.stop().await;
 }

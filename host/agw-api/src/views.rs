@@ -143,12 +143,12 @@ pub fn bundle_detail(loaded: &LoadedBundle) -> Value {
         .entrypoints
         .iter()
         .map(|e| {
-            let flow = bundle.flows.get(&e.flow_id).cloned().unwrap_or(Value::Null);
-            let inputs: Vec<Value> = flow_inputs(&flow)
+            let flow = bundle.flows.get(&e.flow_id).unwrap_or(&Value::Null);
+            let inputs: Vec<Value> = flow_inputs(flow)
                 .into_iter()
                 .map(|i| json!({"id": i.id, "label": i.label, "type": i.kind, "required": false, "default": i.default}))
                 .collect();
-            entrypoint(bundle, e, json!({"inputs": inputs, "node_index": node_index(&flow)}))
+            entrypoint(bundle, e, json!({"inputs": inputs, "node_index": node_index(flow)}))
         })
         .collect();
     json!({
@@ -195,7 +195,8 @@ pub struct FlowInput {
 }
 
 pub fn flow_inputs(flow: &Value) -> Vec<FlowInput> {
-    let nodes = flow.get("nodes").and_then(Value::as_array).cloned().unwrap_or_default();
+    // Borrowed, not cloned: a flow may have thousands of nodes and this runs per request.
+    let nodes = flow.get("nodes").and_then(Value::as_array).map_or(&[][..], Vec::as_slice);
     let Some(start) = nodes.iter().find(|n| n.get("type").and_then(Value::as_str) == Some("on_flow_start")) else {
         return Vec::new();
     };

@@ -171,7 +171,9 @@ pub fn plugins_export(name: &str, out: &Path) -> anyhow::Result<()> {
 }
 
 pub fn pack(source: &Path, out: &Path) -> anyhow::Result<()> {
-    let (bundle, bytes) = abstractgateway::pack_dir(source)?;
+    // Held to the limits the gateway in this environment will load it with.
+    let limits = Config::from_env()?.bundle_limits;
+    let (bundle, bytes) = abstractgateway::pack_dir(source, &limits)?;
     std::fs::create_dir_all(out)?;
     let target = out.join(format!("{}.flow", bundle.bundle_ref()));
     std::fs::write(&target, bytes).with_context(|| format!("cannot write {}", target.display()))?;

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use agw_api::SecurityPolicy;
-use agw_domain::bundle::ZipLimits;
+use agw_domain::bundle::BundleLimits;
 use agw_plugins::signing::TrustedKeys;
 use anyhow::{Context, bail};
 
@@ -53,8 +53,9 @@ pub struct Config {
     /// `ABSTRACTGATEWAY_MAX_UPLOAD_BODY_BYTES` (0: the bundle cap plus 2 MiB of multipart
     /// envelope): a lower cap on the whole upload request. See [`Config::upload_body_cap`].
     pub max_upload_body_bytes: u64,
-    /// What a packed bundle may expand to (entries, bytes), on load and on upload.
-    pub bundle_limits: ZipLimits,
+    /// What a bundle may hold (archive size and entries, flows, nodes, edges, node data,
+    /// JSON size and depth), on load and on upload. See [`bundle_limits`].
+    pub bundle_limits: BundleLimits,
     /// Origins, body and concurrency caps, lockout, audit log (see [`security_policy`]).
     pub policy: SecurityPolicy,
     /// `ABSTRACTGATEWAY_PLUGIN_TRUSTED_KEYS`: public keys (`ed25519:<base64>`, separated by
@@ -160,7 +161,7 @@ impl Config {
             max_sse: 32,
             max_bundle_bytes: 75 * 1024 * 1024,
             max_upload_body_bytes: 0,
-            bundle_limits: ZipLimits::default(),
+            bundle_limits: BundleLimits::default(),
             policy: SecurityPolicy::default(),
             plugin_trusted_keys: plugins.trusted_keys,
             plugin_require_signature: plugins.require_signature,
@@ -225,7 +226,7 @@ impl Config {
             max_sse: positive("MAX_SSE", d.max_sse)?,
             max_bundle_bytes: positive("MAX_BUNDLE_BYTES", d.max_bundle_bytes)?,
             max_upload_body_bytes: parsed("MAX_UPLOAD_BODY_BYTES", d.max_upload_body_bytes)?,
-            bundle_limits: d.bundle_limits,
+            bundle_limits: bundle_limits(&d.bundle_limits)?,
             policy: security_policy(&d.policy)?,
             plugin_trusted_keys,
             plugin_require_signature,
@@ -276,5 +277,21 @@ pub fn security_policy(d: &SecurityPolicy) -> anyhow::Result<SecurityPolicy> {
         audit_log_max_bytes: parsed("AUDIT_LOG_MAX_BYTES", d.audit_log_max_bytes)?,
         audit_log_rotations: parsed("AUDIT_LOG_ROTATIONS", d.audit_log_rotations)?,
         audit_log_headers: list("AUDIT_LOG_HEADERS", &d.audit_log_headers),
+    })
+}
+
+/// What a bundle may hold, from `ABSTRACTGATEWAY_MAX_BUNDLE_ENTRIES`, `MAX_BUNDLE_EXPANDED_BYTES`,
+/// `MAX_BUNDLE_FLOWS`, `MAX_BUNDLE_JSON_BYTES`, `MAX_FLOW_NODES`, `MAX_FLOW_EDGES`,
+/// `MAX_NODE_BYTES` and `MAX_JSON_DEPTH` (defaults in [`BundleLimits::default`]).
+pub fn bundle_limits(d: &BundleLimits) -> anyhow::Result<BundleLimits> {
+    Ok(BundleLimits {
+        max_entries: positive("MAX_BUNDLE_ENTRIES", d.max_entries)?,
+        max_total_bytes: positive("MAX_BUNDLE_EXPANDED_BYTES", d.max_total_bytes)?,
+        max_flows: positive("MAX_BUNDLE_FLOWS", d.max_flows)?,
+        max_json_bytes: positive("MAX_BUNDLE_JSON_BYTES", d.max_json_bytes)?,
+        max_flow_nodes: positive("MAX_FLOW_NODES", d.max_flow_nodes)?,
+        max_flow_edges: positive("MAX_FLOW_EDGES", d.max_flow_edges)?,
+        max_node_bytes: positive("MAX_NODE_BYTES", d.max_node_bytes)?,
+        max_json_depth: positive("MAX_JSON_DEPTH", d.max_json_depth)?,
     })
 }

@@ -151,8 +151,11 @@ pub async fn launch(
     Ok(Launched { addr, shutdown, server, runner })
 }
 
-/// Validates a directory bundle and packs it into deterministic `.flow` bytes.
-pub fn pack_dir(source: &std::path::Path) -> anyhow::Result<(agw_domain::bundle::Bundle, Vec<u8>)> {
+/// Validates a directory bundle under `limits` and packs it into deterministic `.flow` bytes.
+pub fn pack_dir(
+    source: &std::path::Path,
+    limits: &agw_domain::bundle::BundleLimits,
+) -> anyhow::Result<(agw_domain::bundle::Bundle, Vec<u8>)> {
     fn collect(
         root: &std::path::Path,
         dir: &std::path::Path,
@@ -171,7 +174,7 @@ pub fn pack_dir(source: &std::path::Path) -> anyhow::Result<(agw_domain::bundle:
     }
     let mut files = std::collections::BTreeMap::new();
     collect(source, source, &mut files)?;
-    let bundle = agw_domain::bundle::Bundle::from_files(files.clone())
+    let bundle = agw_domain::bundle::Bundle::from_files(files.clone(), limits)
         .with_context(|| format!("{} is not a valid bundle", source.display()))?;
     Ok((bundle, agw_domain::bundle::pack_zip(&files)?))
 }

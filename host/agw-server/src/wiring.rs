@@ -1,6 +1,6 @@
 //! Builds the gateway's parts from its configuration and connects them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -93,7 +93,9 @@ pub fn catalog(sources: &BundleSources) -> anyhow::Result<SharedCatalog> {
 
 /// Compiles flows from the catalog against the loaded plugins, caching the result per
 /// bundle content. A plugin reload empties the cache: a flow's node types are resolved
-/// against the plugins loaded when it is compiled.
+/// against the plugins loaded when it is compiled. Flows of bundle contents the catalog no
+/// longer serves (replaced by an upload with `overwrite`, or gone from disk) are dropped at
+/// the next compile, so the cache never holds more than the catalog does.
 pub struct GatewayWorkflows {
     catalog: SharedCatalog,
     plugins: PluginHost,
@@ -110,6 +112,11 @@ struct CompiledCache {
 impl GatewayWorkflows {
     pub fn new(catalog: SharedCatalog, plugins: PluginHost) -> Self {
         Self { catalog, plugins, compiled: Mutex::default() }
+    }
+
+    /// How many compiled flows the cache holds.
+    pub fn cached_flows(&self) -> usize {
+        self.compiled.lock().unwrap_or_else(PoisonError::into_inner).flows.len()
     }
 }
 
@@ -138,6 +145,8 @@ impl Workflows for GatewayWorkflows {
         let compiled = Arc::new(CompiledFlow::compile(json, &|t| self.plugins.provides(t)).map_err(|e| e.to_string())?);
         let mut cache = self.compiled.lock().unwrap_or_else(PoisonError::into_inner);
         if cache.generation == generation {
+            let live: HashSet<&str> = catalog.all().map(|b| b.bundle.sha256.as_str()).collect();
+            cache.flows.retain(|(_, sha256), _| live.contains(sha256.as_str()));
             cache.flows.insert(key, compiled.clone());
         }
         Ok(compiled)

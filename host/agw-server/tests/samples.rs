@@ -11,7 +11,7 @@ fn committed_flows_match_their_sources() {
     sources.sort();
     assert!(sources.len() >= 3, "pure math, a loop and a branch at least");
     for source in sources {
-        let (bundle, bytes) = abstractgateway::pack_dir(&source).expect("valid bundle");
+        let (bundle, bytes) = abstractgateway::pack_dir(&source, &Default::default()).expect("valid bundle");
         let name = format!("{}.flow", bundle.bundle_ref());
         let committed = std::fs::read(flows.join(&name)).unwrap_or_default();
         assert!(

@@ -232,18 +232,18 @@ pub fn store_flow_snapshot(
         return Ok(existing);
     }
     let workflow_id = flow.workflow_id();
-    let mut visualflow = flow_json.clone();
-    if let Value::Object(map) = &mut visualflow {
-        map.insert("id".into(), Value::String(workflow_id.clone()));
-    }
-    let mut doc = Map::new();
-    doc.insert("kind".into(), "visualflow_json".into());
-    doc.insert("bundle_ref".into(), format!("{}@{}", flow.bundle_id, flow.bundle_version).into());
-    doc.insert("flow_id".into(), flow.flow_id.clone().into());
-    doc.insert("visualflow".into(), visualflow);
-    let doc = Value::Object(doc);
-    let bytes = compact_ascii(&doc);
-    let canonical_sha = hex::encode(Sha256::digest(compact_ascii(&sorted(&doc))));
+    // Written straight from the bundle's flow: copying it (twice, with the sorted copy) made
+    // each run start cost three times the flow's size in memory.
+    let doc = |sorted| Snapshot {
+        bundle_ref: format!("{}@{}", flow.bundle_id, flow.bundle_version),
+        flow_id: &flow.flow_id,
+        visualflow: WithId { flow: flow_json, id: &workflow_id, sorted },
+    };
+    let mut bytes = Vec::new();
+    write_compact_ascii(&doc(false), &mut bytes);
+    let mut canonical = HashWriter(Sha256::new());
+    write_compact_ascii(&doc(true), &mut canonical);
+    let canonical_sha = hex::encode(canonical.0.finalize());
     // Sorted, as the reference lists them.
     let mut tags = Map::new();
     tags.insert("format".into(), "visualflow_json".into());
@@ -258,23 +258,106 @@ pub fn is_flow_snapshot(meta: &ArtifactMeta) -> bool {
     meta.tags.get("kind").and_then(Value::as_str) == Some("workflow_snapshot")
 }
 
-/// `value` with every object's keys sorted.
-fn sorted(value: &Value) -> Value {
-    match value {
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            Value::Object(keys.into_iter().map(|k| (k.clone(), sorted(&map[k]))).collect())
+/// The snapshot document: `{"kind","bundle_ref","flow_id","visualflow"}`, or with every
+/// object's keys sorted (for the canonical digest).
+struct Snapshot<'a> {
+    bundle_ref: String,
+    flow_id: &'a str,
+    visualflow: WithId<'a>,
+}
+
+impl serde::Serialize for Snapshot<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(4))?;
+        if !self.visualflow.sorted {
+            map.serialize_entry("kind", "visualflow_json")?;
         }
-        Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
-        other => other.clone(),
+        map.serialize_entry("bundle_ref", &self.bundle_ref)?;
+        map.serialize_entry("flow_id", self.flow_id)?;
+        if self.visualflow.sorted {
+            map.serialize_entry("kind", "visualflow_json")?;
+        }
+        map.serialize_entry("visualflow", &self.visualflow)?;
+        map.end()
     }
 }
 
-/// JSON as Python's `json.dumps(value, separators=(",", ":"))` writes it: compact, with
+/// A flow with its `id` set to `id` (in place, or last when it has none), keys sorted or not.
+struct WithId<'a> {
+    flow: &'a Value,
+    id: &'a str,
+    sorted: bool,
+}
+
+impl serde::Serialize for WithId<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let Value::Object(flow) = self.flow else { return Sorted(self.flow, self.sorted).serialize(serializer) };
+        let mut keys: Vec<&str> = flow.keys().map(String::as_str).collect();
+        if !flow.contains_key("id") {
+            keys.push("id");
+        }
+        if self.sorted {
+            keys.sort_unstable();
+        }
+        let mut map = serializer.serialize_map(Some(keys.len()))?;
+        for key in keys {
+            match flow.get(key) {
+                _ if key == "id" => map.serialize_entry(key, self.id)?,
+                Some(value) => map.serialize_entry(key, &Sorted(value, self.sorted))?,
+                None => {}
+            }
+        }
+        map.end()
+    }
+}
+
+/// A value as it is, or with every object's keys sorted, written without copying it.
+struct Sorted<'a>(&'a Value, bool);
+
+impl serde::Serialize for Sorted<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match self.0 {
+            Value::Object(object) if self.1 => {
+                let mut keys: Vec<&String> = object.keys().collect();
+                keys.sort_unstable();
+                let mut map = serializer.serialize_map(Some(keys.len()))?;
+                for key in keys {
+                    map.serialize_entry(key, &Sorted(&object[key], true))?;
+                }
+                map.end()
+            }
+            Value::Array(items) if self.1 => {
+                let mut seq = serializer.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(&Sorted(item, true))?;
+                }
+                seq.end()
+            }
+            other => other.serialize(serializer),
+        }
+    }
+}
+
+/// Feeds what is written to a digest.
+struct HashWriter(Sha256);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Writes JSON as Python's `json.dumps(value, separators=(",", ":"))` does: compact, with
 /// non-ASCII characters escaped.
-fn compact_ascii(value: &Value) -> Vec<u8> {
-    use serde::Serialize as _;
+fn write_compact_ascii(value: &impl serde::Serialize, out: &mut impl std::io::Write) {
     use serde_json::ser::{CompactFormatter, Formatter, Serializer};
 
     struct Ascii;
@@ -305,10 +388,8 @@ fn compact_ascii(value: &Value) -> Vec<u8> {
         }
     }
 
-    let mut out = Vec::new();
-    // Serializing a `Value` into a Vec cannot fail.
-    let _ = value.serialize(&mut Serializer::with_formatter(&mut out, Ascii));
-    out
+    // Serializing JSON values into a Vec or a digest cannot fail.
+    let _ = value.serialize(&mut Serializer::with_formatter(out, Ascii));
 }
 
 #[cfg(test)]
@@ -392,5 +473,18 @@ mod tests {
         let again = store_flow_snapshot(&store, RUN, &flow, &json).expect("again");
         assert_eq!(again, meta);
         assert_eq!(store.list(RUN).expect("list").len(), 1);
+    }
+
+    #[test]
+    fn a_flow_without_an_id_gets_it_last_and_sorted_in_the_digest() {
+        let (_dir, store) = store();
+        let flow = FlowRef { bundle_id: "b".into(), bundle_version: "1".into(), flow_id: "f".into() };
+        let json = json!({"nodes": [], "edges": [{"b": [{"y": 1, "x": 2}]}]});
+        let meta = store_flow_snapshot(&store, RUN, &flow, &json).expect("snapshot");
+        let (_, bytes) = store.get(RUN, &meta.artifact_id).expect("get");
+        let expected = r#"{"kind":"visualflow_json","bundle_ref":"b@1","flow_id":"f","visualflow":{"nodes":[],"edges":[{"b":[{"y":1,"x":2}]}],"id":"b@1:f"}}"#;
+        assert_eq!(String::from_utf8(bytes).expect("utf-8"), expected);
+        let sorted = r#"{"bundle_ref":"b@1","flow_id":"f","kind":"visualflow_json","visualflow":{"edges":[{"b":[{"x":2,"y":1}]}],"id":"b@1:f","nodes":[]}}"#;
+        assert_eq!(meta.sha256, hex::encode(Sha256::digest(sorted)));
     }
 }

@@ -117,7 +117,7 @@ mod tests {
             uploads_dir: uploads,
             roots: Vec::new(),
             embedded: &[],
-            limits: agw_domain::bundle::ZipLimits::default(),
+            limits: agw_domain::bundle::BundleLimits::default(),
             sync: false,
         };
         let _ = sources.load();

@@ -106,7 +106,7 @@ fn write_temp(path: &Path, bytes: &[u8], sync: bool) -> Result<(), UploadError> 
 mod tests {
     use std::collections::BTreeMap;
 
-    use agw_domain::bundle::{ZipLimits, pack_zip};
+    use agw_domain::bundle::{BundleLimits, pack_zip};
 
     use super::*;
 
@@ -127,7 +127,7 @@ mod tests {
             uploads_dir: dir.join("bundles"),
             roots: vec![dir.join("flows")],
             embedded: &[],
-            limits: ZipLimits::default(),
+            limits: BundleLimits::default(),
             sync: false,
         }
     }
@@ -168,7 +168,7 @@ mod tests {
     fn invalid_uploads_write_nothing() {
         let temp = tempfile::tempdir().expect("temp");
         let mut sources = sources(temp.path());
-        sources.limits = ZipLimits { max_entries: 10, max_total_bytes: 64 * 1024 };
+        sources.limits = BundleLimits { max_entries: 10, max_total_bytes: 64 * 1024, ..BundleLimits::default() };
         let catalog = BundleCatalog::default();
         let err = install_upload(&sources, &catalog, b"not a zip", false).unwrap_err();
         assert!(matches!(err, UploadError::Invalid(BundleError::NotAZip(_))), "{err:?}");

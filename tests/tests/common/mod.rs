@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use abstractgateway::config::{Config, StoreBackend};
 use abstractgateway::{Gateway, Launched, launch};
 use agw_api::SecurityPolicy;
-use agw_domain::bundle::ZipLimits;
+use agw_domain::bundle::BundleLimits;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -48,7 +48,7 @@ pub struct Options {
     pub poll: Duration,
     pub max_sse: usize,
     pub max_bundle_bytes: u64,
-    pub bundle_limits: ZipLimits,
+    pub bundle_limits: BundleLimits,
     pub fsync: bool,
     pub backend: StoreBackend,
     /// The accepted tokens (default: [`TOKEN`]); empty to test a gateway without any.

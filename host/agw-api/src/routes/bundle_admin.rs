@@ -185,7 +185,10 @@ pub async fn upload(
                 e @ UploadError::AlreadyInstalled(_) => ApiError::bad_request(e.to_string()),
                 e @ UploadError::Io { .. } => ApiError::internal(e),
             })?;
-        let bundle = installed.bundle;
+        let mut bundle = installed.bundle;
+        // From here on only its manifest and digest are needed; the catalog reads its own
+        // copy, so the flows go before the reload instead of doubling its peak.
+        bundle.flows.clear();
         let (mut loaded, mut skipped, mut reloaded, mut reload_error, mut reload) =
             (Value::Null, Value::Null, false, Value::Null, Value::Null);
         if form.reload {

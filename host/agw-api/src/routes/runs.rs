@@ -4,6 +4,9 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use serde::Deserialize;
+use std::sync::Arc;
+
+use agw_store::LoadedBundle;
 use serde_json::{Map, Value, json};
 
 use agw_domain::run::{FlowRef, NewRun, RunState, RunStatus};
@@ -16,8 +19,9 @@ use crate::{AppState, views};
 pub(super) struct Resolved {
     pub(super) flow: FlowRef,
     pub(super) name: String,
-    /// The flow's VisualFlow JSON, snapshotted with the run.
-    pub(super) flow_json: Value,
+    /// The bundle the flow is in, shared with the catalog: the run's snapshot is written
+    /// from it, so resolving a start never copies the flow.
+    bundle: Arc<LoadedBundle>,
 }
 
 impl Resolved {
@@ -85,9 +89,9 @@ pub(super) fn resolve(state: &AppState, body: &Map<String, Value>) -> ApiResult<
             ))
         })?,
     };
-    let Some(flow_json) = bundle.flows.get(&flow_id).cloned() else {
+    if !bundle.flows.contains_key(&flow_id) {
         return Err(ApiError::not_found(format!("Workflow '{}:{flow_id}' not found", bundle.bundle_ref())));
-    };
+    }
     let name = bundle.manifest.entrypoint(&flow_id).and_then(|e| e.name.clone()).unwrap_or_else(|| flow_id.clone());
     Ok(Resolved {
         flow: FlowRef {
@@ -96,7 +100,7 @@ pub(super) fn resolve(state: &AppState, body: &Map<String, Value>) -> ApiResult<
             flow_id,
         },
         name,
-        flow_json,
+        bundle: Arc::clone(loaded),
     })
 }
 
@@ -163,10 +167,11 @@ pub async fn start(State(state): State<AppState>, body: Bytes) -> ApiResult<Json
         now: state.env.now_iso(),
     });
     run.start_listeners(&compiled, state.env.as_ref());
-    let (store, artifacts, flow_json) = (state.store.clone(), state.artifacts.clone(), resolved.flow_json.clone());
+    let (store, artifacts, bundle) = (state.store.clone(), state.artifacts.clone(), Arc::clone(&resolved.bundle));
     tokio::task::spawn_blocking(move || {
         // The snapshot first: a run never exists without the flow it runs.
-        agw_store::store_flow_snapshot(&artifacts, &run.run_id, &run.flow, &flow_json).map_err(ApiError::internal)?;
+        let flow_json = bundle.bundle.flows.get(&run.flow.flow_id).unwrap_or(&Value::Null);
+        agw_store::store_flow_snapshot(&artifacts, &run.run_id, &run.flow, flow_json).map_err(ApiError::internal)?;
         store.create_run(&run).map_err(ApiError::from)
     })
     .await

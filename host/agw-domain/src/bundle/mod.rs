@@ -4,6 +4,7 @@
 //! counts are capped while reading (not trusted from the headers), and every failure names
 //! the problem.
 
+mod limits;
 mod manifest;
 mod zipped;
 
@@ -12,8 +13,9 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+pub use limits::BundleLimits;
 pub use manifest::{Entrypoint, Manifest};
-pub use zipped::{ZipLimits, pack_zip};
+pub use zipped::pack_zip;
 
 /// Why a bundle was refused.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -22,10 +24,13 @@ pub enum BundleError {
     NotAZip(String),
     #[error("unsafe path in bundle: '{0}' (absolute paths and '..' are not allowed)")]
     UnsafePath(String),
-    #[error("bundle has more than {limit} entries")]
+    #[error("bundle has more than {limit} entries (ABSTRACTGATEWAY_MAX_BUNDLE_ENTRIES)")]
     TooManyEntries { limit: usize },
-    #[error("bundle expands past {limit} bytes (zip bomb?)")]
+    #[error("bundle expands past {limit} bytes (zip bomb?) (ABSTRACTGATEWAY_MAX_BUNDLE_EXPANDED_BYTES)")]
     TooLarge { limit: u64 },
+    /// A cap of [`BundleLimits`]: what is over it, by how much, and the variable raising it.
+    #[error("{subject} has {value} {unit}; the limit is {limit} ({var})")]
+    OverLimit { subject: String, value: u64, unit: &'static str, limit: u64, var: &'static str },
     #[error("manifest.json is missing")]
     MissingManifest,
     #[error("manifest.json is invalid: {0}")]
@@ -48,29 +53,43 @@ pub struct Bundle {
 
 impl Bundle {
     /// Reads a packed `.flow` (zip) bundle.
-    pub fn from_zip(bytes: &[u8], limits: &ZipLimits) -> Result<Self, BundleError> {
+    pub fn from_zip(bytes: &[u8], limits: &BundleLimits) -> Result<Self, BundleError> {
         let files = zipped::read_entries(bytes, limits)?;
-        Self::from_files_with_digest(files, hex::encode(Sha256::digest(bytes)))
+        Self::from_files_with_digest(files, hex::encode(Sha256::digest(bytes)), limits)
     }
 
     /// Builds a bundle from its files (path inside the bundle → bytes), as read from a
     /// directory that has the zip's layout.
-    pub fn from_files(files: BTreeMap<String, Vec<u8>>) -> Result<Self, BundleError> {
+    pub fn from_files(files: BTreeMap<String, Vec<u8>>, limits: &BundleLimits) -> Result<Self, BundleError> {
+        if files.len() > limits.max_entries {
+            return Err(BundleError::TooManyEntries { limit: limits.max_entries });
+        }
+        let total = files.values().fold(0u64, |sum, f| sum.saturating_add(f.len() as u64));
+        if total > limits.max_total_bytes {
+            return Err(BundleError::TooLarge { limit: limits.max_total_bytes });
+        }
         let mut hasher = Sha256::new();
         for (path, bytes) in &files {
             hasher.update(path.as_bytes());
             hasher.update([0]);
             hasher.update(bytes);
         }
-        Self::from_files_with_digest(files, hex::encode(hasher.finalize()))
+        Self::from_files_with_digest(files, hex::encode(hasher.finalize()), limits)
     }
 
-    fn from_files_with_digest(files: BTreeMap<String, Vec<u8>>, sha256: String) -> Result<Self, BundleError> {
+    fn from_files_with_digest(
+        files: BTreeMap<String, Vec<u8>>,
+        sha256: String,
+        limits: &BundleLimits,
+    ) -> Result<Self, BundleError> {
         for path in files.keys() {
             check_path(path)?;
         }
         let raw = files.get("manifest.json").ok_or(BundleError::MissingManifest)?;
+        let mut json_bytes = 0;
+        limits.check_json_file("manifest.json", raw, &mut json_bytes)?;
         let manifest = Manifest::parse(raw)?;
+        limits.check_flow_count(manifest.flows.len())?;
         let mut flows = BTreeMap::new();
         for (flow_id, path) in &manifest.flows {
             check_path(path)?;
@@ -78,11 +97,13 @@ impl Bundle {
             let bytes = files
                 .get(normalized)
                 .ok_or_else(|| BundleError::MissingFlowFile { flow_id: flow_id.clone(), path: path.clone() })?;
+            limits.check_json_file(normalized, bytes, &mut json_bytes)?;
             let flow: Value = serde_json::from_slice(bytes)
                 .map_err(|e| BundleError::InvalidFlow { flow_id: flow_id.clone(), reason: e.to_string() })?;
             if !flow.is_object() {
                 return Err(BundleError::InvalidFlow { flow_id: flow_id.clone(), reason: "not a JSON object".into() });
             }
+            limits.check_flow(flow_id, &flow)?;
             flows.insert(flow_id.clone(), flow);
         }
         Ok(Self { manifest, flows, sha256 })

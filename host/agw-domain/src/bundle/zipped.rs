@@ -3,23 +3,10 @@
 use std::collections::BTreeMap;
 use std::io::{Cursor, Read, Write};
 
-use super::{BundleError, check_path};
-
-/// Caps on what a packed bundle may expand to.
-#[derive(Debug, Clone, Copy)]
-pub struct ZipLimits {
-    pub max_entries: usize,
-    pub max_total_bytes: u64,
-}
-
-impl Default for ZipLimits {
-    fn default() -> Self {
-        Self { max_entries: 2_000, max_total_bytes: 256 * 1024 * 1024 }
-    }
-}
+use super::{BundleError, BundleLimits, check_path};
 
 /// Reads every file entry, refusing unsafe paths and counting real (not declared) sizes.
-pub(crate) fn read_entries(bytes: &[u8], limits: &ZipLimits) -> Result<BTreeMap<String, Vec<u8>>, BundleError> {
+pub(crate) fn read_entries(bytes: &[u8], limits: &BundleLimits) -> Result<BTreeMap<String, Vec<u8>>, BundleError> {
     let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| BundleError::NotAZip(e.to_string()))?;
     if archive.len() > limits.max_entries {
         return Err(BundleError::TooManyEntries { limit: limits.max_entries });
@@ -33,7 +20,7 @@ pub(crate) fn read_entries(bytes: &[u8], limits: &ZipLimits) -> Result<BTreeMap<
         if entry.is_dir() {
             continue;
         }
-        let budget = limits.max_total_bytes - total;
+        let budget = limits.max_total_bytes.saturating_sub(total);
         let mut data = Vec::new();
         entry
             .take(budget + 1)

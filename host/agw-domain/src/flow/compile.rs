@@ -1,7 +1,9 @@
 //! Turns VisualFlow JSON into an executable graph, checking every connected node type.
 
-use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::effects::EffectKind;
@@ -91,6 +93,9 @@ pub struct CNode {
 }
 
 /// A flow whose edges are resolved and whose node types are all known.
+///
+/// Its size is linear in the flow's: each node's `data` once (moved out of the parsed flow,
+/// never copied), and one entry per edge.
 #[derive(Debug, Clone)]
 pub struct CompiledFlow {
     pub flow_id: String,
@@ -99,6 +104,8 @@ pub struct CompiledFlow {
     index: HashMap<String, usize>,
     exec_next: HashMap<(usize, String), usize>,
     data_in: HashMap<(usize, String), (usize, String)>,
+    /// Each node's connected data input pins, in edge order.
+    connected: Vec<Vec<String>>,
 }
 
 fn is_exec_pin(pin: &Pin) -> bool {
@@ -109,33 +116,38 @@ impl CompiledFlow {
     /// Compiles `flow`. `plugin_node` answers whether a plugin provides a node type and if
     /// that node is pure.
     pub fn compile(flow: &Value, plugin_node: &dyn Fn(&str) -> Option<bool>) -> Result<Self, FlowError> {
-        let flow: VisualFlow = serde_json::from_value(flow.clone()).map_err(|e| FlowError::Invalid(e.to_string()))?;
-        let node_ids: HashMap<&str, &VisualNode> = flow.nodes.iter().map(|n| (n.id.as_str(), n)).collect();
-        for edge in &flow.edges {
-            for end in [&edge.source, &edge.target] {
-                if !node_ids.contains_key(end.as_str()) {
-                    return Err(FlowError::DanglingEdge {
-                        edge: edge.id.clone().unwrap_or_default(),
-                        node_id: end.clone(),
-                    });
+        // Read from the borrowed JSON: cloning the whole flow first doubled the peak.
+        let flow = VisualFlow::deserialize(flow).map_err(|e| FlowError::Invalid(e.to_string()))?;
+        let VisualFlow { id: flow_id, nodes: visual_nodes, edges, entry_node, .. } = flow;
+        let mut touched: HashSet<&str> = HashSet::with_capacity(edges.len() * 2);
+        {
+            let node_ids: HashSet<&str> = visual_nodes.iter().map(|n| n.id.as_str()).collect();
+            for edge in &edges {
+                for end in [&edge.source, &edge.target] {
+                    if !node_ids.contains(end.as_str()) {
+                        return Err(FlowError::DanglingEdge {
+                            edge: edge.id.clone().unwrap_or_default(),
+                            node_id: end.clone(),
+                        });
+                    }
+                    touched.insert(end.as_str());
                 }
             }
         }
-        let connected = |id: &str| flow.edges.iter().any(|e| e.source == id || e.target == id);
 
-        let mut nodes = Vec::new();
-        let mut index = HashMap::new();
-        let mut is_exec = Vec::new();
-        for node in &flow.nodes {
+        let mut nodes = Vec::with_capacity(visual_nodes.len());
+        let mut index = HashMap::with_capacity(visual_nodes.len());
+        let mut is_exec = Vec::with_capacity(visual_nodes.len());
+        for node in visual_nodes {
             let node_type = node.kind().to_owned();
             let kind = match NodeKind::builtin(&node_type) {
                 Some(kind) => kind,
                 None => match plugin_node(&node_type) {
                     Some(pure) => NodeKind::Plugin { pure },
                     // Disconnected unknown nodes are editor leftovers: ignore them.
-                    None if !connected(&node.id) => continue,
+                    None if !touched.contains(node.id.as_str()) => continue,
                     None => {
-                        return Err(FlowError::UnknownNodeType { node_id: node.id.clone(), node_type });
+                        return Err(FlowError::UnknownNodeType { node_id: node.id, node_type });
                     }
                 },
             };
@@ -144,12 +156,14 @@ impl CompiledFlow {
             let declares_exec = inputs.iter().chain(&outputs).any(is_exec_pin);
             let no_pins = inputs.is_empty() && outputs.is_empty();
             is_exec.push(kind != NodeKind::Literal && (declares_exec || (no_pins && !kind.is_pure())));
-            index.insert(node.id.clone(), nodes.len());
+            let pin_defaults = node.pin_defaults();
+            let VisualNode { id, data, .. } = node;
+            index.insert(id.clone(), nodes.len());
             nodes.push(CNode {
-                id: node.id.clone(),
+                id,
                 kind,
-                data: node.data.clone(),
-                pin_defaults: node.pin_defaults(),
+                data,
+                pin_defaults,
                 input_kinds: inputs.iter().filter_map(|p| Some((p.id.clone(), p.kind.clone()?))).collect(),
                 data_inputs: inputs.iter().filter(|p| !is_exec_pin(p)).map(|p| p.id.clone()).collect(),
                 data_outputs: outputs.iter().filter(|p| !is_exec_pin(p)).map(|p| p.id.clone()).collect(),
@@ -157,40 +171,48 @@ impl CompiledFlow {
                 node_type,
             });
         }
+        drop(touched);
 
         let mut exec_next = HashMap::new();
-        let mut data_in = HashMap::new();
+        let mut data_in: HashMap<(usize, String), (usize, String)> = HashMap::new();
+        let mut connected = vec![Vec::new(); nodes.len()];
         let mut has_exec_in = vec![false; nodes.len()];
-        for edge in &flow.edges {
+        for edge in edges {
             let (Some(&src), Some(&dst)) = (index.get(&edge.source), index.get(&edge.target)) else {
                 continue; // an edge of an ignored node
             };
-            let source_handle = edge.source_handle.clone().unwrap_or_else(|| "exec-out".into());
-            let target_handle = edge.target_handle.clone().unwrap_or_else(|| "exec-in".into());
+            let source_handle = edge.source_handle.unwrap_or_else(|| "exec-out".into());
+            let target_handle = edge.target_handle.unwrap_or_else(|| "exec-in".into());
             if target_handle == "exec-in" {
                 exec_next.entry((src, source_handle)).or_insert(dst);
                 has_exec_in[dst] = true;
-            } else if source_handle != "exec-out"
-                && let Some((prev, prev_handle)) =
-                    data_in.insert((dst, target_handle.clone()), (src, source_handle.clone()))
-            {
-                return Err(FlowError::DuplicateInput {
-                    target: format!("{}.{}", nodes[dst].id, target_handle),
-                    first: format!("{}.{}", nodes[prev].id, prev_handle),
-                    second: format!("{}.{}", nodes[src].id, source_handle),
-                });
+            } else if source_handle != "exec-out" {
+                match data_in.entry((dst, target_handle)) {
+                    Entry::Occupied(taken) => {
+                        let (prev, prev_handle) = taken.get();
+                        return Err(FlowError::DuplicateInput {
+                            target: format!("{}.{}", nodes[dst].id, taken.key().1),
+                            first: format!("{}.{}", nodes[*prev].id, prev_handle),
+                            second: format!("{}.{}", nodes[src].id, source_handle),
+                        });
+                    }
+                    Entry::Vacant(slot) => {
+                        connected[dst].push(slot.key().1.clone());
+                        slot.insert((src, source_handle));
+                    }
+                }
             }
         }
 
         // The reference: `entryNode` when it names an execution node, else the first
         // execution node (document order) without an incoming execution edge, else the first.
-        let named = flow.entry_node.as_ref().and_then(|id| index.get(id)).copied().filter(|&i| is_exec[i]);
+        let named = entry_node.as_ref().and_then(|id| index.get(id)).copied().filter(|&i| is_exec[i]);
         let entry = named
             .or_else(|| (0..nodes.len()).find(|&i| is_exec[i] && !has_exec_in[i]))
             .or_else(|| (0..nodes.len()).find(|&i| is_exec[i]))
             .map(|i| nodes[i].id.clone())
             .ok_or(FlowError::NoEntry)?;
-        Ok(Self { flow_id: flow.id, entry, nodes, index, exec_next, data_in })
+        Ok(Self { flow_id, entry, nodes, index, exec_next, data_in, connected })
     }
 
     pub fn node(&self, id: &str) -> Option<&CNode> {
@@ -213,9 +235,9 @@ impl CompiledFlow {
         self.data_in.get(&(i, pin.to_owned())).map(|(j, handle)| (&self.nodes[*j], handle.as_str()))
     }
 
-    /// Every connected data input pin of a node.
+    /// Every connected data input pin of a node, in edge order.
     pub fn connected_inputs(&self, node_id: &str) -> Vec<&str> {
         let Some(&i) = self.index.get(node_id) else { return Vec::new() };
-        self.data_in.keys().filter(|(n, _)| *n == i).map(|(_, pin)| pin.as_str()).collect()
+        self.connected[i].iter().map(String::as_str).collect()
     }
 }

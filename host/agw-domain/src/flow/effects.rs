@@ -463,7 +463,7 @@ impl Interp<'_> {
     /// step with `failed`.
     pub(super) fn plugin_step(&mut self, node: &CNode) -> Result<Step> {
         let provider = self.executor.provenance(&node.node_type);
-        let called = self.call_plugin(node, 0);
+        let called = self.call_plugin(node);
         let Some(plugin) = provider else {
             let outputs = called?;
             self.produce(node, outputs);

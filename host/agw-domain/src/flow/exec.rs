@@ -134,8 +134,6 @@ impl ExecState {
 pub struct TickLimits {
     /// Execution steps before the tick yields (and the run is checkpointed).
     pub max_steps: u32,
-    /// How deep pure nodes may feed each other before the flow is declared cyclic.
-    pub max_pure_depth: u32,
     /// Iterations a `for` or `while` may run (the reference's guard).
     pub max_loop_iterations: u64,
     /// Time (by [`Env::now`]) after which the tick yields at its next step boundary, so a run
@@ -145,7 +143,7 @@ pub struct TickLimits {
 
 impl Default for TickLimits {
     fn default() -> Self {
-        Self { max_steps: 100, max_pure_depth: 256, max_loop_iterations: 10_000, time_slice: None }
+        Self { max_steps: 100, max_loop_iterations: 10_000, time_slice: None }
     }
 }
 
@@ -257,7 +255,12 @@ impl Interp<'_> {
                     output = self.exec().ambient.clone();
                 }
                 let mut pins = node.data_inputs.clone();
-                pins.extend(flow.connected_inputs(&node.id).into_iter().map(str::to_owned));
+                for pin in flow.connected_inputs(&node.id) {
+                    // A declared pin is read once, not again as a connected one.
+                    if !pins.iter().any(|p| p == pin) {
+                        pins.push(pin.to_owned());
+                    }
+                }
                 for pin in pins {
                     let value = self.exec_input(node, &pin)?.unwrap_or(Value::Null);
                     output.insert(pin, value);

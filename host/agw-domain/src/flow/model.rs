@@ -57,7 +57,7 @@ impl VisualNode {
     }
 
     pub fn pins(&self, key: &str) -> Vec<Pin> {
-        self.data.get(key).and_then(|v| serde_json::from_value::<Vec<Pin>>(v.clone()).ok()).unwrap_or_default()
+        self.data.get(key).and_then(|v| Vec::<Pin>::deserialize(v).ok()).unwrap_or_default()
     }
 
     pub fn pin_defaults(&self) -> Map<String, Value> {
