@@ -1,5 +1,5 @@
 //! Where values come from: `on_flow_start` pins, variables, literals, execution nodes'
-//! recorded outputs, and pure nodes evaluated on demand (never cached).
+//! recorded outputs, and pure nodes evaluated on demand (afresh at each read; once per read).
 
 use std::collections::{HashMap, HashSet};
 
