@@ -191,9 +191,15 @@ impl Runner {
         // Runs with commands that waited for their tick to end: the inbox is read again as
         // soon as that tick ends, before the run ticks again.
         let mut held = std::collections::HashSet::new();
+        // What keeps the runner from making progress, as `/api/health` shows it: the last
+        // refresh's problem, else that of a run whose last tick failed.
+        let mut refresh_problem = None::<String>;
+        let mut tick_problems = std::collections::BTreeMap::<String, String>::new();
         while !*shutdown.borrow() {
             if std::mem::take(&mut refresh) {
-                let (runnable, busy) = self.clone().refresh().await;
+                let (runnable, busy, problem) = self.clone().refresh().await;
+                refresh_problem = problem;
+                self.show_problem(refresh_problem.as_ref().or(tick_problems.values().next()));
                 held.extend(busy);
                 for run_id in runnable {
                     queue.push(run_id);
@@ -203,13 +209,21 @@ impl Runner {
                 let this = self.clone();
                 ticks.spawn_blocking(move || {
                     let started = std::time::Instant::now();
-                    let again = this.tick_logged(&run_id);
-                    (run_id, again, started.elapsed())
+                    let tick = this.tick_logged(&run_id);
+                    (run_id, tick, started.elapsed())
                 });
             }
             tokio::select! {
                 Some(done) = ticks.join_next(), if queue.is_ticking() => match done {
-                    Ok((run_id, again, took)) => {
+                    Ok((run_id, tick, took)) => {
+                        let again = matches!(tick, Ok(true));
+                        let changed = match tick {
+                            Ok(_) => tick_problems.remove(&run_id).is_some(),
+                            Err(problem) => tick_problems.insert(run_id.clone(), problem).is_none(),
+                        };
+                        if changed {
+                            self.show_problem(refresh_problem.as_ref().or(tick_problems.values().next()));
+                        }
                         if !again {
                             self.active().runs.remove(&run_id);
                         }
@@ -229,10 +243,20 @@ impl Runner {
         tracing::info!("runner stopped");
     }
 
-    /// Applies pending commands and returns the runs to tick, and the runs whose commands
-    /// wait for their tick to end. A failure is logged and shown by `/api/health` as
-    /// `degraded` until a refresh succeeds again.
-    async fn refresh(self: Arc<Self>) -> (Vec<String>, Vec<String>) {
+    /// What `/api/health` shows as the runner's error (`degraded`), logged when it appears.
+    fn show_problem(&self, problem: Option<&String>) {
+        let changed = self.handle.status().error.as_ref() != problem;
+        if let (true, Some(problem)) = (changed, problem) {
+            tracing::error!(%problem, "runner degraded");
+        }
+        if changed {
+            self.handle.set_status(|s| s.error = problem.cloned());
+        }
+    }
+
+    /// Applies pending commands and returns the runs to tick, the runs whose commands wait
+    /// for their tick to end, and what went wrong.
+    async fn refresh(self: Arc<Self>) -> (Vec<String>, Vec<String>, Option<String>) {
         let this = self.clone();
         let outcome = tokio::task::spawn_blocking(move || {
             let applied = this.apply_commands();
@@ -240,32 +264,23 @@ impl Runner {
             (runnable, applied.busy, applied.problem)
         })
         .await;
-        let (runnable, busy, problem) = match outcome {
+        match outcome {
             Ok((Ok(runnable), busy, problem)) => (runnable, busy, problem),
             Ok((Err(e), busy, _)) => (Vec::new(), busy, Some(format!("cannot list runnable runs: {e}"))),
             Err(e) => (Vec::new(), Vec::new(), Some(format!("the runner's refresh panicked: {e}"))),
-        };
-        if let Some(problem) = &problem {
-            tracing::error!(%problem, "runner degraded");
         }
-        self.handle.set_status(|s| s.error = problem);
-        (runnable, busy)
     }
 
     /// Ticks one run, whatever happens: a store error (or a panic) is logged and the run is
-    /// looked at again at the next scan. Returns whether it can run further.
-    fn tick_logged(&self, run_id: &str) -> bool {
-        match guarded(|| self.tick_run(run_id)) {
-            Ok(Ok(again)) => again,
-            Ok(Err(e)) => {
-                tracing::error!(run_id = %run_id, error = %e, "tick failed");
-                false
-            }
-            Err(reason) => {
-                tracing::error!(run_id = %run_id, %reason, "tick panicked outside the run's change");
-                false
-            }
-        }
+    /// looked at again at the next scan. Says whether the run can go on, or what failed.
+    fn tick_logged(&self, run_id: &str) -> Result<bool, String> {
+        let problem = match guarded(|| self.tick_run(run_id)) {
+            Ok(Ok(again)) => return Ok(again),
+            Ok(Err(e)) => format!("cannot tick run '{run_id}': {e}"),
+            Err(reason) => format!("ticking run '{run_id}' panicked outside its change: {reason}"),
+        };
+        tracing::error!(run_id = %run_id, %problem, "tick failed");
+        Err(problem)
     }
 
     fn active(&self) -> std::sync::MutexGuard<'_, ActiveSet> {

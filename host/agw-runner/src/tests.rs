@@ -84,6 +84,7 @@ impl NodeExecutor for Nodes {
 struct Checked {
     inner: FileStore,
     inbox_broken: AtomicBool,
+    saves_broken: AtomicBool,
     dangling: Mutex<Vec<String>>,
 }
 
@@ -92,6 +93,10 @@ impl RunStore for Checked {
         self.inner.create_run(run)
     }
     fn save_run(&self, run: &RunState) -> StoreResult<()> {
+        if self.saves_broken.load(Ordering::SeqCst) {
+            let source = std::io::Error::other("test: disk full");
+            return Err(StoreError::Io { path: format!("run_{}.json", run.run_id), source });
+        }
         self.inner.save_run(run)
     }
     fn load_run(&self, run_id: &str) -> StoreResult<Option<RunState>> {
@@ -149,6 +154,7 @@ impl Harness {
         let store = Arc::new(Checked {
             inner: FileStore::open_with_sync(dir.path(), false).unwrap(),
             inbox_broken: AtomicBool::new(false),
+            saves_broken: AtomicBool::new(false),
             dangling: Mutex::default(),
         });
         let handle = RunnerHandle::default();
@@ -237,6 +243,20 @@ async fn an_unreadable_inbox_shows_as_an_error_until_it_reads_again_and_runs_go_
     let ok = h.start_run("ok");
     assert_eq!(h.terminal(&ok).await.status, RunStatus::Completed, "runs still tick");
     h.store.inbox_broken.store(false, Ordering::SeqCst);
+    h.until("recovery", || h.handle.status().error.is_none().then_some(())).await;
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_that_cannot_be_saved_show_as_an_error_until_they_can_and_then_finish() {
+    let h = Harness::start();
+    h.store.saves_broken.store(true, Ordering::SeqCst);
+    let ok = h.start_run("ok");
+    let error = h.until("the error", || h.handle.status().error).await;
+    assert!(error.contains(&format!("cannot tick run '{ok}'")) && error.contains("test: disk full"), "{error}");
+    h.store.saves_broken.store(false, Ordering::SeqCst);
+    // The next scan finds the run again; its tick succeeds and clears the error.
+    assert_eq!(h.terminal(&ok).await.status, RunStatus::Completed);
     h.until("recovery", || h.handle.status().error.is_none().then_some(())).await;
     h.stop().await;
 }
