@@ -3,7 +3,8 @@
 //! `cargo run --release -p agw-domain --example compile_peak -- 100000` packs a bundle whose
 //! flow is a chain of that many `add` nodes (each with editor-style pins and defaults), reads
 //! it, compiles it, drops everything, and prints the process's peak RSS (`VmHWM`) after each
-//! phase. Run it under `/usr/bin/time -v` for the same figure from outside.
+//! phase. Run it under `/usr/bin/time -v` for the same figure from outside. A second argument
+//! is a path to save the packed `.flow` to.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -72,6 +73,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     ]);
     let packed = pack_zip(&files)?;
     drop(files);
+    // A second argument saves the packed bundle (`host/agw-bench/upload_memory.sh` uploads it).
+    if let Some(out) = std::env::args().nth(2) {
+        std::fs::write(out, &packed)?;
+    }
     println!(
         "nodes={} flow_json={} KiB packed={} KiB peak={:.0} MiB (generating)",
         n + 2,
