@@ -79,8 +79,9 @@ impl NodeExecutor for Nodes {
     }
 }
 
-/// A file store that can refuse to read the inbox, and that checks every `sub_run_id` a
-/// ledger record names already exists when the record is appended.
+/// A file store that can refuse to read the inbox or save runs, and that checks every
+/// `sub_run_id` a ledger record names already exists when the record is appended, or becomes
+/// readable through `read_committed` as the run's state is saved.
 struct Checked {
     inner: FileStore,
     inbox_broken: AtomicBool,
@@ -97,7 +98,10 @@ impl RunStore for Checked {
             let source = std::io::Error::other("test: disk full");
             return Err(StoreError::Io { path: format!("run_{}.json", run.run_id), source });
         }
-        self.inner.save_run(run)
+        self.inner.save_run(run)?;
+        // A reader right after the state is saved, before anything else of the change.
+        let readable = agw_store::read_committed(&self.inner, run, 0, 1000)?;
+        self.check_named_children(&readable)
     }
     fn load_run(&self, run_id: &str) -> StoreResult<Option<RunState>> {
         self.inner.load_run(run_id)
@@ -106,15 +110,7 @@ impl RunStore for Checked {
         self.inner.list_runs()
     }
     fn append_ledger(&self, run_id: &str, records: &[StepRecord]) -> StoreResult<u64> {
-        for record in records {
-            let text = serde_json::to_string(record).unwrap();
-            for (at, _) in text.match_indices("\"sub_run_id\":\"") {
-                let id: String = text[at + 14..].chars().take_while(|c| *c != '"').collect();
-                if self.inner.load_run(&id)?.is_none() {
-                    self.dangling.lock().unwrap().push(id);
-                }
-            }
-        }
+        self.check_named_children(records)?;
         self.inner.append_ledger(run_id, records)
     }
     fn ledger_len(&self, run_id: &str) -> StoreResult<u64> {
@@ -137,6 +133,22 @@ impl RunStore for Checked {
     }
     fn set_command_cursor(&self, seq: u64) -> StoreResult<()> {
         self.inner.set_command_cursor(seq)
+    }
+}
+
+impl Checked {
+    /// Notes every child run a record names that does not exist (yet).
+    fn check_named_children(&self, records: &[StepRecord]) -> StoreResult<()> {
+        for record in records {
+            let text = serde_json::to_string(record).unwrap();
+            for (at, _) in text.match_indices("\"sub_run_id\":\"") {
+                let id: String = text[at + 14..].chars().take_while(|c| *c != '"').collect();
+                if self.inner.load_run(&id)?.is_none() {
+                    self.dangling.lock().unwrap().push(id);
+                }
+            }
+        }
+        Ok(())
     }
 }
 

@@ -164,6 +164,23 @@ fn committed_reads_include_the_pending_outbox(make: Factory<'_>) {
     // Once appended, nothing is served twice.
     store.append_ledger("r1", &records[1..]).expect("append");
     assert_eq!(read_committed(store.as_ref(), &run, 0, 10).expect("all"), records);
+
+    // A checkpoint that spawns a child: its records are held back until the child exists.
+    let more = sample_records("r1", 5);
+    run.ledger_base = 3;
+    run.outbox = more[3..].to_vec();
+    let child = sample_run("r1-child", "2026-01-01T00:00:01.000000+00:00");
+    run.spawns = vec![agw_domain::run::Spawn {
+        run_id: child.run_id.clone(),
+        flow: child.flow.clone(),
+        input_data: serde_json::Map::new(),
+        session_id: "s".into(),
+        entry_node: None,
+        workflow_id: None,
+    }];
+    assert_eq!(read_committed(store.as_ref(), &run, 0, 10).expect("held back"), records);
+    store.create_run(&child).expect("child");
+    assert_eq!(read_committed(store.as_ref(), &run, 3, 10).expect("served"), more[3..].to_vec());
 }
 
 fn handles_share_runs_ledgers_and_survive_reopening(make: Factory<'_>) {

@@ -114,9 +114,17 @@ pub fn reconcile_outbox(store: &dyn RunStore, run: &RunState) -> StoreResult<u64
 /// the checkpoint's outbox the store does not hold yet. Readers use this so that a run whose
 /// state says "completed" never shows a ledger without its final records, even in the
 /// moment between the runner saving the state and appending the outbox.
+///
+/// The outbox part is held back while a child run the checkpoint spawns does not exist yet:
+/// its records name the child (`sub_run_id`), and a client that follows the name must find
+/// it. The runner creates the children before it appends the records, so the stored ledger
+/// never names a missing child.
 pub fn read_committed(store: &dyn RunStore, run: &RunState, after: u64, limit: usize) -> StoreResult<Vec<StepRecord>> {
     let mut records = store.read_ledger(&run.run_id, after, limit)?;
     let mut next = after + records.len() as u64;
+    if records.len() < limit && next < run.committed_ledger_len() && !children_exist(store, run)? {
+        return Ok(records);
+    }
     while records.len() < limit && next < run.committed_ledger_len() && next >= run.ledger_base {
         match run.outbox.get((next - run.ledger_base) as usize) {
             Some(record) => records.push(record.clone()),
@@ -125,6 +133,15 @@ pub fn read_committed(store: &dyn RunStore, run: &RunState, after: u64, limit: u
         next += 1;
     }
     Ok(records)
+}
+
+fn children_exist(store: &dyn RunStore, run: &RunState) -> StoreResult<bool> {
+    for spawn in &run.spawns {
+        if store.load_run(&spawn.run_id)?.is_none() {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// The length of the ledger as committed (see [`read_committed`]).
