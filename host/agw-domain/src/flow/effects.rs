@@ -14,7 +14,7 @@ use super::compile::CNode;
 use super::exec::{Interp, Result, Step, failure, obj};
 use super::value::{number, py_str};
 use crate::command::{NewCommand, event_key};
-use crate::env::{iso, later};
+use crate::env::{far_future, iso, later};
 use crate::record::{Effect, StepStatus};
 use crate::run::{FlowRef, Spawn, Wait};
 
@@ -241,13 +241,41 @@ impl Interp<'_> {
                 }
             }
         } else {
-            let amount = self.exec_input(node, "duration")?.as_ref().and_then(number).unwrap_or(0.0).max(0.0);
             let scale = match unit.unwrap_or("seconds") {
                 "minutes" => 60.0,
                 "hours" => 3600.0,
                 _ => 1.0,
             };
-            later(now, millis(amount * scale))
+            let raw = self.exec_input(node, "duration")?;
+            // No duration at all is no wait; one that is not a number, or that would end after
+            // the last time the gateway can write (9999-12-31), fails the step.
+            let seconds = match &raw {
+                None => Some(0.0),
+                Some(value) => number(value).map(|n| n.max(0.0) * scale).filter(|s| s.is_finite()),
+            };
+            let until =
+                seconds.map(|s| now.checked_add_signed(millis(s))).and_then(|t| t.filter(|t| *t < far_future()));
+            match until {
+                Some(until) => until,
+                None => {
+                    let raw = raw.unwrap_or(Value::Null);
+                    let payload =
+                        json!({ "type": "wait_until", "duration": raw, "resume_to_node": self.resume_to(node) });
+                    let started = self.started(node, "wait_until", payload);
+                    let shown = match &raw {
+                        Value::String(text) => format!("'{text}'"),
+                        Value::Null => "None".to_owned(),
+                        other => py_str(other),
+                    };
+                    let unit = unit.unwrap_or("seconds");
+                    let problem = match seconds {
+                        None => format!("is not a number of {unit}: {shown}"),
+                        Some(_) => format!("is too long: {shown} {unit} would end after 9999-12-31"),
+                    };
+                    let message = format!("Effect failed after 1 attempts: wait_until duration {problem}");
+                    return Err(effect_failure(node, started, message));
+                }
+            }
         };
         let payload = json!({ "type": "wait_until", "until": iso(until), "resume_to_node": self.resume_to(node) });
         self.sleep(node, until, payload)

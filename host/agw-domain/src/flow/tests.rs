@@ -722,6 +722,37 @@ mod durable {
         assert!(later.run.wake_timer(&later.env));
         assert_eq!(later.run_on(), TickOutcome::Finished(RunStatus::Completed));
     }
+
+    #[test]
+    fn a_wait_until_duration_that_is_not_a_usable_number_fails_the_step() {
+        let timer = |duration: Value| {
+            flow(
+                vec![
+                    node("start", "on_flow_start", &[], &[">"], json!({})),
+                    node("wait", "wait_until", &[">", "duration:number"], &[">"], json!({"duration": duration})),
+                    node("end", "on_flow_end", &[">"], &[], json!({})),
+                ],
+                vec![edge("start", "wait"), edge("wait", "end")],
+            )
+        };
+        let cases = [
+            (json!("x"), "wait_until duration is not a number of seconds: 'x'"),
+            (json!(null), "wait_until duration is not a number of seconds: None"),
+            (json!(1e15), "wait_until duration is too long: 1000000000000000.0 seconds would end after 9999-12-31"),
+        ];
+        for (duration, message) in cases {
+            let mut h = Harness::new(timer(duration.clone()));
+            assert_eq!(h.run_on(), TickOutcome::Finished(RunStatus::Failed), "{duration}");
+            let error = h.run.error.clone().unwrap_or_default();
+            assert!(error.ends_with(message), "{duration}: {error}");
+            let statuses: Vec<_> =
+                h.run.outbox.iter().map(|r| (r.node_id.as_str(), format!("{:?}", r.status))).collect();
+            assert_eq!(statuses[..2], [("wait", "Started".to_owned()), ("wait", "Failed".to_owned())], "{duration}");
+        }
+        // A numeric string is a number, as in the reference.
+        let mut h = Harness::new(timer(json!("5")));
+        assert_eq!(h.run_on(), TickOutcome::Waiting);
+    }
 }
 
 /// Runs `flow_json` on a thread with a small stack (so deep recursion would overflow it) and
