@@ -506,3 +506,69 @@ async fn an_open_stream_keeps_alive_and_ends_cleanly_on_shutdown() {
     tokio::time::timeout(std::time::Duration::from_secs(5), stopped).await.expect("server stops").expect("join");
     assert!(!body.contains("event: done"), "a paused run is not done: {body}");
 }
+
+/// Inputs of the wrong type are refused naming the field, never taken as something else, and
+/// every refusal carries a JSON `detail` (the hostile-input probe's cases).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_inputs_are_refused_naming_the_field_with_a_json_detail() {
+    let temp = tempfile::tempdir().expect("tempdir");
+    let gw = gateway(&temp).await;
+    let refused = |answer: &Value, kind: &str, loc: Value| {
+        assert_eq!((answer["detail"][0]["type"].as_str(), &answer["detail"][0]["loc"]), (Some(kind), &loc), "{answer}");
+    };
+
+    // A number where a flow id goes used to start the default flow.
+    for field in ["flow_id", "bundle_version", "bundle_id"] {
+        let mut body = json!({"bundle_id": "pure-math"});
+        body[field] = json!(5);
+        let (status, answer) = gw.post("/api/gateway/runs/start", body).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{field}: {answer}");
+        refused(&answer, "string_type", json!(["body", field]));
+        assert_eq!(answer["detail"][0]["input"], 5);
+    }
+
+    // An empty command id would make every later empty one a silently dropped duplicate.
+    let run_id = gw.start_run(json!({"bundle_id": "dur-wait-event", "input_data": {"event_key": "k"}})).await;
+    let (status, answer) =
+        gw.post("/api/gateway/commands", json!({"command_id": "", "run_id": run_id, "type": "cancel"})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    refused(&answer, "string_too_short", json!(["body", "command_id"]));
+    let (status, answer) =
+        gw.post("/api/gateway/commands", json!({"command_id": 7, "run_id": run_id, "type": "cancel"})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    refused(&answer, "string_type", json!(["body", "command_id"]));
+
+    // A numeric scope used to go to the session.
+    let (status, answer) = gw
+        .post(
+            "/api/gateway/commands",
+            json!({"command_id": "e-num", "run_id": run_id, "type": "emit_event", "payload": {"name": "go", "scope": 5}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    refused(&answer, "string_type", json!(["body", "payload", "scope"]));
+    gw.command(&run_id, "cancel", json!({})).await;
+    assert_eq!(gw.wait_terminal(&run_id).await["status"], "cancelled", "a real cancel still lands");
+
+    // The token in the query works on the run list as on every read route.
+    let response =
+        gw.client.get(gw.url(&format!("/api/gateway/runs?access_token={TOKEN}&limit=1"))).send().await.expect("list");
+    assert_eq!(response.status(), StatusCode::OK);
+
+    // A bad query value: the reference's 422, not plain text.
+    let (status, answer) = gw.get("/api/gateway/runs?limit=abc").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    refused(&answer, "int_parsing", json!(["query", "limit"]));
+    let (status, answer) = gw.get(&format!("/api/gateway/runs/{run_id}/ledger?after=x")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    refused(&answer, "int_parsing", json!(["query", "after"]));
+
+    // No route, or the wrong method: still a JSON detail (and the Allow header).
+    let (status, answer) = gw.get("/api/gateway/no-such-route").await;
+    assert_eq!((status, answer), (StatusCode::NOT_FOUND, json!({"detail": "Not Found"})));
+    let response = gw.client.delete(gw.url("/api/gateway/runs")).bearer_auth(TOKEN).send().await.expect("delete");
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert!(response.headers().contains_key("allow"), "{:?}", response.headers());
+    assert_eq!(response.json::<Value>().await.expect("json"), json!({"detail": "Method Not Allowed"}));
+    gw.stop().await;
+}

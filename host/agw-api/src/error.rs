@@ -37,6 +37,14 @@ impl ApiError {
         }
     }
 
+    /// Like [`ApiError::invalid`], with pydantic's `ctx` (the constraint that failed).
+    pub fn invalid_with_ctx(kind: &str, loc: &[&str], msg: &str, input: Value, ctx: Value) -> Self {
+        Self {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            detail: json!([{ "type": kind, "loc": loc, "msg": msg, "input": input, "ctx": ctx }]),
+        }
+    }
+
     /// Something broke on our side: log it, answer without details.
     pub fn internal(error: impl std::fmt::Display) -> Self {
         tracing::error!(%error, "internal error");

@@ -4,7 +4,9 @@
 
 mod auth;
 mod error;
+mod fields;
 mod pyjson;
+mod query;
 mod replay_views;
 mod routes;
 mod security;
@@ -145,11 +147,31 @@ pub fn router(state: AppState) -> Router {
     };
     let gateway = routes::gateway_routes(&state.config).layer(body_cap);
     let app = Router::new().nest("/api/gateway", gateway).merge(routes::public_routes()).with_state(state.clone());
-    security::layers(app, &state)
+    security::layers(app.layer(axum::middleware::from_fn(detail_for_empty_errors)), &state)
         .layer(axum::middleware::from_fn(duration_header))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http())
         .layer(SetRequestIdLayer::new(request_id, HexRequestId))
+}
+
+/// An error answer without a body (axum's own 404 for no route, 405 for a wrong method) gets
+/// the reference's `{"detail": "<reason>"}`, headers (such as `Allow`) kept: clients read
+/// `detail` from every refusal.
+async fn detail_for_empty_errors(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::body::HttpBody;
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) || response.body().size_hint().exact() != Some(0) {
+        return response;
+    }
+    let (mut parts, _) = response.into_parts();
+    let detail = serde_json::json!({ "detail": status.canonical_reason().unwrap_or("Error") }).to_string();
+    parts.headers.insert(axum::http::header::CONTENT_TYPE, axum::http::HeaderValue::from_static("application/json"));
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    axum::response::Response::from_parts(parts, axum::body::Body::from(detail))
 }
 
 /// Serves until `shutdown` turns true, then stops accepting and lets requests finish.

@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
+
+use crate::query::Query;
 use serde::Deserialize;
 use serde_json::{Value, json};
 

@@ -10,29 +10,20 @@ use agw_domain::command::{Command, KNOWN_TYPES, NewCommand};
 use agw_domain::run::RunState;
 use agw_domain::schedule::{IntervalError, MAX_INTERVAL_DAYS, check_interval};
 
-use super::json_body;
+use super::runs::object_body;
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
+use crate::fields::{optional_str, required_str, required_text};
 
 /// Commands that act on one run, refused at the door when that run does not exist.
 const RUN_COMMANDS: &[&str] = &["pause", "resume", "cancel", "update_schedule"];
 
 pub async fn submit(State(state): State<AppState>, body: Bytes) -> ApiResult<Json<Value>> {
-    let body = json_body(&body)?;
-    let field = |key: &str| -> ApiResult<String> {
-        match body.get(key) {
-            Some(Value::String(s)) => Ok(s.clone()),
-            None | Some(Value::Null) => {
-                Err(ApiError::invalid("missing", &["body", key], "Field required", body.clone()))
-            }
-            Some(other) => {
-                Err(ApiError::invalid("string_type", &["body", key], "Input should be a valid string", other.clone()))
-            }
-        }
-    };
-    let command_id = field("command_id")?;
-    let run_id = field("run_id")?;
-    let kind = field("type")?;
+    let body = object_body(&body)?;
+    // An empty `command_id` would make every later empty one a duplicate, silently dropped.
+    let command_id = required_text(&body, &["body"], "command_id")?;
+    let run_id = required_str(&body, &["body"], "run_id")?;
+    let kind = required_str(&body, &["body"], "type")?;
     if !KNOWN_TYPES.contains(&kind.as_str()) {
         return Err(ApiError::bad_request(format!("type must be one of {}", KNOWN_TYPES.join("|"))));
     }
@@ -59,8 +50,8 @@ pub async fn submit(State(state): State<AppState>, body: Bytes) -> ApiResult<Jso
         run_id,
         kind,
         payload,
-        ts: body.get("ts").and_then(Value::as_str).map(str::to_owned).unwrap_or_else(|| state.env.now_iso()),
-        client_id: body.get("client_id").and_then(Value::as_str).map(str::to_owned),
+        ts: optional_str(&body, &["body"], "ts")?.unwrap_or_else(|| state.env.now_iso()),
+        client_id: optional_str(&body, &["body"], "client_id")?,
     };
     // The append is fsynced: keep it off the async workers.
     let store = state.store.clone();
@@ -74,6 +65,15 @@ pub async fn submit(State(state): State<AppState>, body: Bytes) -> ApiResult<Jso
 /// schedule update without a valid interval or for a run that is not a schedule.
 fn refuse_what_cannot_apply(kind: &str, run_id: &str, payload: &Value, run: Option<&RunState>) -> ApiResult<()> {
     let text = |key: &str| payload.get(key).and_then(Value::as_str).filter(|s| !s.is_empty());
+    if kind == "emit_event"
+        && let Value::Object(fields) = payload
+    {
+        // The event's key is made of these: one of another type must not fall back to a
+        // default (a numeric `scope` would be delivered to the session).
+        for key in ["name", "scope", "session_id", "sessionId", "workflow_id", "workflowId", "run_id", "runId"] {
+            optional_str(fields, &["body", "payload"], key)?;
+        }
+    }
     match kind {
         "emit_event" if text("name").is_none() => {
             Err(ApiError::invalid("missing", &["body", "payload", "name"], "Field required", payload.clone()))

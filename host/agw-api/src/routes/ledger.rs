@@ -2,7 +2,9 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
+
+use crate::query::Query;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 

@@ -2,7 +2,9 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
+
+use crate::query::Query;
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -13,6 +15,7 @@ use agw_domain::run::{FlowRef, NewRun, RunState, RunStatus};
 
 use super::json_body;
 use crate::error::{ApiError, ApiResult};
+use crate::fields::optional_str;
 use crate::{AppState, views};
 
 /// Which flow a start request names, resolved against the catalog.
@@ -51,8 +54,10 @@ fn split_ref(raw: &str) -> (String, Option<String>) {
 /// Resolves `bundle_id` (`id` or `id@version`) / `bundle_version` / `flow_id` (a flow id,
 /// `bundle:flow` or `bundle@version:flow`) the way the reference does.
 pub(super) fn resolve(state: &AppState, body: &Map<String, Value>) -> ApiResult<Resolved> {
-    let text = |key: &str| body.get(key).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned);
-    let (mut bundle_id, mut version, mut flow_id) = (text("bundle_id"), text("bundle_version"), text("flow_id"));
+    // A field of another type is refused, never taken as absent (`"flow_id": 5` would start
+    // the default flow).
+    let text = |key: &str| Ok::<_, ApiError>(optional_str(body, &["body"], key)?.filter(|s| !s.is_empty()));
+    let (mut bundle_id, mut version, mut flow_id) = (text("bundle_id")?, text("bundle_version")?, text("flow_id")?);
     if let Some((id, Some(ref_version))) = bundle_id.as_deref().map(split_ref) {
         if version.as_ref().is_some_and(|v| v != &ref_version) {
             return Err(ApiError::bad_request(
@@ -130,16 +135,7 @@ pub(super) fn input_data(body: &Map<String, Value>) -> ApiResult<Map<String, Val
 
 /// `session_id`: a string; absent, null or empty means "the run's own id".
 pub(super) fn session_id(body: &Map<String, Value>) -> ApiResult<Option<String>> {
-    match body.get("session_id") {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone()).filter(|s| !s.is_empty())),
-        Some(other) => Err(ApiError::invalid(
-            "string_type",
-            &["body", "session_id"],
-            "Input should be a valid string",
-            other.clone(),
-        )),
-    }
+    Ok(optional_str(body, &["body"], "session_id")?.filter(|s| !s.is_empty()))
 }
 
 pub async fn start(State(state): State<AppState>, body: Bytes) -> ApiResult<Json<Value>> {
@@ -201,8 +197,11 @@ pub struct ListQuery {
     root_only: Option<bool>,
 }
 
-/// Query parameters the reference accepts on `GET /runs` (some are not used yet).
+/// Query parameters the reference accepts on `GET /runs` (some are not used yet), and the
+/// token.
 const LIST_PARAMS: &[&str] = &[
+    // A token in the query, which authentication accepts on every route.
+    "access_token",
     "archived_only",
     "include_drafts",
     "include_ledger_len",

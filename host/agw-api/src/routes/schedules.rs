@@ -13,6 +13,7 @@ use agw_domain::schedule::{IntervalError, MAX_INTERVAL_DAYS, Schedule, check_int
 use super::runs::{input_data, object_body, resolve, session_id};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
+use crate::fields::optional_str;
 
 pub async fn schedule(State(state): State<AppState>, body: Bytes) -> ApiResult<Json<Value>> {
     let body = object_body(&body)?;
@@ -124,13 +125,7 @@ pub async fn schedule(State(state): State<AppState>, body: Bytes) -> ApiResult<J
 }
 
 fn optional_text(body: &Map<String, Value>, key: &str) -> ApiResult<Option<String>> {
-    match body.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.trim().to_owned()).filter(|s| !s.is_empty())),
-        Some(other) => {
-            Err(ApiError::invalid("string_type", &["body", key], "Input should be a valid string", other.clone()))
-        }
-    }
+    Ok(optional_str(body, &["body"], key)?.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()))
 }
 
 fn parse_time(body: &Map<String, Value>, key: &str, text: &str) -> ApiResult<DateTime<Utc>> {
