@@ -151,7 +151,7 @@ pub fn render(settings: &[Setting]) -> String {
 }
 
 /// Shown for a setting with no value (an unset path, an empty list).
-pub(crate) const NONE: &str = "(none)";
+const NONE: &str = "(none)";
 
 /// Reads settings from [`Vars`], noting each value and where it came from.
 pub(crate) struct Reader<'a> {

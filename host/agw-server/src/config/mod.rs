@@ -114,7 +114,7 @@ impl StoreSettings {
 }
 
 /// The runner: whether `serve` starts one, and how it ticks.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct RunnerSettings {
     /// `RUNNER` (default 1); 0: `serve` runs no runner.
     pub enabled: bool,
@@ -123,8 +123,8 @@ pub struct RunnerSettings {
     pub tuning: RunnerConfig,
 }
 
-impl RunnerSettings {
-    fn defaults() -> Self {
+impl Default for RunnerSettings {
+    fn default() -> Self {
         Self { enabled: true, tuning: RunnerConfig::default() }
     }
 }
@@ -194,7 +194,7 @@ impl Config {
             server: ServerSettings::default(),
             security: SecuritySettings::default(),
             store: StoreSettings::default(),
-            runner: RunnerSettings::defaults(),
+            runner: RunnerSettings::default(),
             plugins: PluginSettings::new(&data_dir),
             data_dir,
         }
