@@ -456,7 +456,7 @@ async fn the_node_limit_is_raised_by_its_variable_and_a_long_chain_runs() {
     unsafe {
         std::env::set_var("ABSTRACTGATEWAY_MAX_FLOW_NODES", "20000");
     }
-    let limits = abstractgateway::config::Config::from_env().expect("config").bundle_limits;
+    let limits = abstractgateway::config::Config::from_env().expect("config").server.bundle_limits;
     assert_eq!(limits.max_flow_nodes, 20_000);
     let temp = tempfile::tempdir().expect("tempdir");
     let flows = temp.path().join("flows");

@@ -10,11 +10,21 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 /// The configured tokens. With `enabled`, an empty list means nothing can authenticate.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct AuthConfig {
     pub tokens: Vec<String>,
     /// `false` only with `ABSTRACTGATEWAY_SECURITY=0`.
     pub enabled: bool,
+}
+
+/// Tokens print as `***`: a `{:?}` of the state must not leak them into a log.
+impl std::fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthConfig")
+            .field("tokens", &vec![format_args!("***"); self.tokens.len()])
+            .field("enabled", &self.enabled)
+            .finish()
+    }
 }
 
 impl AuthConfig {
@@ -64,6 +74,12 @@ mod tests {
         assert!(!auth.accepts("bet"));
         assert!(!auth.accepts(""));
         assert!(!AuthConfig::default().accepts(""));
+    }
+
+    #[test]
+    fn debug_hides_the_tokens() {
+        let auth = AuthConfig { tokens: vec!["alpha-s3cret".into()], enabled: true };
+        assert_eq!(format!("{auth:?}"), "AuthConfig { tokens: [***], enabled: true }");
     }
 
     #[test]

@@ -54,12 +54,10 @@ async fn gateway(temp: &tempfile::TempDir) -> anyhow::Result<abstractgateway::La
     std::fs::create_dir_all(&plugins)?;
     std::fs::copy(agw_firstparty::component_path("test-hostile"), plugins.join("test-hostile.wasm"))
         .context("copy test-hostile")?;
-    let config = Config {
-        flows_dir: Some(flows),
-        plugins_dir: plugins,
-        tokens: vec!["bench".into()],
-        ..Config::new(temp.path().join("data"))
-    };
+    let mut config = Config::new(temp.path().join("data"));
+    config.server.flows_dir = Some(flows);
+    config.plugins.dir = plugins;
+    config.security.tokens = vec!["bench".into()];
     let gateway = Gateway::open(config)?;
     launch(&gateway, tokio::net::TcpListener::bind("127.0.0.1:0").await?, true).await
 }

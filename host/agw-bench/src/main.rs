@@ -162,13 +162,11 @@ async fn bench_gateway_on(
         let entry = entry?;
         std::fs::copy(entry.path(), flows.join(entry.file_name())).context("copy sample bundle")?;
     }
-    let mut config = Config {
-        flows_dir: Some(flows),
-        tokens: vec!["bench".into()],
-        fsync,
-        tick_max_steps,
-        ..Config::new(temp.path().join("data"))
-    };
+    let mut config = Config::new(temp.path().join("data"));
+    config.server.flows_dir = Some(flows);
+    config.security.tokens = vec!["bench".into()];
+    config.store.fsync = fsync;
+    config.runner.tuning.tick_max_steps = tick_max_steps;
     set_backend(&mut config, backend)?;
     let gateway = Gateway::open(config)?;
     launch(&gateway, tokio::net::TcpListener::bind("127.0.0.1:0").await?, true).await
@@ -246,7 +244,7 @@ async fn tick_cost(fsync: bool) -> anyhow::Result<Value> {
 const BACKENDS: &[&str] = &["file", "sqlite"];
 
 fn set_backend(config: &mut Config, backend: &str) -> anyhow::Result<()> {
-    config.store_backend = backend.parse().map_err(|e| anyhow::anyhow!("store backend '{backend}': {e}"))?;
+    config.store.backend = backend.parse().map_err(|e| anyhow::anyhow!("store backend '{backend}': {e}"))?;
     Ok(())
 }
 

@@ -13,7 +13,7 @@ pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    if std::env::var("ABSTRACTGATEWAY_LOG_FORMAT").is_ok_and(|f| f == "json") {
+    if abstractgateway::config::json_logs() {
         builder.json().init();
     } else {
         builder.init();
@@ -64,6 +64,13 @@ pub fn runner() -> anyhow::Result<()> {
         let _ = shutdown.send(true);
         runner.await.context("runner task")
     })
+}
+
+/// `config`: every setting's effective value and where it came from, secrets redacted.
+pub fn config() -> anyhow::Result<()> {
+    let (_, settings) = Config::from_env_explained()?;
+    print!("{}", abstractgateway::config::render(&settings));
+    Ok(())
 }
 
 pub fn plugins_list(json: bool) -> anyhow::Result<()> {
@@ -147,7 +154,7 @@ pub fn plugins_inspect(file: &Path) -> anyhow::Result<()> {
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let label = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let signature = agw_plugins::signing::read_signature(file)?;
-    let policy = agw_plugins::policy::Policy::from_dir(&config.plugins_dir)?;
+    let policy = agw_plugins::policy::Policy::from_dir(&config.plugins.dir)?;
     let host = wiring::empty_plugin_host(&config)?;
     let report = host.load_with(vec![PluginSource::file(label, bytes).with_signature(signature)], &policy);
     match (host.plugins().into_iter().next(), report.problems.into_iter().next()) {
@@ -172,7 +179,7 @@ pub fn plugins_export(name: &str, out: &Path) -> anyhow::Result<()> {
 
 pub fn pack(source: &Path, out: &Path) -> anyhow::Result<()> {
     // Held to the limits the gateway in this environment will load it with.
-    let limits = Config::from_env()?.bundle_limits;
+    let limits = Config::from_env()?.server.bundle_limits;
     let (bundle, bytes) = abstractgateway::pack_dir(source, &limits)?;
     std::fs::create_dir_all(out)?;
     let target = out.join(format!("{}.flow", bundle.bundle_ref()));

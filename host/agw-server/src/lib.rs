@@ -11,7 +11,7 @@ use std::sync::Arc;
 use agw_api::{ApiConfig, AppState, AuthConfig};
 use agw_domain::{Env, SystemEnv};
 use agw_plugins::PluginHost;
-use agw_runner::{RunHomes, Runner, RunnerConfig, RunnerHandle, RunnerLock};
+use agw_runner::{RunHomes, Runner, RunnerHandle, RunnerLock};
 use agw_store::{ArtifactStore, BundleSources, RunStore, SharedCatalog};
 use anyhow::Context;
 use tokio::sync::watch;
@@ -44,7 +44,7 @@ impl Gateway {
         let plugin_watcher = wiring::watch_plugins(&config, &plugins);
         let bundle_sources = Arc::new(wiring::bundle_sources(&config));
         let catalog = wiring::catalog(&bundle_sources)?;
-        let artifacts = Arc::new(ArtifactStore::open_with_sync(config.data_dir.join("artifacts"), config.fsync)?);
+        let artifacts = Arc::new(ArtifactStore::open_with_sync(config.data_dir.join("artifacts"), config.store.fsync)?);
         let workflows = Arc::new(GatewayWorkflows::new(catalog.clone(), plugins.clone()));
         Ok(Self {
             config,
@@ -71,18 +71,11 @@ impl Gateway {
             }
             Err(e) => return Err(e.into()),
         };
-        let config = RunnerConfig {
-            poll: self.config.poll,
-            tick_workers: self.config.tick_workers,
-            tick_max_steps: self.config.tick_max_steps,
-            tick_slice: self.config.tick_slice,
-            command_batch: self.config.command_batch,
-        };
         let runner = Runner::new(
             self.store.clone(),
             self.workflows.clone(),
             self.env.clone(),
-            config,
+            self.config.runner.tuning,
             self.handle.clone(),
             lock,
             RunHomes { workspaces: self.config.data_dir.join("workspaces"), artifacts: self.artifacts.clone() },
@@ -92,11 +85,11 @@ impl Gateway {
 
     fn app_state(&self, shutdown: watch::Receiver<bool>) -> AppState {
         let config = ApiConfig {
-            poll: self.config.poll,
-            max_sse: self.config.max_sse,
-            max_bundle_bytes: self.config.max_bundle_bytes,
+            poll: self.config.runner.tuning.poll,
+            max_sse: self.config.server.max_sse,
+            max_bundle_bytes: self.config.server.max_bundle_bytes,
             max_upload_body_bytes: self.config.upload_body_cap(),
-            security: self.config.policy.clone(),
+            security: self.config.security.policy.clone(),
             ..ApiConfig::default()
         };
         AppState {
@@ -108,7 +101,10 @@ impl Gateway {
             plugins: Arc::new(Plugins(self.plugins.clone())),
             runner: self.handle.clone(),
             env: self.env.clone(),
-            auth: Arc::new(AuthConfig { tokens: self.config.tokens.clone(), enabled: self.config.security }),
+            auth: Arc::new(AuthConfig {
+                tokens: self.config.security.tokens.iter().map(|token| token.expose().clone()).collect(),
+                enabled: self.config.security.enabled,
+            }),
             data_dir: self.config.data_dir.clone(),
             sse_permits: Arc::new(tokio::sync::Semaphore::new(config.max_sse)),
             config,
@@ -145,7 +141,7 @@ pub async fn launch(
 ) -> anyhow::Result<Launched> {
     let (shutdown, shutdown_rx) = watch::channel(false);
     let runner =
-        if with_runner && gateway.config.runner_enabled { gateway.spawn_runner(shutdown_rx.clone())? } else { None };
+        if with_runner && gateway.config.runner.enabled { gateway.spawn_runner(shutdown_rx.clone())? } else { None };
     let addr = listener.local_addr()?;
     let server = tokio::spawn(agw_api::serve(listener, gateway.app_state(shutdown_rx)));
     Ok(Launched { addr, shutdown, server, runner })

@@ -31,6 +31,9 @@ enum Command {
     },
     /// Run only the runner: apply commands and tick runs, no HTTP.
     Runner,
+    /// Print the effective configuration, one `ABSTRACTGATEWAY_*` setting a line, with where
+    /// each value came from (`default` or `environment`); secrets are shown as `***`.
+    Config,
     /// List, inspect, sign and verify plugins.
     Plugins {
         #[command(subcommand)]
@@ -51,7 +54,7 @@ enum Command {
         from: Backend,
         #[arg(long, value_enum, default_value = "sqlite")]
         to: Backend,
-        #[arg(long, env = "ABSTRACTGATEWAY_DATA_DIR", default_value = "./runtime")]
+        #[arg(long, env = "ABSTRACTGATEWAY_DATA_DIR", default_value = abstractgateway::config::DEFAULT_DATA_DIR)]
         data_dir: PathBuf,
         /// Default `<data-dir>/gateway.sqlite3`; must be inside the data dir.
         #[arg(long, env = "ABSTRACTGATEWAY_DB_PATH")]
@@ -114,6 +117,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Serve { host, port, no_runner } => commands::serve(&host, port, no_runner),
         Command::Runner => commands::runner(),
+        Command::Config => commands::config(),
         Command::Plugins { command: PluginsCommand::List { json } } => commands::plugins_list(json),
         Command::Plugins { command: PluginsCommand::Inspect { file } } => commands::plugins_inspect(&file),
         Command::Plugins { command: PluginsCommand::Export { name, out } } => commands::plugins_export(&name, &out),

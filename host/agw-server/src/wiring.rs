@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use agw_api::{PluginDirectory, PluginProblem};
 use agw_domain::run::FlowRef;
 use agw_domain::{CompiledFlow, NodeExecutor};
-use agw_plugins::{DirWatcher, HostConfig, PluginHost, PluginSource};
+use agw_plugins::{DirWatcher, PluginHost, PluginSource};
 use agw_runner::Workflows;
 use agw_store::{BundleSources, FileStore, RunStore, SharedCatalog, SqliteStore};
 use anyhow::Context;
@@ -22,36 +22,26 @@ pub fn first_party_plugins() -> Vec<PluginSource> {
 
 /// The plugin host as configured, without anything loaded.
 pub fn empty_plugin_host(config: &Config) -> anyhow::Result<PluginHost> {
-    PluginHost::new(HostConfig {
-        cache_dir: Some(config.plugin_cache_dir.clone()),
-        memory_limit_bytes: config.plugin_memory_mib * 1024 * 1024,
-        call_deadline: config.plugin_deadline,
-        fuel: config.plugin_fuel,
-        http_timeout: config.plugin_http_timeout,
-        http_max_response_bytes: config.plugin_http_max_response_bytes,
-        trusted_keys: config.plugin_trusted_keys.clone(),
-        require_signature: config.plugin_require_signature,
-    })
-    .context("cannot start the plugin host")
+    PluginHost::new(config.plugins.host.clone()).context("cannot start the plugin host")
 }
 
 /// Starts the plugin host and loads the first-party plugins plus the plugins directory under
 /// its policy. A bad plugin is logged and listed, never fatal; an invalid policy file is.
 pub fn plugin_host(config: &Config) -> anyhow::Result<PluginHost> {
     let host = empty_plugin_host(config)?;
-    host.load_dir(&config.plugins_dir, &first_party_plugins()).context("refusing to start")?.log("plugins loaded");
+    host.load_dir(&config.plugins.dir, &first_party_plugins()).context("refusing to start")?.log("plugins loaded");
     Ok(host)
 }
 
 /// Reloads the plugins directory whenever it changes (when enabled and the directory exists).
 pub fn watch_plugins(config: &Config, host: &PluginHost) -> Option<DirWatcher> {
-    if !config.plugin_watch || !config.plugins_dir.is_dir() {
+    if !config.plugins.watch || !config.plugins.dir.is_dir() {
         return None;
     }
-    match host.watch(&config.plugins_dir, first_party_plugins()) {
+    match host.watch(&config.plugins.dir, first_party_plugins()) {
         Ok(watcher) => Some(watcher),
         Err(error) => {
-            tracing::warn!(dir = %config.plugins_dir.display(), %error, "cannot watch the plugins directory; no hot reload");
+            tracing::warn!(dir = %config.plugins.dir.display(), %error, "cannot watch the plugins directory; no hot reload");
             None
         }
     }
@@ -62,22 +52,22 @@ pub fn watch_plugins(config: &Config, host: &PluginHost) -> Option<DirWatcher> {
 pub fn bundle_sources(config: &Config) -> BundleSources {
     BundleSources {
         uploads_dir: config.data_dir.join("bundles"),
-        roots: config.flows_dir.iter().cloned().collect(),
-        embedded: if config.flows_dir.is_some() { &[] } else { SAMPLES },
-        limits: config.bundle_limits,
-        sync: config.fsync,
+        roots: config.server.flows_dir.iter().cloned().collect(),
+        embedded: if config.server.flows_dir.is_some() { &[] } else { SAMPLES },
+        limits: config.server.bundle_limits,
+        sync: config.store.fsync,
     }
 }
 
 /// Opens the run store the configuration names. The SQLite database must lie inside the
 /// data dir: a path that points elsewhere would wire another environment's state in.
 pub fn run_store(config: &Config) -> anyhow::Result<Arc<dyn RunStore>> {
-    Ok(match config.store_backend {
-        StoreBackend::File => Arc::new(FileStore::open_with_sync(&config.data_dir, config.fsync)?),
+    Ok(match config.store.backend {
+        StoreBackend::File => Arc::new(FileStore::open_with_sync(&config.data_dir, config.store.fsync)?),
         StoreBackend::Sqlite => {
             let db = agw_store::db_path_inside(&config.data_dir, &config.db_path()).context("refusing to start")?;
             tracing::info!(db = %db.display(), "store backend: sqlite");
-            Arc::new(SqliteStore::open_with_sync(db, config.fsync)?)
+            Arc::new(SqliteStore::open_with_sync(db, config.store.fsync)?)
         }
     })
 }

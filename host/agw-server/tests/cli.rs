@@ -1,4 +1,5 @@
-//! The `abstractgateway` binary itself: refusal without a token, and the plugin commands.
+//! The `abstractgateway` binary itself: refusal without a token, `config`, and the plugin
+//! commands.
 
 use std::process::Command;
 
@@ -23,6 +24,48 @@ fn serve_without_a_token_refuses_with_one_line() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("no auth token configured") && stderr.contains("ABSTRACTGATEWAY_AUTH_TOKEN"), "{stderr}");
+}
+
+#[test]
+fn config_prints_each_setting_with_its_origin_hides_tokens_and_warns_about_typos() {
+    let temp = tempfile::tempdir().unwrap();
+    let output = gateway(temp.path())
+        .env("ABSTRACTGATEWAY_AUTH_TOKEN", "cli-s3cret-token")
+        .env("ABSTRACTGATEWAY_TICK_WORKERS", "3")
+        .env("ABSTRACTGATEWAY_TICK_WORKRS", "5")
+        .env("RUST_LOG", "warn")
+        .arg("config")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), abstractgateway::config::SETTINGS.len(), "{stdout}");
+    for expected in [
+        format!("ABSTRACTGATEWAY_DATA_DIR = {} (environment)", temp.path().display()),
+        "ABSTRACTGATEWAY_AUTH_TOKEN = *** (environment)".to_owned(),
+        "ABSTRACTGATEWAY_AUTH_TOKENS = (none) (default)".to_owned(),
+        "ABSTRACTGATEWAY_TICK_WORKERS = 3 (environment)".to_owned(),
+        "ABSTRACTGATEWAY_TICK_MAX_STEPS = 100 (default)".to_owned(),
+        "ABSTRACTGATEWAY_SECURITY = 1 (default)".to_owned(),
+    ] {
+        assert!(lines.contains(&expected.as_str()), "no line {expected:?} in\n{stdout}");
+    }
+    assert!(!stdout.contains("s3cret") && !stderr.contains("s3cret"), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("ABSTRACTGATEWAY_TICK_WORKRS: unknown; did you mean ABSTRACTGATEWAY_TICK_WORKERS?"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn config_refuses_a_bad_value_naming_the_variable() {
+    let temp = tempfile::tempdir().unwrap();
+    let output = gateway(temp.path()).env("ABSTRACTGATEWAY_MAX_SSE", "0").arg("config").output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("ABSTRACTGATEWAY_MAX_SSE must be at least 1"), "{stderr}");
 }
 
 #[test]

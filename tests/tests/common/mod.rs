@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use abstractgateway::config::{Config, StoreBackend};
+use abstractgateway::config::{Config, Secret, StoreBackend};
 use abstractgateway::{Gateway, Launched, launch};
 use agw_api::SecurityPolicy;
 use agw_domain::bundle::BundleLimits;
@@ -65,17 +65,17 @@ impl Options {
         Self {
             flows_dir,
             plugins_dir: None,
-            tick_max_steps: 100,
-            plugin_deadline: Duration::from_secs(2),
+            tick_max_steps: defaults.runner.tuning.tick_max_steps,
+            plugin_deadline: defaults.plugins.host.call_deadline,
             poll: Duration::from_millis(50),
-            max_sse: defaults.max_sse,
-            max_bundle_bytes: defaults.max_bundle_bytes,
-            bundle_limits: defaults.bundle_limits,
-            fsync: defaults.fsync,
-            backend: defaults.store_backend,
+            max_sse: defaults.server.max_sse,
+            max_bundle_bytes: defaults.server.max_bundle_bytes,
+            bundle_limits: defaults.server.bundle_limits,
+            fsync: defaults.store.fsync,
+            backend: defaults.store.backend,
             tokens: vec![TOKEN.to_owned()],
-            security: defaults.security,
-            policy: defaults.policy,
+            security: defaults.security.enabled,
+            policy: defaults.security.policy,
         }
     }
 }
@@ -90,23 +90,23 @@ pub struct TestGateway {
 
 impl TestGateway {
     pub async fn start(data_dir: &Path, options: Options) -> Self {
-        let config = Config {
-            flows_dir: Some(options.flows_dir),
-            plugins_dir: options.plugins_dir.unwrap_or_else(|| data_dir.join("plugins")),
-            plugin_cache_dir: plugin_cache(),
-            tokens: options.tokens,
-            security: options.security,
-            policy: options.policy,
-            poll: options.poll,
-            tick_max_steps: options.tick_max_steps,
-            plugin_deadline: options.plugin_deadline,
-            max_sse: options.max_sse,
-            max_bundle_bytes: options.max_bundle_bytes,
-            bundle_limits: options.bundle_limits,
-            fsync: options.fsync,
-            store_backend: options.backend,
-            ..Config::new(data_dir.to_owned())
-        };
+        let mut config = Config::new(data_dir.to_owned());
+        config.server.flows_dir = Some(options.flows_dir);
+        config.server.max_sse = options.max_sse;
+        config.server.max_bundle_bytes = options.max_bundle_bytes;
+        config.server.bundle_limits = options.bundle_limits;
+        config.security.tokens = options.tokens.into_iter().map(Secret::new).collect();
+        config.security.enabled = options.security;
+        config.security.policy = options.policy;
+        config.store.fsync = options.fsync;
+        config.store.backend = options.backend;
+        config.runner.tuning.poll = options.poll;
+        config.runner.tuning.tick_max_steps = options.tick_max_steps;
+        if let Some(dir) = options.plugins_dir {
+            config.plugins.dir = dir;
+        }
+        config.plugins.host.cache_dir = Some(plugin_cache());
+        config.plugins.host.call_deadline = options.plugin_deadline;
         Self::open(config).await
     }
 
