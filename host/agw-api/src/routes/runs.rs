@@ -197,11 +197,10 @@ pub struct ListQuery {
     root_only: Option<bool>,
 }
 
-/// Query parameters the reference accepts on `GET /runs` (some are not used yet), and the
-/// token.
+/// Query parameters the reference accepts on `GET /runs` (some are not used yet), as its
+/// refusal of an unknown one lists them; `access_token`, which authentication reads on every
+/// route, is accepted too.
 const LIST_PARAMS: &[&str] = &[
-    // A token in the query, which authentication accepts on every route.
-    "access_token",
     "archived_only",
     "include_drafts",
     "include_ledger_len",
@@ -223,7 +222,8 @@ pub async fn list(
     Query(raw): Query<std::collections::BTreeMap<String, String>>,
     Query(query): Query<ListQuery>,
 ) -> ApiResult<Json<Value>> {
-    let unknown: Vec<&str> = raw.keys().map(String::as_str).filter(|k| !LIST_PARAMS.contains(k)).collect();
+    let unknown: Vec<&str> =
+        raw.keys().map(String::as_str).filter(|k| *k != "access_token" && !LIST_PARAMS.contains(k)).collect();
     if !unknown.is_empty() {
         return Err(ApiError::bad_request(format!(
             "Unknown query parameter(s): {} — known: {}",
