@@ -1,7 +1,7 @@
 //! Hostile and broken bundles in the flows directory: each is skipped with a reason that
 //! names the problem, and every good bundle still loads and runs.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 

@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use agw_plugins::{HostConfig, PluginSource};
 use common::{assert_add_works, call, config, host, problem, std_nodes};

@@ -2,7 +2,7 @@
 //! rule, with status, body and headers as the reference's transcripts show them
 //! (file/50–63, file2/32).
 
-mod common;
+use crate::common;
 
 use std::io::Read;
 use std::path::Path;

@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 
 use agw_plugins::signing::{self, SignatureStatus, TrustedKeys};
 use agw_plugins::{HostConfig, PluginSource};

@@ -1,7 +1,7 @@
 //! Durable commands against live runs: pause, resume and cancel take effect, including a
 //! pause that arrives while the runner is in the middle of a tick.
 
-mod common;
+use crate::common;
 
 use common::TestGateway;
 use serde_json::json;

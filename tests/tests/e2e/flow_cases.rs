@@ -6,7 +6,7 @@
 //! The restart variant stops the gateway at every step that waits for a state and starts a
 //! new one on the same data dir before going on, so every wait must survive a restart.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -6,7 +6,7 @@
 //! `CRASH_CYCLES` (default 20) and `CRASH_SEED` (default: from the clock, printed) let a
 //! failure be replayed.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};

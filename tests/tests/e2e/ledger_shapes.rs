@@ -2,7 +2,7 @@
 //! (transcripts file/29 and file/35, copied to `tests/data/reference-ledgers/`). Ids,
 //! times and hashes differ between any two runs, so both sides are normalized first.
 
-mod common;
+use crate::common;
 
 use common::{TestGateway, repo};
 use serde_json::{Value, json};

@@ -2,7 +2,7 @@
 //! gateway with the first-party plugins, a test plugin under an operator policy, and a file
 //! that is not a component.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

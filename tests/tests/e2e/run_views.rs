@@ -1,7 +1,7 @@
 //! What a client replays or restarts a run from: `input_data`, `history_bundle` and the
 //! run's artifacts, checked against the reference's transcripts (file/18, 19, 20).
 
-mod common;
+use crate::common;
 
 use agw_domain::run::{FlowRef, NewRun, RunState};
 use agw_runner::Workflows;

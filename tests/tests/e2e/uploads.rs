@@ -2,7 +2,7 @@
 //! `DELETE /bundles/{id}` (transcripts file/56, file2/28–31), and picking one of several
 //! versions when starting a run.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::io::{Cursor, Read, Write};

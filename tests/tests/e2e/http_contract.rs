@@ -1,7 +1,7 @@
 //! The HTTP contract, checked against the shapes recorded from the Python gateway
 //! (transcripts file/02, 04, 05–23, 50–51, 57, 64–65 in the shared reference).
 
-mod common;
+use crate::common;
 
 use common::{TOKEN, TestGateway};
 use futures_util::StreamExt;

@@ -2,7 +2,7 @@
 //! SQLite serves the same runs and ledgers (and its waiting runs still wake), and the same
 //! requests get the same answers from a gateway on either backend.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! workspace (granted by the policy beside it), and each of its steps is journaled with the
 //! plugin's name, version and sha256.
 
-mod common;
+use crate::common;
 
 use common::{Options, TestGateway, standard_flows};
 use serde_json::json;

@@ -1,7 +1,7 @@
 //! Misbehaving plugins dropped into the plugins directory fail their own step with a clear
 //! error; the run records it and the gateway keeps serving everything else.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

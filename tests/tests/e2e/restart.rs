@@ -1,7 +1,7 @@
 //! Stopping the gateway mid-run and starting it again on the same data dir: the run state
 //! and the ledger are intact and the run finishes as if nothing happened.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! project, so they are never committed: set `AGW_UPSTREAM_BUNDLES` to their folder
 //! (`.ci/run` does). Without it this test says so and does nothing.
 
-mod common;
+use crate::common;
 
 use common::{Options, TestGateway};
 use reqwest::StatusCode;

@@ -1,7 +1,7 @@
 //! Scheduled runs: `POST /runs/schedule`, their view, and that a schedule survives a restart
 //! without firing twice or skipping a launch.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! `ABSTRACTGATEWAY_MAX_SSE`: ledger streams past the cap are refused with 429 before they
 //! open, and a stream gives its slot back when the client leaves or the run ends.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -1,6 +1,6 @@
 //! Subflows beyond the recorded cases: a child whose flow cannot run.
 
-mod common;
+use crate::common;
 
 use common::{Options, TestGateway, standard_flows};
 use serde_json::json;

@@ -2,7 +2,7 @@
 //! are applied by the runner, SSE in the API sees what the runner appends, and the runner
 //! lock keeps a second runner out until the first is gone, even killed.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
