@@ -63,19 +63,7 @@ fn sleep_chain(steps: usize, ms: u64) -> serde_json::Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_plugins_fail_their_step_and_the_gateway_keeps_serving() {
     let temp = tempfile::tempdir().expect("tempdir");
-    let flows = temp.path().join("flows");
-    standard_flows(&flows);
-    hostile_bundle(&flows);
-    let plugins = temp.path().join("plugins");
-    std::fs::create_dir_all(&plugins).expect("plugins dir");
-    std::fs::copy(agw_firstparty::component_path("test-hostile"), plugins.join("test-hostile.wasm"))
-        .expect("copy plugin");
-    std::fs::write(plugins.join("junk.wasm"), b"not a component").expect("junk");
-
-    let mut options = Options::new(flows);
-    options.plugins_dir = Some(plugins);
-    options.plugin_deadline = Duration::from_millis(300);
-    let gw = TestGateway::start(&temp.path().join("data"), options).await;
+    let gw = hostile_gateway(&temp, Duration::from_millis(300), &[("junk.wasm", b"not a component")]).await;
 
     let (_, health) = gw.get("/api/health").await;
     assert_eq!(health["plugins"]["loaded"], 2, "std-nodes and test-hostile: {health}");
@@ -107,7 +95,9 @@ async fn hostile_plugins_fail_their_step_and_the_gateway_keeps_serving() {
     gw.stop().await;
 }
 
-async fn hostile_gateway(temp: &tempfile::TempDir, deadline: Duration) -> TestGateway {
+/// A gateway serving the standard flows and the hostile bundle, with test-hostile (and the
+/// `extra` files) in its plugins dir and `deadline` for plugin calls.
+async fn hostile_gateway(temp: &tempfile::TempDir, deadline: Duration, extra: &[(&str, &[u8])]) -> TestGateway {
     let flows = temp.path().join("flows");
     standard_flows(&flows);
     hostile_bundle(&flows);
@@ -115,6 +105,9 @@ async fn hostile_gateway(temp: &tempfile::TempDir, deadline: Duration) -> TestGa
     std::fs::create_dir_all(&plugins).expect("plugins dir");
     std::fs::copy(agw_firstparty::component_path("test-hostile"), plugins.join("test-hostile.wasm"))
         .expect("copy plugin");
+    for (name, bytes) in extra {
+        std::fs::write(plugins.join(name), bytes).expect("extra plugin file");
+    }
     let mut options = Options::new(flows);
     options.plugins_dir = Some(plugins);
     options.plugin_deadline = deadline;
@@ -124,7 +117,7 @@ async fn hostile_gateway(temp: &tempfile::TempDir, deadline: Duration) -> TestGa
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plugin_blocked_in_a_wasi_sleep_fails_at_its_deadline() {
     let temp = tempfile::tempdir().expect("tempdir");
-    let gw = hostile_gateway(&temp, Duration::from_millis(300)).await;
+    let gw = hostile_gateway(&temp, Duration::from_millis(300), &[]).await;
     // The step sleeps 30 s; the run fails at the 300 ms deadline instead of holding a worker.
     let run_id = gw.start_run(json!({"bundle_id": "hostile", "flow_id": "sleep"})).await;
     let view = gw.wait_terminal(&run_id).await;
@@ -140,7 +133,7 @@ async fn a_plugin_blocked_in_a_wasi_sleep_fails_at_its_deadline() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quick_runs_finish_while_slow_plugin_loops_hold_workers() {
     let temp = tempfile::tempdir().expect("tempdir");
-    let gw = hostile_gateway(&temp, Duration::from_secs(2)).await;
+    let gw = hostile_gateway(&temp, Duration::from_secs(2), &[]).await;
     // As many slow runs as tick workers (4), each 20 blocking steps of 250 ms.
     let mut slow = Vec::new();
     for _ in 0..4 {
