@@ -42,7 +42,7 @@ impl GuestClock {
     }
 
     /// Resolves once the deadline has passed (HTTP waits push it back as they happen).
-    pub(crate) async fn expired(&self) {
+    async fn expired(&self) {
         loop {
             let left = self.left();
             if left.is_zero() {
@@ -67,7 +67,7 @@ pub(crate) fn bounded<T>(clock: &GuestClock, call: impl Future<Output = wasmtime
 /// Polls `future` to completion on the calling thread, inside the plugin runtime's context
 /// (its timers and sockets serve WASI and `wasi:http`). Works from any thread, inside a tokio
 /// runtime or not; the thread is blocked meanwhile, as a synchronous call would block it.
-pub(crate) fn block_on<F: Future>(future: F) -> wasmtime::Result<F::Output> {
+fn block_on<F: Future>(future: F) -> wasmtime::Result<F::Output> {
     let runtime = io_runtime()?;
     let _context = runtime.enter();
     let waker = Waker::from(Arc::new(Unpark(std::thread::current())));

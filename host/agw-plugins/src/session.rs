@@ -15,7 +15,7 @@ use crate::bindings::{
     InstantiateError, NodeContext, NodeError, NodeExecutor as Bindings, NodeExecutorPre, PluginState,
     instantiate_checked,
 };
-use crate::call::{BlockedPastDeadline, block_on, bounded};
+use crate::call::{BlockedPastDeadline, bounded};
 use crate::engine::deadline_ticks;
 use crate::policy::Grant;
 use crate::registry::Registry;
@@ -175,14 +175,8 @@ impl Live {
     ) -> Result<Self, InstantiateError> {
         let mut store = fresh_store(shared, plugin, grant, workspace).map_err(InstantiateError::Failed)?;
         let clock = store.data().clock();
-        let bindings = block_on(async {
-            tokio::select! {
-                biased;
-                instance = instantiate_checked(pre, &mut store) => instance,
-                () = clock.expired() => Err(InstantiateError::Failed(wasmtime::Error::new(BlockedPastDeadline))),
-            }
-        })
-        .map_err(InstantiateError::Failed)??;
+        let bindings = bounded(&clock, async { Ok(instantiate_checked(pre, &mut store).await) })
+            .map_err(InstantiateError::Failed)??;
         Ok(Self { store, bindings })
     }
 
