@@ -1,5 +1,7 @@
 //! Run state files: atomic replacement, and a listing cache keyed by file metadata so the
-//! runner's frequent scans only parse what changed (also when another process wrote it).
+//! runner's frequent scans and `GET /runs` queries only parse what changed (also when another
+//! process wrote it). A query filters the cached runs in place and clones only its page; it
+//! still lists the directory and stats every run file to notice other processes' writes.
 
 use std::collections::HashMap;
 use std::io::Write;
