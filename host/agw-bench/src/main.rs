@@ -24,7 +24,11 @@
 //! - `replay_store`: reading a 1,000-record ledger through `RunStore::read_ledger`;
 //! - `replay_http`: `GET /runs/{id}/ledger?after=0&limit=1000` of a 1,000-record `loop-emit`
 //!   run (the reference's file2/26 run), over loopback HTTP. `host/agw-bench/reference_replay.py`
-//!   times the same request against a running Python gateway.
+//!   times the same request against a running Python gateway;
+//! - `runs_query`: 10,000 finished runs in the store (one in five a child run, three
+//!   statuses), then `RunStore::query_runs` for the newest 50 and for the newest 50 of one
+//!   status, next to the path `GET /runs` took before it (`list_runs`, filter, page), and
+//!   `GET /runs?limit=50` over loopback HTTP. `first` is the first call on a fresh handle.
 //!
 //! The `durable` suite:
 //!
@@ -314,6 +318,108 @@ async fn replay_http(backend: &str) -> anyhow::Result<Value> {
     Ok(stats(samples))
 }
 
+/// Runs in the `runs_query` store.
+const QUERY_RUNS: usize = 10_000;
+
+/// Fills `store` with [`QUERY_RUNS`] finished runs: every fifth a child of the run before it,
+/// statuses completed, failed and cancelled in turn.
+fn fill_runs(store: &dyn RunStore) -> anyhow::Result<()> {
+    use agw_domain::run::RunStatus;
+    let statuses = [RunStatus::Completed, RunStatus::Failed, RunStatus::Cancelled];
+    for i in 0..QUERY_RUNS {
+        let at = second_after_start(i);
+        let mut run = agw_store::conformance::sample_run(&format!("run-{i:05}"), &at);
+        run.status = statuses[i % statuses.len()];
+        if i % 5 == 4 {
+            run.parent_run_id = Some(format!("run-{:05}", i - 1));
+        }
+        store.create_run(&run)?;
+    }
+    Ok(())
+}
+
+/// The `i`th second after 2026-11-21T00:00:00, as run timestamps are written.
+fn second_after_start(i: usize) -> String {
+    let (h, m, s) = (i / 3600, i / 60 % 60, i % 60);
+    format!("2026-11-21T{h:02}:{m:02}:{s:02}.000000+00:00")
+}
+
+/// Times `f` 5 times to warm up then `n` times; returns the first call and the rest's stats.
+fn time_calls(n: usize, mut f: impl FnMut() -> anyhow::Result<()>) -> anyhow::Result<Value> {
+    let started = Instant::now();
+    f()?;
+    let first = started.elapsed();
+    let mut samples = Vec::new();
+    for i in 0..n + 5 {
+        let started = Instant::now();
+        f()?;
+        if i >= 5 {
+            samples.push(started.elapsed());
+        }
+    }
+    Ok(json!({"first_ms": first.as_secs_f64() * 1000.0, "warm": stats(samples)}))
+}
+
+async fn runs_query(backend: &str) -> anyhow::Result<Value> {
+    use agw_domain::run::RunStatus;
+    use agw_store::RunQuery;
+    let temp = tempfile::tempdir()?;
+    let data = temp.path().join("data");
+    let filled = Instant::now();
+    fill_runs(open_store(backend, &data, false)?.as_ref())?;
+    let fill_s = filled.elapsed().as_secs_f64();
+    let newest = RunQuery { limit: 50, ..RunQuery::default() };
+    let failed = RunQuery { status: Some(RunStatus::Failed), ..newest.clone() };
+    let mut report = Map::new();
+    report.insert("runs".into(), json!(QUERY_RUNS));
+    report.insert("fill_s".into(), json!(fill_s));
+    for (name, query) in [("newest_50", &newest), ("failed_50", &failed)] {
+        // A fresh handle each: `first` includes what the backend does on its first look.
+        let store = open_store(backend, &data, false)?;
+        let query_runs = time_calls(50, || {
+            let page = store.query_runs(query)?;
+            anyhow::ensure!(page.runs.len() == 50 && page.has_more, "a full page");
+            Ok(())
+        })?;
+        let store = open_store(backend, &data, false)?;
+        let list_then_filter = time_calls(10, || {
+            let (runs, has_more) = query.page(store.list_runs()?.into_iter().filter(|r| query.matches(r)));
+            anyhow::ensure!(runs.len() == 50 && has_more, "a full page");
+            Ok(())
+        })?;
+        report.insert(name.into(), json!({"query_runs": query_runs, "list_runs_then_filter": list_then_filter}));
+    }
+    let launched = {
+        // The gateway opens the data dir the store was filled in.
+        let flows = temp.path().join("flows");
+        std::fs::create_dir_all(&flows)?;
+        let mut config = Config::new(data.clone());
+        config.server.flows_dir = Some(flows);
+        config.security.tokens = vec!["bench".into()];
+        config.store.fsync = false;
+        set_backend(&mut config, backend)?;
+        launch(&Gateway::open(config)?, tokio::net::TcpListener::bind("127.0.0.1:0").await?, true).await?
+    };
+    let client = reqwest::Client::new();
+    let url = format!("http://{}/api/gateway/runs?limit=50", launched.addr);
+    let mut samples = Vec::new();
+    let mut first = None;
+    for i in 0..60 {
+        let started = Instant::now();
+        let page: Value = client.get(&url).bearer_auth("bench").send().await?.json().await?;
+        let elapsed = started.elapsed();
+        anyhow::ensure!(page["count"] == 50 && page["has_more"] == true, "a full page: {}", page["count"]);
+        first.get_or_insert(elapsed);
+        if i >= 10 {
+            samples.push(elapsed);
+        }
+    }
+    launched.stop().await?;
+    let first_ms = first.map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+    report.insert("http_get_runs_limit_50".into(), json!({"first_ms": first_ms, "warm": stats(samples)}));
+    Ok(Value::Object(report))
+}
+
 async fn store_suite() -> anyhow::Result<Value> {
     let mut report = Map::new();
     for backend in BACKENDS {
@@ -324,6 +430,7 @@ async fn store_suite() -> anyhow::Result<Value> {
                 "append_no_fsync": append_throughput(backend, false)?,
                 "replay_store_1000": replay_store(backend)?,
                 "replay_http_1000": replay_http(backend).await?,
+                "runs_query": runs_query(backend).await?,
             }),
         );
     }

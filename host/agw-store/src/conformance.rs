@@ -8,7 +8,7 @@ use agw_domain::record::{RecordCtx, StepRecord};
 use agw_domain::run::{FlowRef, NewRun, RunState, RunStatus, Wait};
 use serde_json::json;
 
-use crate::{RunStore, StoreError, reconcile_outbox};
+use crate::{RunQuery, RunStore, StoreError, reconcile_outbox};
 
 /// Opens a handle on one location; each call is a new handle on the same data.
 pub type Opener = Box<dyn Fn() -> Box<dyn RunStore>>;
@@ -20,6 +20,7 @@ pub fn run_all(make: Factory<'_>) {
     runs_round_trip(make);
     create_refuses_existing_run(make);
     list_is_newest_first(make);
+    query_filters_and_pages(make);
     ledger_appends_and_pages(make);
     commands_are_idempotent_and_ordered(make);
     cursor_persists(make);
@@ -99,6 +100,76 @@ fn list_is_newest_first(make: Factory<'_>) {
     }
     let ids: Vec<_> = store.list_runs().expect("list").into_iter().map(|r| r.run_id).collect();
     assert_eq!(ids, ["b", "c", "a"]);
+}
+
+fn query_filters_and_pages(make: Factory<'_>) {
+    let open = make();
+    let (store, reader) = (open(), open());
+    // Ten runs: a root every even second, the odd ones its children; every third completed;
+    // two workflows and two sessions. "x" and "y" share a second: run ids break the tie.
+    let mut runs = Vec::new();
+    for i in 0..10u32 {
+        let mut run = sample_run(&format!("r{i}"), &at(i + 1));
+        if i % 2 == 1 {
+            run.parent_run_id = Some(format!("r{}", i - 1));
+        }
+        if i % 3 == 0 {
+            run.status = RunStatus::Completed;
+        }
+        if i >= 5 {
+            run.workflow_id = "other:f".into();
+        }
+        run.session_id = if i < 4 { "s1".into() } else { "s2".into() };
+        runs.push(run);
+    }
+    runs.push(sample_run("x", &at(30)));
+    runs.push(sample_run("y", &at(30)));
+    for run in &runs {
+        store.create_run(run).expect("create");
+    }
+    let ids = |query: RunQuery| -> (Vec<String>, bool) {
+        let page = store.query_runs(&query).expect("query");
+        (page.runs.into_iter().map(|r| r.run_id).collect(), page.has_more)
+    };
+    let all = RunQuery { limit: 100, ..RunQuery::default() };
+    let newest: Vec<String> = store.list_runs().expect("list").into_iter().map(|r| r.run_id).collect();
+    assert_eq!(ids(all.clone()), (newest.clone(), false), "no filter: the list, in its order");
+    assert_eq!(newest[..3], ["y", "x", "r9"]);
+    assert_eq!(ids(RunQuery { limit: 3, ..all.clone() }), (newest[..3].to_vec(), true));
+    assert_eq!(ids(RunQuery { limit: 3, offset: 9, ..all.clone() }), (newest[9..].to_vec(), false), "exact end");
+    assert_eq!(ids(RunQuery { limit: 2, offset: 9, ..all.clone() }), (newest[9..11].to_vec(), true));
+    assert_eq!(ids(RunQuery { offset: 12, ..all.clone() }), (vec![], false), "past the end");
+    assert_eq!(ids(RunQuery { limit: 0, ..all.clone() }), (vec![], true));
+    let completed = RunQuery { status: Some(RunStatus::Completed), ..all.clone() };
+    assert_eq!(ids(completed.clone()), (vec!["r9".into(), "r6".into(), "r3".into(), "r0".into()], false));
+    assert_eq!(ids(RunQuery { root_only: true, ..completed.clone() }).0, ["r6", "r0"]);
+    let root = ids(RunQuery { root_only: true, ..all.clone() }).0;
+    assert_eq!(root, ["y", "x", "r8", "r6", "r4", "r2", "r0"]);
+    assert_eq!(ids(RunQuery { parent_run_id: Some("r2".into()), ..all.clone() }).0, ["r3"]);
+    assert_eq!(ids(RunQuery { parent_run_id: Some("r3".into()), ..all.clone() }).0, Vec::<String>::new());
+    let other = RunQuery { workflow_id: Some("other:f".into()), ..all.clone() };
+    assert_eq!(ids(other.clone()).0, ["r9", "r8", "r7", "r6", "r5"]);
+    assert_eq!(ids(RunQuery { session_id: Some("s1".into()), ..all.clone() }).0, ["r3", "r2", "r1", "r0"]);
+    let combined = RunQuery { session_id: Some("s2".into()), root_only: true, limit: 1, ..other };
+    assert_eq!(ids(combined.clone()), (vec!["r8".into()], true), "filters combine before paging");
+    assert_eq!(ids(RunQuery { offset: 1, ..combined }), (vec!["r6".into()], false));
+    // Every filter set against the reference answer: the full list, filtered, then paged.
+    for query in [completed, RunQuery { parent_run_id: Some("r8".into()), ..all.clone() }] {
+        let expected = query.page(store.list_runs().expect("list").into_iter().filter(|r| query.matches(r)));
+        let page = store.query_runs(&query).expect("query");
+        assert_eq!((page.runs, page.has_more), expected);
+    }
+    // The answer follows state another handle saves after this one answered.
+    let completed = RunQuery { status: Some(RunStatus::Completed), limit: 2, ..RunQuery::default() };
+    assert_eq!(reader.query_runs(&completed).expect("query").runs[0].run_id, "r9");
+    let mut done = store.load_run("y").expect("load").expect("y");
+    done.status = RunStatus::Completed;
+    done.updated_at = at(31);
+    store.save_run(&done).expect("save");
+    let page = reader.query_runs(&completed).expect("query");
+    assert_eq!(page.runs.iter().map(|r| r.run_id.as_str()).collect::<Vec<_>>(), ["y", "r9"]);
+    assert!(page.has_more);
+    assert_eq!(page.runs[0], done);
 }
 
 fn ledger_appends_and_pages(make: Factory<'_>) {

@@ -11,6 +11,7 @@ pub mod conformance;
 mod file;
 mod jsonl;
 pub mod migrate;
+mod query;
 mod sqlite;
 mod stale;
 pub mod uploads;
@@ -23,6 +24,7 @@ use chrono::{DateTime, Utc};
 pub use artifacts::{ArtifactError, ArtifactExtra, ArtifactMeta, ArtifactStore, store_flow_snapshot};
 pub use bundles::{BundleCatalog, BundleSources, CatalogError, LoadedBundle, SharedCatalog, SkippedBundle};
 pub use file::FileStore;
+pub use query::{RunPage, RunQuery};
 pub use sqlite::{DbPathError, SqliteStore, db_path_inside};
 pub use uploads::{Installed, UploadError, install_upload};
 
@@ -61,6 +63,12 @@ pub trait RunStore: Send + Sync {
     fn load_run(&self, run_id: &str) -> StoreResult<Option<RunState>>;
     /// Every run, newest first.
     fn list_runs(&self) -> StoreResult<Vec<RunState>>;
+    /// The page of runs `query` asks for, in [`list_runs`](Self::list_runs)' order. Backends
+    /// answer from an index; this default filters the full list.
+    fn query_runs(&self, query: &RunQuery) -> StoreResult<RunPage> {
+        let (runs, has_more) = query.page(self.list_runs()?.into_iter().filter(|r| query.matches(r)));
+        Ok(RunPage { runs, has_more })
+    }
 
     /// Appends records durably; returns the new ledger length.
     fn append_ledger(&self, run_id: &str, records: &[StepRecord]) -> StoreResult<u64>;

@@ -8,7 +8,7 @@ use crate::query::Query;
 use serde::Deserialize;
 use std::sync::Arc;
 
-use agw_store::LoadedBundle;
+use agw_store::{LoadedBundle, RunPage, RunQuery};
 use serde_json::{Map, Value, json};
 
 use agw_domain::run::{FlowRef, NewRun, RunState, RunStatus};
@@ -235,19 +235,18 @@ pub async fn list(
         None | Some("") => None,
         Some(s) => Some(RunStatus::parse(s).ok_or_else(|| ApiError::bad_request(format!("unknown status '{s}'")))?),
     };
-    let matches = |run: &RunState| {
-        status.is_none_or(|s| run.status == s)
-            && query.workflow_id.as_ref().is_none_or(|w| &run.workflow_id == w)
-            && query.session_id.as_ref().is_none_or(|s| &run.session_id == s)
-            && query.parent_run_id.as_ref().is_none_or(|p| run.parent_run_id.as_ref() == Some(p))
-            && (!query.root_only.unwrap_or(false) || run.parent_run_id.is_none())
+    let query = RunQuery {
+        status,
+        workflow_id: query.workflow_id,
+        session_id: query.session_id,
+        parent_run_id: query.parent_run_id,
+        root_only: query.root_only.unwrap_or(false),
+        limit: query.limit.unwrap_or(50).clamp(1, 500),
+        offset: query.offset.unwrap_or(0),
     };
-    let limit = query.limit.unwrap_or(50).clamp(1, 500);
-    let offset = query.offset.unwrap_or(0);
-    let runs: Vec<RunState> = state.store.list_runs()?.into_iter().filter(matches).collect();
-    let has_more = runs.len() > offset + limit;
+    let RunPage { runs, has_more } = state.store.query_runs(&query)?;
     let mut items = Vec::new();
-    for run in runs.iter().skip(offset).take(limit) {
+    for run in &runs {
         let mut item = views::run(run);
         if let Value::Object(map) = &mut item {
             map.insert("ledger_len".into(), json!(agw_store::committed_len(state.store.as_ref(), run)?));
@@ -255,5 +254,5 @@ pub async fn list(
         }
         items.push(item);
     }
-    Ok(Json(json!({ "items": items, "count": items.len(), "offset": offset, "has_more": has_more })))
+    Ok(Json(json!({ "items": items, "count": items.len(), "offset": query.offset, "has_more": has_more })))
 }

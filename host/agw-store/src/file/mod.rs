@@ -21,7 +21,7 @@ use agw_domain::record::StepRecord;
 use agw_domain::run::RunState;
 
 use crate::jsonl::{LineIndex, append_lines};
-use crate::{RunStore, StoreError, StoreResult, check_run_id};
+use crate::{RunPage, RunQuery, RunStore, StoreError, StoreResult, check_run_id};
 
 /// Runs, ledgers and commands as plain files under one directory.
 #[derive(Debug)]
@@ -117,6 +117,10 @@ impl RunStore for FileStore {
 
     fn list_runs(&self) -> StoreResult<Vec<RunState>> {
         self.scan_runs()
+    }
+
+    fn query_runs(&self, query: &RunQuery) -> StoreResult<RunPage> {
+        self.query_cached(query)
     }
 
     fn append_ledger(&self, run_id: &str, records: &[StepRecord]) -> StoreResult<u64> {

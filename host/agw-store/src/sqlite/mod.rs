@@ -7,6 +7,7 @@
 //! for the write lock, waiting up to [`BUSY_TIMEOUT`].
 
 mod path;
+mod query;
 mod schema;
 mod writer;
 
@@ -22,7 +23,7 @@ use agw_domain::record::StepRecord;
 use agw_domain::run::RunState;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
-use crate::{RunStore, StoreError, StoreResult, check_run_id};
+use crate::{RunPage, RunQuery, RunStore, StoreError, StoreResult, check_run_id};
 
 /// How long a connection waits for another one (in this process or another) to release a lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -275,6 +276,10 @@ impl RunStore for SqliteStore {
         })
     }
 
+    fn query_runs(&self, query: &RunQuery) -> StoreResult<RunPage> {
+        self.read(|conn| query::query_runs(conn, query))
+    }
+
     fn append_ledger(&self, run_id: &str, records: &[StepRecord]) -> StoreResult<u64> {
         check_run_id(run_id)?;
         let lines = records
@@ -379,8 +384,11 @@ impl RunStore for SqliteStore {
 
     fn active_runs(&self, now: chrono::DateTime<chrono::Utc>) -> StoreResult<Vec<String>> {
         self.read(|conn| {
+            // `INDEXED BY`: the status index (migration 2) also answers `status = 'running'`
+            // and the planner, without statistics, prefers it; the partial index holds only
+            // the runnable runs, so reading it skips the paused ones without a table lookup.
             let mut query = conn.prepare_cached(
-                "SELECT run_id, created_at FROM runs WHERE status = 'running' AND paused = 0
+                "SELECT run_id, created_at FROM runs INDEXED BY idx_runs_runnable WHERE status = 'running' AND paused = 0
                  UNION
                  SELECT runs.run_id, runs.created_at FROM wait_index JOIN runs USING (run_id) WHERE due_ns <= ?1
                  ORDER BY 2 DESC, 1 DESC",

@@ -62,6 +62,17 @@ const MIGRATIONS: &[&str] = &[
         due_ns INTEGER NOT NULL
     );
     CREATE INDEX idx_wait_index_due ON wait_index(due_ns);",
+    // 2: `GET /runs` filters (`query_runs`): one index per filter, each in list order so a
+    // page is read off the index without sorting. The columns exist since 1 and every row
+    // has them. The parent and session indexes of 1 become these wider ones.
+    "DROP INDEX idx_runs_parent;
+    DROP INDEX idx_runs_session;
+    CREATE INDEX idx_runs_parent ON runs(parent_run_id, created_at DESC, run_id DESC)
+        WHERE parent_run_id IS NOT NULL;
+    CREATE INDEX idx_runs_root ON runs(created_at DESC, run_id DESC) WHERE parent_run_id IS NULL;
+    CREATE INDEX idx_runs_session ON runs(session_id, created_at DESC, run_id DESC);
+    CREATE INDEX idx_runs_status ON runs(status, created_at DESC, run_id DESC);
+    CREATE INDEX idx_runs_workflow ON runs(workflow_id, created_at DESC, run_id DESC);",
 ];
 
 /// Brings the database up to the newest schema this binary knows.

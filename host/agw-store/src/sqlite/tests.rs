@@ -1,4 +1,5 @@
 use super::*;
+use crate::RunQuery;
 use crate::conformance::{self, Opener};
 
 /// Each fresh location is a new database file; its opener opens handles on that file.
@@ -60,15 +61,16 @@ fn lookups_use_the_indexes() {
     let path = dir.path().join("gateway.sqlite3");
     drop(SqliteStore::open(&path).expect("open"));
     let conn = Connection::open(&path).expect("raw");
-    let plan = |sql: &str| -> String {
+    let plan_with = |sql: &str, params: Vec<rusqlite::types::Value>| -> String {
         let mut query = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).expect("plan");
-        let rows = query.query_map([], |r| r.get::<_, String>(3)).expect("rows");
+        let rows = query.query_map(rusqlite::params_from_iter(params), |r| r.get::<_, String>(3)).expect("rows");
         rows.map(|r| r.expect("row")).collect::<Vec<_>>().join("; ")
     };
+    let plan = |sql: &str| plan_with(sql, Vec::new());
     let waiting = plan("SELECT run_id FROM runs WHERE wait_key = 'k' ORDER BY created_at DESC, run_id DESC");
     assert!(waiting.contains("idx_runs_wait_key"), "{waiting}");
     let active = plan(
-        "SELECT run_id, created_at FROM runs WHERE status = 'running' AND paused = 0
+        "SELECT run_id, created_at FROM runs INDEXED BY idx_runs_runnable WHERE status = 'running' AND paused = 0
          UNION
          SELECT runs.run_id, runs.created_at FROM wait_index JOIN runs USING (run_id) WHERE due_ns <= 5
          ORDER BY 2 DESC, 1 DESC",
@@ -79,6 +81,19 @@ fn lookups_use_the_indexes() {
         active.split("; ").filter(|step| step.contains("SCAN")).all(|step| step.contains("idx_runs_runnable")),
         "{active}"
     );
+    // `query_runs`: each filter reads its index in list order, never sorts, never scans the table.
+    let runs = |query: RunQuery, index: &str| {
+        let (sql, params) = query::statement(&query);
+        let found = plan_with(&sql, params);
+        assert!(found.contains(index) && !found.contains("TEMP B-TREE"), "{query:?}: {found}");
+        assert!(!found.contains("SCAN runs") || found.contains("USING INDEX"), "{query:?}: {found}");
+    };
+    runs(RunQuery::default(), "idx_runs_created");
+    runs(RunQuery { root_only: true, ..RunQuery::default() }, "idx_runs_root");
+    runs(RunQuery { parent_run_id: Some("p".into()), ..RunQuery::default() }, "idx_runs_parent");
+    runs(RunQuery { status: Some(agw_domain::run::RunStatus::Waiting), ..RunQuery::default() }, "idx_runs_status");
+    runs(RunQuery { workflow_id: Some("w".into()), ..RunQuery::default() }, "idx_runs_workflow");
+    runs(RunQuery { session_id: Some("s".into()), ..RunQuery::default() }, "idx_runs_session");
     let ledger = plan("SELECT record_json FROM ledger WHERE run_id = 'r' AND seq > 3 ORDER BY seq LIMIT 10");
     assert!(ledger.contains("PRIMARY KEY") && !ledger.contains("TEMP B-TREE"), "{ledger}");
 }
