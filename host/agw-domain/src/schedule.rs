@@ -69,11 +69,13 @@ pub fn parse_interval(text: &str) -> Option<Duration> {
 }
 
 /// Why `text` is not a usable interval.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IntervalError {
     /// Not a positive number with an `s`, `m`, `h` or `d` unit.
+    #[error("interval must look like '15s', '15m', '1h' or '2d'")]
     Malformed,
     /// Longer than [`MAX_INTERVAL_DAYS`].
+    #[error("interval must be at most {MAX_INTERVAL_DAYS}d")]
     TooLong,
 }
 

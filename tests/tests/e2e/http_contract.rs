@@ -3,7 +3,7 @@
 
 use crate::common;
 
-use common::{TOKEN, TestGateway};
+use common::{TOKEN, TestGateway, keys};
 use futures_util::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -58,10 +58,6 @@ const RECORD_KEYS: &[&str] = &[
     "record_hash",
     "signature",
 ];
-
-fn keys(value: &Value) -> Vec<&str> {
-    value.as_object().map(|m| m.keys().map(String::as_str).collect()).unwrap_or_default()
-}
 
 async fn gateway(temp: &tempfile::TempDir) -> TestGateway {
     TestGateway::standard(temp, 100).await

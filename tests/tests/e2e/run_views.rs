@@ -5,17 +5,13 @@ use crate::common;
 
 use agw_domain::run::{FlowRef, NewRun, RunState};
 use agw_runner::Workflows;
-use common::{TOKEN, TestGateway};
+use common::{TOKEN, TestGateway, keys};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 /// The pure-math bundle is byte-identical to the reference's, so its workflow snapshot is too.
 const PURE_MATH_SNAPSHOT_SHA256: &str = "769413f285805e9c5a54c2695bfb86120ef3ed67739962fd0c96bcceafc80ebd";
 const PURE_MATH_SNAPSHOT_SIZE: u64 = 2018;
-
-fn keys(value: &Value) -> Vec<&str> {
-    value.as_object().map(|m| m.keys().map(String::as_str).collect()).unwrap_or_default()
-}
 
 fn selection(version: &str) -> Value {
     json!({"source": "client", "workflow_id": format!("pure-math@{version}:pure-math"), "bundle_id": "pure-math",

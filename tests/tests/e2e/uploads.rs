@@ -9,14 +9,10 @@ use std::io::{Cursor, Read, Write};
 use std::path::Path;
 
 use agw_domain::bundle::BundleLimits;
-use common::{Options, TOKEN, TestGateway};
+use common::{Options, TOKEN, TestGateway, keys};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-fn keys(value: &Value) -> Vec<&str> {
-    value.as_object().map(|m| m.keys().map(String::as_str).collect()).unwrap_or_default()
-}
 
 /// The files of a packed bundle.
 fn unpack(bytes: &[u8]) -> BTreeMap<String, Vec<u8>> {

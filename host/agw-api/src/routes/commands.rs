@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use agw_domain::command::{Command, KNOWN_TYPES, NewCommand};
 use agw_domain::run::RunState;
-use agw_domain::schedule::{IntervalError, MAX_INTERVAL_DAYS, check_interval};
+use agw_domain::schedule::{IntervalError, check_interval};
 
 use super::runs::object_body;
 use crate::AppState;
@@ -100,15 +100,13 @@ fn refuse_what_cannot_apply(kind: &str, run_id: &str, payload: &Value, run: Opti
             }
             let problem = match text("interval").map(check_interval) {
                 Some(Ok(_)) => return Ok(()),
-                Some(Err(IntervalError::TooLong)) => {
-                    format!("Value error, interval must be at most {MAX_INTERVAL_DAYS}d")
-                }
-                _ => "Value error, interval must look like '15s', '15m', '1h' or '2d'".to_owned(),
+                Some(Err(problem)) => problem,
+                None => IntervalError::Malformed,
             };
             Err(ApiError::invalid(
                 "value_error",
                 &["body", "payload", "interval"],
-                &problem,
+                &format!("Value error, {problem}"),
                 payload.get("interval").cloned().unwrap_or(Value::Null),
             ))
         }

@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 
 use agw_domain::env::iso;
 use agw_domain::run::{NewRun, RunState};
-use agw_domain::schedule::{IntervalError, MAX_INTERVAL_DAYS, Schedule, check_interval, visual_flow};
+use agw_domain::schedule::{IntervalError, Schedule, check_interval, visual_flow};
 
 use super::runs::{input_data, object_body, resolve, session_id};
 use crate::AppState;
@@ -31,12 +31,8 @@ pub async fn schedule(State(state): State<AppState>, body: Bytes) -> ApiResult<J
                     "Invalid interval: invalid interval (expected like '15m', '1h', '2d')",
                 ));
             }
-            Err(IntervalError::TooLong) => {
-                return Err(invalid_value(
-                    &body,
-                    "interval",
-                    &format!("interval must be at most {MAX_INTERVAL_DAYS}d"),
-                ));
+            Err(too_long @ IntervalError::TooLong) => {
+                return Err(invalid_value(&body, "interval", &too_long.to_string()));
             }
         }),
     };

@@ -229,3 +229,8 @@ pub fn ledger_summary(records: &[Value]) -> Vec<Value> {
         .map(|r| json!({"status": r["status"], "effect": r["effect"]["type"], "node_id": r["node_id"]}))
         .collect()
 }
+
+/// An object's keys, in order (answers are compared key order included, as clients see them).
+pub fn keys(value: &Value) -> Vec<&str> {
+    value.as_object().map(|m| m.keys().map(String::as_str).collect()).unwrap_or_default()
+}
