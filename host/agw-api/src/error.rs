@@ -1,6 +1,7 @@
 //! The one place where failures become HTTP answers: `{"detail": ...}` with the reference's
 //! status codes. 5xx answers never carry internals; the cause goes to the log.
 
+use agw_app::{AppError, FieldError};
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -31,6 +32,11 @@ impl ApiError {
 
     /// A FastAPI-style validation error (422) for one field.
     pub fn invalid(kind: &str, loc: &[&str], msg: &str, input: Value) -> Self {
+        Self::validation(kind, loc.iter().map(|s| (*s).to_owned()).collect(), msg, input)
+    }
+
+    /// [`ApiError::invalid`] with an owned location.
+    pub fn validation(kind: &str, loc: Vec<String>, msg: &str, input: Value) -> Self {
         Self {
             status: StatusCode::UNPROCESSABLE_ENTITY,
             detail: json!([{ "type": kind, "loc": loc, "msg": msg, "input": input }]),
@@ -52,12 +58,26 @@ impl ApiError {
     }
 }
 
+/// The one mapping from what a use case answered to a status code and body.
+impl From<AppError> for ApiError {
+    fn from(error: AppError) -> Self {
+        match error {
+            AppError::Refused(detail) => Self::bad_request(detail),
+            AppError::InvalidField(field) => {
+                let FieldError { kind, loc, message, input } = *field;
+                Self::validation(kind, loc, &message, input)
+            }
+            AppError::Unprocessable(detail) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, detail),
+            AppError::NotFound(detail) => Self::not_found(detail),
+            e @ AppError::RunNotFound(_) => Self::not_found(e.to_string()),
+            AppError::Internal(cause) => Self::internal(cause),
+        }
+    }
+}
+
 impl From<agw_store::StoreError> for ApiError {
     fn from(error: agw_store::StoreError) -> Self {
-        match error {
-            agw_store::StoreError::RunNotFound(id) => Self::run_not_found(&id),
-            other => Self::internal(other),
-        }
+        AppError::from(error).into()
     }
 }
 

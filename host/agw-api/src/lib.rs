@@ -3,11 +3,12 @@
 //! Everything durable lives behind the store; this crate only translates.
 
 mod auth;
+mod body;
 mod error;
-mod fields;
 mod pyjson;
 mod query;
 mod replay_views;
+mod requests;
 mod routes;
 mod security;
 mod views;
@@ -17,8 +18,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use agw_app::Workflows;
+use agw_app::{App, AppResult};
 use agw_domain::Env;
-use agw_runner::{RunnerHandle, Workflows};
+use agw_runner::RunnerHandle;
 use agw_store::{ArtifactStore, BundleSources, RunStore, SharedCatalog};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -29,6 +32,7 @@ use tower_http::trace::TraceLayer;
 
 pub use auth::AuthConfig;
 pub use error::ApiError;
+use error::ApiResult;
 pub use security::SecurityPolicy;
 
 /// What the gateway knows about its plugins, for the health, plugin and discovery answers.
@@ -97,6 +101,8 @@ impl Default for ApiConfig {
 /// Cheap handles shared by every request.
 #[derive(Clone)]
 pub struct AppState {
+    /// The use cases; handlers reach them through [`AppState::call`].
+    pub app: Arc<App>,
     pub store: Arc<dyn RunStore>,
     pub catalog: SharedCatalog,
     /// Where the catalog is read from, for uploads and reloads.
@@ -113,6 +119,18 @@ pub struct AppState {
     pub sse_permits: Arc<Semaphore>,
     /// Turns true when the server shuts down, so SSE streams end cleanly.
     pub shutdown: watch::Receiver<bool>,
+}
+
+impl AppState {
+    /// The one way handlers call the application layer: on the blocking pool (use cases
+    /// touch the store and the disk), failures mapped to answers by the one mapping.
+    pub(crate) async fn call<T: Send + 'static>(
+        &self,
+        use_case: impl FnOnce(&App) -> AppResult<T> + Send + 'static,
+    ) -> ApiResult<T> {
+        let app = self.app.clone();
+        tokio::task::spawn_blocking(move || use_case(&app)).await.map_err(ApiError::internal)?.map_err(ApiError::from)
+    }
 }
 
 #[derive(Clone, Copy)]

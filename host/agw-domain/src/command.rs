@@ -3,24 +3,88 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// Command types the gateway knows, in the order the reference lists them in its 400 answer.
-pub const KNOWN_TYPES: &[&str] = &[
-    "pause",
-    "resume",
-    "cancel",
-    "conclude",
-    "emit_event",
-    "update_schedule",
-    "compact_memory",
-    "inject_guidance",
-    "automation.revise",
-    "automation.pause",
-    "automation.resume",
-    "automation.run_now",
-    "automation.stop_current",
-    "automation.archive",
-    "automation.unarchive",
-];
+/// The command types the gateway knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CommandKind {
+    Pause,
+    Resume,
+    Cancel,
+    Conclude,
+    EmitEvent,
+    UpdateSchedule,
+    CompactMemory,
+    InjectGuidance,
+    AutomationRevise,
+    AutomationPause,
+    AutomationResume,
+    AutomationRunNow,
+    AutomationStopCurrent,
+    AutomationArchive,
+    AutomationUnarchive,
+}
+
+impl CommandKind {
+    /// Every kind, in the order the reference lists them in its 400 answer.
+    pub const ALL: [Self; 15] = [
+        Self::Pause,
+        Self::Resume,
+        Self::Cancel,
+        Self::Conclude,
+        Self::EmitEvent,
+        Self::UpdateSchedule,
+        Self::CompactMemory,
+        Self::InjectGuidance,
+        Self::AutomationRevise,
+        Self::AutomationPause,
+        Self::AutomationResume,
+        Self::AutomationRunNow,
+        Self::AutomationStopCurrent,
+        Self::AutomationArchive,
+        Self::AutomationUnarchive,
+    ];
+
+    /// The name on the wire and in the inbox.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pause => "pause",
+            Self::Resume => "resume",
+            Self::Cancel => "cancel",
+            Self::Conclude => "conclude",
+            Self::EmitEvent => "emit_event",
+            Self::UpdateSchedule => "update_schedule",
+            Self::CompactMemory => "compact_memory",
+            Self::InjectGuidance => "inject_guidance",
+            Self::AutomationRevise => "automation.revise",
+            Self::AutomationPause => "automation.pause",
+            Self::AutomationResume => "automation.resume",
+            Self::AutomationRunNow => "automation.run_now",
+            Self::AutomationStopCurrent => "automation.stop_current",
+            Self::AutomationArchive => "automation.archive",
+            Self::AutomationUnarchive => "automation.unarchive",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == name)
+    }
+
+    /// The names joined with `|`, as the reference's refusal of an unknown type lists them.
+    pub fn names() -> String {
+        Self::ALL.map(Self::as_str).join("|")
+    }
+
+    /// Whether the command acts on one run, which must exist when it is submitted (an
+    /// `emit_event` names a session or scope instead).
+    pub fn targets_a_run(self) -> bool {
+        matches!(self, Self::Pause | Self::Resume | Self::Cancel | Self::UpdateSchedule)
+    }
+}
+
+impl std::fmt::Display for CommandKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// One accepted command, as stored in the inbox.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -110,6 +174,11 @@ impl Event {
 }
 
 impl Command {
+    /// The command's kind, when the gateway knows it (the inbox keeps any name it was given).
+    pub fn kind(&self) -> Option<CommandKind> {
+        CommandKind::parse(&self.kind)
+    }
+
     /// The event an `emit_event` command carries. The session scope's id defaults to the
     /// command's `run_id`, as in the reference; the workflow and run scopes need
     /// `workflow_id` / `run_id` in the payload.
@@ -172,8 +241,8 @@ pub fn apply(run: &mut crate::run::RunState, command: &Command, env: &dyn crate:
     }
     let text = |key: &str| command.payload.get(key).and_then(Value::as_str).map(str::to_owned);
     let now = env.now_iso();
-    match command.kind.as_str() {
-        "pause" => {
+    match CommandKind::parse(&command.kind) {
+        Some(CommandKind::Pause) => {
             if run.paused {
                 return Applied::Ignored("already paused".into());
             }
@@ -194,7 +263,7 @@ pub fn apply(run: &mut crate::run::RunState, command: &Command, env: &dyn crate:
             run.send_to_children("pause", &command.command_id, command.payload.clone(), &now);
         }
         // With `payload.payload`: deliver it to the run's wait. Without: unpause the tree.
-        "resume" => match command.payload.get("payload") {
+        Some(CommandKind::Resume) => match command.payload.get("payload") {
             Some(payload) => {
                 let key = text("wait_key");
                 let matches = |w: &Wait| !w.is_pause() && key.as_ref().is_none_or(|k| w.wait_key.as_ref() == Some(k));
@@ -219,7 +288,7 @@ pub fn apply(run: &mut crate::run::RunState, command: &Command, env: &dyn crate:
                 run.send_to_children("resume", &command.command_id, serde_json::json!({}), &now);
             }
         },
-        "emit_event" => {
+        Some(CommandKind::EmitEvent) => {
             let event = match command.event() {
                 Ok(event) => event,
                 Err(e) => return Applied::Ignored(e.to_string()),
@@ -232,8 +301,8 @@ pub fn apply(run: &mut crate::run::RunState, command: &Command, env: &dyn crate:
                 return Applied::Ignored("the wait cannot be resumed".into());
             }
         }
-        "cancel" => run.cancel(env, text("reason")),
-        "update_schedule" => {
+        Some(CommandKind::Cancel) => run.cancel(env, text("reason")),
+        Some(CommandKind::UpdateSchedule) => {
             let Some(schedule) = run.schedule.as_mut() else { return Applied::Ignored("not a scheduled run".into()) };
             let Some(interval) = text("interval").filter(|i| crate::schedule::parse_interval(i).is_some()) else {
                 return Applied::Ignored("no valid interval".into());
@@ -247,8 +316,8 @@ pub fn apply(run: &mut crate::run::RunState, command: &Command, env: &dyn crate:
                 wait.until = Some(crate::env::iso(next));
             }
         }
-        "compact_memory" => return Applied::Ignored("runs keep no memory to compact yet".into()),
-        other => return Applied::Ignored(format!("'{other}' is not handled")),
+        Some(CommandKind::CompactMemory) => return Applied::Ignored("runs keep no memory to compact yet".into()),
+        _ => return Applied::Ignored(format!("'{}' is not handled", command.kind)),
     }
     run.updated_at = now;
     Applied::Changed

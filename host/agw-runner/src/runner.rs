@@ -10,10 +10,10 @@ use agw_domain::run::RunState;
 use agw_store::{RunStore, StoreResult, reconcile_outbox};
 use tokio::sync::{Notify, broadcast, watch};
 
-use crate::Workflows;
 use crate::lock::RunnerLock;
 use crate::locks::{RunLocks, hold, try_hold};
 use crate::queue::TickQueue;
+use agw_app::{Child, Runs, Workflows};
 
 /// Runner tuning, from `ABSTRACTGATEWAY_POLL_S`, `_TICK_WORKERS`, `_TICK_MAX_STEPS`,
 /// `_TICK_SLICE_MS` and `_COMMAND_BATCH_LIMIT`.
@@ -115,25 +115,17 @@ impl RunnerHandle {
     }
 }
 
-/// Where the files of the child runs the runner starts go.
-#[derive(Debug, Clone)]
-pub struct RunHomes {
-    /// Parent of each run's workspace folder.
-    pub workspaces: std::path::PathBuf,
-    /// Flow snapshots.
-    pub artifacts: Arc<agw_store::ArtifactStore>,
-}
-
 /// Applies commands and ticks runs for one data dir. Holds the data dir's runner lock.
 pub struct Runner {
     store: Arc<dyn RunStore>,
+    /// Creates the child runs ticks spawn, the way every run is created.
+    runs: Arc<Runs>,
     workflows: Arc<dyn Workflows>,
     env: Arc<dyn Env>,
     config: RunnerConfig,
     handle: RunnerHandle,
     locks: RunLocks,
     lock: RunnerLock,
-    homes: RunHomes,
     /// Runs believed runnable. Refreshed from the store by a full scan once per poll
     /// interval (another process may have created runs); in between, hints and commands
     /// add to it, so a pass costs what the active runs cost, not what the data dir holds.
@@ -149,12 +141,11 @@ struct ActiveSet {
 impl Runner {
     pub fn new(
         store: Arc<dyn RunStore>,
-        workflows: Arc<dyn Workflows>,
+        runs: Arc<Runs>,
         env: Arc<dyn Env>,
         config: RunnerConfig,
         handle: RunnerHandle,
         lock: RunnerLock,
-        homes: RunHomes,
     ) -> Self {
         let acquired = env.now_iso();
         handle.set_status(|s| {
@@ -168,7 +159,8 @@ impl Runner {
             }
         });
         let active = Mutex::new(ActiveSet { runs: Default::default(), scanned_at: None });
-        Self { store, workflows, env, config, handle, locks: RunLocks::default(), lock, homes, active }
+        let workflows = runs.workflows().clone();
+        Self { store, runs, workflows, env, config, handle, locks: RunLocks::default(), lock, active }
     }
 
     /// Runs until `shutdown` turns true. Finishes the ticks in progress before returning.
@@ -346,7 +338,10 @@ impl Runner {
             let _span =
                 tracing::info_span!("command", run_id = %command.run_id, kind = %command.kind, seq = command.seq)
                     .entered();
-            let targets = match (command.kind == "emit_event").then(|| command.event().ok()).flatten() {
+            let targets = match (command.kind() == Some(agw_domain::command::CommandKind::EmitEvent))
+                .then(|| command.event().ok())
+                .flatten()
+            {
                 // An event goes to every run waiting on its key, whatever its `run_id` says.
                 Some(event) => {
                     let mut keys = vec![event.wait_key.clone()];
@@ -420,7 +415,7 @@ impl Runner {
             };
             match flow {
                 Ok(flow) => {
-                    let mut executor = self.workflows.executor(&self.homes.workspaces.join(&run.run_id));
+                    let mut executor = self.workflows.executor(&self.runs.data_dir().workspace(&run.run_id));
                     Some(tick(&flow, run, executor.as_mut(), env, self.tick_limits()))
                 }
                 Err(message) => {
@@ -449,15 +444,7 @@ impl Runner {
             if self.store.load_run(&spawn.run_id)?.is_some() {
                 continue;
             }
-            let child = self.child_run(run, spawn);
-            if let Some(json) = self.workflows.flow_json(&child.flow) {
-                // Like the API, the snapshot first: a run never exists without the flow it runs.
-                if let Err(e) = agw_store::store_flow_snapshot(&self.homes.artifacts, &child.run_id, &child.flow, &json)
-                {
-                    tracing::error!(child = %child.run_id, error = %e, "cannot store the child's flow snapshot");
-                }
-            }
-            self.store.create_run(&child)?;
+            let child = self.child_run(run, spawn)?;
             self.spawn_children(&child)?;
             if !child.outbox.is_empty() {
                 self.store.append_ledger(&child.run_id, &child.outbox)?;
@@ -492,62 +479,25 @@ impl Runner {
         Ok(len)
     }
 
-    /// A child's initial state; a child whose flow cannot run starts failed, which hands
-    /// the failure to its parent.
-    fn child_run(&self, parent: &RunState, spawn: &agw_domain::run::Spawn) -> RunState {
-        let now = self.env.now_iso();
-        let resolved = self.workflows.resolve(&spawn.flow);
-        let compiled = resolved.clone().and_then(|flow| self.workflows.compile(&flow).map(|c| (flow, c)));
-        let compiled_flow = compiled.as_ref().ok().map(|(_, c)| c.clone());
-        let workspace = self.homes.workspaces.join(&spawn.run_id);
-        let workspace_error = std::fs::create_dir_all(&workspace).err();
-        let (flow, entry) = match &compiled {
-            Ok((flow, compiled)) => (flow.clone(), spawn.entry_node.clone().unwrap_or_else(|| compiled.entry.clone())),
-            Err(_) => (resolved.clone().unwrap_or_else(|_| spawn.flow.clone()), String::new()),
-        };
-        let mut child = RunState::new(agw_domain::run::NewRun {
-            run_id: spawn.run_id.clone(),
-            flow,
-            input_data: spawn.input_data.clone(),
-            session_id: Some(spawn.session_id.clone()),
-            parent_run_id: Some(parent.run_id.clone()),
-            workspace_root: workspace.display().to_string(),
-            entry_node: entry,
-            now,
-        });
-        let problem = match (compiled, workspace_error) {
-            (Err(message), _) => Some(message),
-            (_, Some(e)) => Some(format!("cannot create workspace {}: {e}", workspace.display())),
-            _ => None,
-        };
-        if let Some(workflow_id) = &spawn.workflow_id {
-            child.workflow_id = workflow_id.clone();
-        }
-        match (problem, compiled_flow) {
-            (Some(message), _) => {
-                child.fail(
-                    self.env.as_ref(),
-                    "",
-                    &format!("Subflow '{}' cannot run: {message}", spawn.flow.workflow_id()),
-                );
+    /// Creates the child `spawn` asks for (see [`Runs::child`]). An event listener gets its
+    /// first tick before it is stored: an event sent as soon as its parent is seen waiting
+    /// must find it listening (a first tick in the next runner pass would come after that
+    /// pass applied the event).
+    fn child_run(&self, parent: &RunState, spawn: &agw_domain::run::Spawn) -> StoreResult<RunState> {
+        let (Child { run: mut child, first_tick }, snapshot) = self.runs.child(parent, spawn);
+        if let Some(flow) = first_tick {
+            let mut executor = self.workflows.executor(std::path::Path::new(&child.workspace_root));
+            child.begin_checkpoint(0);
+            let before = child.clone();
+            let env = self.env.as_ref();
+            let limits = self.tick_limits();
+            if let Err(reason) = guarded(|| tick(&flow, &mut child, executor.as_mut(), env, limits)) {
+                child = before;
+                child.fail(env, "", &format!("internal error: {reason}"));
             }
-            // An `on_event` listener is created already listening: an event sent as soon as
-            // its parent is seen waiting must find it (a first tick in the next runner pass
-            // would come after that pass applied the event).
-            (None, Some(flow)) if spawn.workflow_id.is_some() => {
-                let mut executor = self.workflows.executor(&workspace);
-                child.begin_checkpoint(0);
-                let before = child.clone();
-                let env = self.env.as_ref();
-                let limits = self.tick_limits();
-                if let Err(reason) = guarded(|| tick(&flow, &mut child, executor.as_mut(), env, limits)) {
-                    child = before;
-                    child.fail(env, "", &format!("internal error: {reason}"));
-                }
-            }
-            _ => {}
         }
-        child
+        self.runs.create(&child, snapshot.as_ref())?;
+        Ok(child)
     }
 
     /// Loads a run under its lock, lets `change` modify it, and commits the result: the

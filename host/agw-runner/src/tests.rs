@@ -15,7 +15,8 @@ use agw_store::{ArtifactStore, FileStore, RunStore, StoreError, StoreResult};
 use serde_json::{Map, Value, json};
 use tokio::sync::watch;
 
-use crate::{RunHomes, Runner, RunnerConfig, RunnerHandle, RunnerLock, Workflows};
+use crate::{Runner, RunnerConfig, RunnerHandle, RunnerLock};
+use agw_app::{DataDir, Runs, Workflows};
 
 /// `start → <kind> → end`; `sub` is a subflow of `leaf`.
 fn flow_json(kind: &str) -> Value {
@@ -170,19 +171,21 @@ impl Harness {
             dangling: Mutex::default(),
         });
         let handle = RunnerHandle::default();
-        let homes = RunHomes {
-            workspaces: dir.path().join("workspaces"),
-            artifacts: Arc::new(ArtifactStore::open(dir.path().join("artifacts")).unwrap()),
-        };
+        let runs = Arc::new(Runs::new(
+            store.clone(),
+            Arc::new(TestFlows::new()),
+            Arc::new(ArtifactStore::open(dir.path().join("artifacts")).unwrap()),
+            Arc::new(SystemEnv),
+            DataDir::new(dir.path()),
+        ));
         let config = RunnerConfig { poll: Duration::from_millis(20), ..RunnerConfig::default() };
         let runner = Arc::new(Runner::new(
             store.clone(),
-            Arc::new(TestFlows::new()),
+            runs,
             Arc::new(SystemEnv),
             config,
             handle.clone(),
             RunnerLock::acquire(dir.path()).unwrap(),
-            homes,
         ));
         let (shutdown, stop) = watch::channel(false);
         let task = tokio::spawn(runner.run(stop));

@@ -9,23 +9,27 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use agw_api::{ApiConfig, AppState, AuthConfig};
+use agw_app::{App, Catalog, DataDir, Runs};
 use agw_domain::{Env, SystemEnv};
 use agw_plugins::PluginHost;
-use agw_runner::{RunHomes, Runner, RunnerHandle, RunnerLock};
-use agw_store::{ArtifactStore, BundleSources, RunStore, SharedCatalog};
+use agw_runner::{Runner, RunnerHandle, RunnerLock};
+use agw_store::{ArtifactStore, RunStore};
 use anyhow::Context;
 use tokio::sync::watch;
 
 use crate::config::Config;
-use crate::wiring::{GatewayWorkflows, Plugins};
+use crate::wiring::Plugins;
 
 /// The parts of one gateway process on one data dir.
 pub struct Gateway {
     pub config: Config,
     pub store: Arc<dyn RunStore>,
-    pub workflows: Arc<GatewayWorkflows>,
-    pub catalog: SharedCatalog,
-    pub bundle_sources: Arc<BundleSources>,
+    /// The bundles and their compiled flows.
+    pub catalog: Arc<Catalog>,
+    /// How runs are created, shared by the use cases and the runner.
+    pub runs: Arc<Runs>,
+    /// The use cases the HTTP edge calls.
+    pub app: Arc<App>,
     pub artifacts: Arc<ArtifactStore>,
     pub plugins: PluginHost,
     /// Hot reload of the plugins directory, while held.
@@ -42,22 +46,15 @@ impl Gateway {
         let store = wiring::run_store(&config)?;
         let plugins = wiring::plugin_host(&config)?;
         let plugin_watcher = wiring::watch_plugins(&config, &plugins);
-        let bundle_sources = Arc::new(wiring::bundle_sources(&config));
-        let catalog = wiring::catalog(&bundle_sources)?;
-        let artifacts = Arc::new(ArtifactStore::open_with_sync(config.data_dir.join("artifacts"), config.store.fsync)?);
-        let workflows = Arc::new(GatewayWorkflows::new(catalog.clone(), plugins.clone()));
-        Ok(Self {
-            config,
-            store,
-            workflows,
-            catalog,
-            bundle_sources,
-            artifacts,
-            plugins,
-            plugin_watcher,
-            env: Arc::new(SystemEnv),
-            handle: RunnerHandle::default(),
-        })
+        let data_dir = DataDir::new(&config.data_dir);
+        let catalog = Arc::new(Catalog::load(wiring::bundle_sources(&config), Arc::new(Plugins(plugins.clone())))?);
+        let artifacts = Arc::new(ArtifactStore::open_with_sync(data_dir.artifacts(), config.store.fsync)?);
+        let env: Arc<dyn Env> = Arc::new(SystemEnv);
+        let handle = RunnerHandle::default();
+        let runs = Arc::new(Runs::new(store.clone(), catalog.clone(), artifacts.clone(), env.clone(), data_dir));
+        let app =
+            Arc::new(App::new(store.clone(), catalog.clone(), runs.clone(), env.clone(), Arc::new(handle.clone())));
+        Ok(Self { config, store, catalog, runs, app, artifacts, plugins, plugin_watcher, env, handle })
     }
 
     /// Starts the runner unless another process holds the data dir's runner lock (then the
@@ -73,12 +70,11 @@ impl Gateway {
         };
         let runner = Runner::new(
             self.store.clone(),
-            self.workflows.clone(),
+            self.runs.clone(),
             self.env.clone(),
             self.config.runner.tuning,
             self.handle.clone(),
             lock,
-            RunHomes { workspaces: self.config.data_dir.join("workspaces"), artifacts: self.artifacts.clone() },
         );
         Ok(Some(tokio::spawn(Arc::new(runner).run(shutdown))))
     }
@@ -93,11 +89,12 @@ impl Gateway {
             ..ApiConfig::default()
         };
         AppState {
+            app: self.app.clone(),
             store: self.store.clone(),
-            catalog: self.catalog.clone(),
-            bundle_sources: self.bundle_sources.clone(),
+            catalog: self.catalog.bundles().clone(),
+            bundle_sources: Arc::new(self.catalog.sources().clone()),
             artifacts: self.artifacts.clone(),
-            workflows: self.workflows.clone(),
+            workflows: self.catalog.clone(),
             plugins: Arc::new(Plugins(self.plugins.clone())),
             runner: self.handle.clone(),
             env: self.env.clone(),

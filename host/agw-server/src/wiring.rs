@@ -1,15 +1,13 @@
 //! Builds the gateway's parts from its configuration and connects them.
 
-use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use agw_api::{PluginDirectory, PluginProblem};
-use agw_domain::run::FlowRef;
-use agw_domain::{CompiledFlow, NodeExecutor};
+use agw_app::{DataDir, NodeTypes};
+use agw_domain::NodeExecutor;
 use agw_plugins::{DirWatcher, PluginHost, PluginSource};
-use agw_runner::Workflows;
-use agw_store::{BundleSources, FileStore, RunStore, SharedCatalog, SqliteStore};
+use agw_store::{BundleSources, FileStore, RunStore, SqliteStore};
 use anyhow::Context;
 
 use crate::config::{Config, StoreBackend};
@@ -51,7 +49,7 @@ pub fn watch_plugins(config: &Config, host: &PluginHost) -> Option<DirWatcher> {
 /// built-in samples when none is set.
 pub fn bundle_sources(config: &Config) -> BundleSources {
     BundleSources {
-        uploads_dir: config.data_dir.join("bundles"),
+        uploads_dir: DataDir::new(&config.data_dir).uploads(),
         roots: config.server.flows_dir.iter().cloned().collect(),
         embedded: if config.server.flows_dir.is_some() { &[] } else { SAMPLES },
         limits: config.server.bundle_limits,
@@ -72,104 +70,23 @@ pub fn run_store(config: &Config) -> anyhow::Result<Arc<dyn RunStore>> {
     })
 }
 
-/// Loads the bundle catalog from `sources`.
-pub fn catalog(sources: &BundleSources) -> anyhow::Result<SharedCatalog> {
-    let catalog = sources.load()?;
-    for skipped in &catalog.skipped {
-        tracing::warn!(path = %skipped.path, reason = %skipped.reason, "bundle skipped");
-    }
-    Ok(SharedCatalog::new(catalog))
-}
+/// The plugin host as the API and the catalog see it.
+#[derive(Clone)]
+pub struct Plugins(pub PluginHost);
 
-/// Compiles flows from the catalog against the loaded plugins, caching the result per
-/// bundle content. A plugin reload empties the cache: a flow's node types are resolved
-/// against the plugins loaded when it is compiled. Flows of bundle contents the catalog no
-/// longer serves (replaced by an upload with `overwrite`, or gone from disk) are dropped at
-/// the next compile, so the cache never holds more than the catalog does.
-pub struct GatewayWorkflows {
-    catalog: SharedCatalog,
-    plugins: PluginHost,
-    compiled: Mutex<CompiledCache>,
-}
-
-/// Compiled flows by (workflow id, bundle sha256), for one plugin set (`generation`).
-#[derive(Default)]
-struct CompiledCache {
-    generation: u64,
-    flows: HashMap<(String, String), Arc<CompiledFlow>>,
-}
-
-impl GatewayWorkflows {
-    pub fn new(catalog: SharedCatalog, plugins: PluginHost) -> Self {
-        Self { catalog, plugins, compiled: Mutex::default() }
+impl NodeTypes for Plugins {
+    fn generation(&self) -> u64 {
+        self.0.generation()
     }
 
-    /// How many compiled flows the cache holds.
-    pub fn cached_flows(&self) -> usize {
-        self.compiled.lock().unwrap_or_else(PoisonError::into_inner).flows.len()
-    }
-}
-
-impl Workflows for GatewayWorkflows {
-    fn compile(&self, flow: &FlowRef) -> Result<Arc<CompiledFlow>, String> {
-        let catalog = self.catalog.get();
-        let loaded = catalog
-            .get(&flow.bundle_id, Some(&flow.bundle_version))
-            .ok_or_else(|| format!("bundle '{}@{}' is not loaded", flow.bundle_id, flow.bundle_version))?;
-        let key = (flow.workflow_id(), loaded.bundle.sha256.clone());
-        let generation = self.plugins.generation();
-        {
-            let mut cache = self.compiled.lock().unwrap_or_else(PoisonError::into_inner);
-            if cache.generation != generation {
-                *cache = CompiledCache { generation, flows: HashMap::new() };
-            }
-            if let Some(hit) = cache.flows.get(&key) {
-                return Ok(hit.clone());
-            }
-        }
-        let json = loaded
-            .bundle
-            .flows
-            .get(&flow.flow_id)
-            .ok_or_else(|| format!("flow '{}' is not in bundle '{}'", flow.flow_id, loaded.bundle.bundle_ref()))?;
-        let compiled = Arc::new(CompiledFlow::compile(json, &|t| self.plugins.provides(t)).map_err(|e| e.to_string())?);
-        let mut cache = self.compiled.lock().unwrap_or_else(PoisonError::into_inner);
-        if cache.generation == generation {
-            let live: HashSet<&str> = catalog.all().map(|b| b.bundle.sha256.as_str()).collect();
-            cache.flows.retain(|(_, sha256), _| live.contains(sha256.as_str()));
-            cache.flows.insert(key, compiled.clone());
-        }
-        Ok(compiled)
-    }
-
-    fn resolve(&self, flow: &FlowRef) -> Result<FlowRef, String> {
-        let version = Some(flow.bundle_version.as_str()).filter(|v| !v.is_empty());
-        let catalog = self.catalog.get();
-        let loaded = catalog.get(&flow.bundle_id, version).ok_or_else(|| match version {
-            Some(v) => format!("bundle '{}@{v}' is not loaded", flow.bundle_id),
-            None => format!("bundle '{}' is not loaded", flow.bundle_id),
-        })?;
-        Ok(FlowRef { bundle_version: loaded.bundle.manifest.bundle_version.clone(), ..flow.clone() })
-    }
-
-    fn flow_json(&self, flow: &FlowRef) -> Option<serde_json::Value> {
-        let catalog = self.catalog.get();
-        catalog.get(&flow.bundle_id, Some(&flow.bundle_version))?.bundle.flows.get(&flow.flow_id).cloned()
+    fn provides(&self, node_type: &str) -> Option<bool> {
+        self.0.provides(node_type)
     }
 
     fn executor(&self, workspace: &Path) -> Box<dyn NodeExecutor + Send> {
-        // Runs get their workspace at start; one made before workspaces existed gets it now.
-        if !workspace.is_dir()
-            && let Err(error) = std::fs::create_dir_all(workspace)
-        {
-            tracing::warn!(workspace = %workspace.display(), %error, "cannot create the run workspace");
-        }
-        Box::new(self.plugins.session_in(workspace))
+        Box::new(self.0.session_in(workspace))
     }
 }
-
-/// The plugin host as the API sees it.
-pub struct Plugins(pub PluginHost);
 
 impl PluginDirectory for Plugins {
     fn plugins(&self) -> Vec<serde_json::Value> {

@@ -41,6 +41,9 @@ pub enum StoreError {
     Corrupt { path: String, reason: String },
     #[error("database error on {path}: {reason}")]
     Database { path: String, reason: String },
+    /// A run's artifacts (its flow snapshot) could not be written or read.
+    #[error(transparent)]
+    Artifact(#[from] ArtifactError),
 }
 
 impl StoreError {

@@ -3,8 +3,8 @@
 
 use crate::common;
 
+use agw_app::Workflows;
 use agw_domain::run::{FlowRef, NewRun, RunState};
-use agw_runner::Workflows;
 use common::{TOKEN, TestGateway, keys};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -183,7 +183,7 @@ async fn history_bundle_of_a_completed_run_matches_the_reference_shape() {
 /// Creates a pure-math run under `parent`, as a subflow or a schedule would.
 fn child_run(gw: &TestGateway, parent: &str) -> String {
     let flow = FlowRef { bundle_id: "pure-math".into(), bundle_version: "0.1.0".into(), flow_id: "pure-math".into() };
-    let compiled = gw.gateway.workflows.compile(&flow).expect("compiles");
+    let compiled = gw.gateway.catalog.compile(&flow).expect("compiles");
     let run_id = uuid_like(parent);
     let run = RunState::new(NewRun {
         run_id: run_id.clone(),

@@ -482,7 +482,7 @@ async fn overwritten_uploads_leave_no_compiled_flows_behind() {
         assert_eq!(status, StatusCode::OK, "{answer}");
         let (_, greeting) = start_and_greet(&gw, json!({"bundle_id": "x", "input_data": {"name": "n"}})).await;
         assert_eq!(greeting, format!("{prefix} n!"));
-        cached.push(gw.gateway.workflows.cached_flows());
+        cached.push(gw.gateway.catalog.cached_flows());
     }
     // Each overwrite replaces the content: the cache keeps one compiled `x` flow, not four.
     assert_eq!(cached, vec![cached[0]; 4], "compiled flows per upload: {cached:?}");
