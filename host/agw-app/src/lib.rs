@@ -64,3 +64,6 @@ impl App {
         &self.catalog
     }
 }
+
+#[cfg(test)]
+mod tests;
