@@ -1,7 +1,8 @@
 //! The application layer: the gateway's use cases, between the HTTP edge (and the runner)
 //! and the domain.
 //!
-//! - [`App`]: start a run, schedule a run, submit a command, read runs;
+//! - [`App`]: start a run, schedule a run, submit a command, read runs, ledgers,
+//!   histories and artifacts;
 //! - [`Runs`]: the one way a run comes to exist, which the runner uses for child runs;
 //! - [`Catalog`]: the bundles and their compiled flows;
 //! - [`DataDir`]: every path under the data dir.
@@ -21,12 +22,12 @@ mod workflows;
 use std::sync::Arc;
 
 use agw_domain::Env;
-use agw_store::RunStore;
+use agw_store::{ArtifactStore, RunStore};
 
 pub use commands::SubmitCommand;
 pub use data_dir::DataDir;
 pub use error::{AppError, AppResult, FieldError};
-pub use reads::{Listed, ListedRun};
+pub use reads::{LedgerPage, Listed, ListedRun, Progress, RunHistory};
 pub use runs::{Birth, Child, Runs};
 pub use start::{FlowChoice, ResolvedFlow, ScheduleRun, StartRun, Started};
 pub use workflows::{Catalog, NodeTypes, Workflows};
@@ -42,6 +43,7 @@ pub trait Wake: Send + Sync {
 /// The use cases of one gateway on one data dir.
 pub struct App {
     store: Arc<dyn RunStore>,
+    artifacts: Arc<ArtifactStore>,
     catalog: Arc<Catalog>,
     runs: Arc<Runs>,
     env: Arc<dyn Env>,
@@ -51,12 +53,13 @@ pub struct App {
 impl App {
     pub fn new(
         store: Arc<dyn RunStore>,
+        artifacts: Arc<ArtifactStore>,
         catalog: Arc<Catalog>,
         runs: Arc<Runs>,
         env: Arc<dyn Env>,
         wake: Arc<dyn Wake>,
     ) -> Self {
-        Self { store, catalog, runs, env, wake }
+        Self { store, artifacts, catalog, runs, env, wake }
     }
 
     /// The bundles and compiled flows.

@@ -73,9 +73,9 @@ fn fixture() -> Fixture {
     let store = Arc::new(FileStore::open_with_sync(dir.path(), false).unwrap());
     let artifacts = Arc::new(ArtifactStore::open(data.artifacts()).unwrap());
     let env = Arc::new(SystemEnv);
-    let runs = Arc::new(Runs::new(store.clone(), catalog.clone(), artifacts, env.clone(), data.clone()));
+    let runs = Arc::new(Runs::new(store.clone(), catalog.clone(), artifacts.clone(), env.clone(), data.clone()));
     let woken = Arc::new(Woken::default());
-    let app = App::new(store.clone(), catalog.clone(), runs.clone(), env, woken.clone());
+    let app = App::new(store.clone(), artifacts, catalog.clone(), runs.clone(), env, woken.clone());
     Fixture { _dir: dir, data, store, plugins, catalog, runs, woken, app }
 }
 

@@ -52,8 +52,9 @@ impl Gateway {
         let env: Arc<dyn Env> = Arc::new(SystemEnv);
         let handle = RunnerHandle::default();
         let runs = Arc::new(Runs::new(store.clone(), catalog.clone(), artifacts.clone(), env.clone(), data_dir));
+        let wake = Arc::new(handle.clone());
         let app =
-            Arc::new(App::new(store.clone(), catalog.clone(), runs.clone(), env.clone(), Arc::new(handle.clone())));
+            Arc::new(App::new(store.clone(), artifacts.clone(), catalog.clone(), runs.clone(), env.clone(), wake));
         Ok(Self { config, store, catalog, runs, app, artifacts, plugins, plugin_watcher, env, handle })
     }
 
