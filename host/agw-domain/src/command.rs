@@ -228,7 +228,7 @@ impl Command {
 /// remembers the last sequence number it saw, so a replayed inbox is harmless. An
 /// `emit_event` is applied to each run waiting on its key, not to its `run_id`.
 pub fn apply(run: &mut crate::run::RunState, command: &Command, env: &dyn crate::Env) -> Applied {
-    use crate::run::{RunStatus, Wait};
+    use crate::run::{RunStatus, Wait, WaitReason};
 
     if command.seq != 0 && command.seq <= run.last_command_seq {
         return Applied::Ignored(format!("command {} already applied", command.seq));
@@ -252,7 +252,7 @@ pub fn apply(run: &mut crate::run::RunState, command: &Command, env: &dyn crate:
                     run.waiting = Some(Wait::pause(&run.run_id));
                 }
                 // A question to the user already stops the run; pausing adds nothing.
-                RunStatus::Waiting if run.waiting.as_ref().is_some_and(|w| w.reason == "user") => {
+                RunStatus::Waiting if run.waiting.as_ref().is_some_and(|w| w.reason == WaitReason::User) => {
                     return Applied::Ignored("run waits for the user".into());
                 }
                 _ => {}

@@ -46,10 +46,35 @@ impl RunStatus {
     }
 }
 
+/// Why a run waits, as the reference names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WaitReason {
+    /// An event (`emit_event`, or one a flow emits), keyed `evt:<scope>:<id>:<name>`.
+    Event,
+    /// A person: a question, or the synthetic wait of `pause`.
+    User,
+    /// A time (`wait_until`, a schedule's next launch).
+    Until,
+    /// A child run (a subflow).
+    Subworkflow,
+}
+
+impl WaitReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Event => "event",
+            Self::User => "user",
+            Self::Until => "until",
+            Self::Subworkflow => "subworkflow",
+        }
+    }
+}
+
 /// What a waiting run waits for, in the reference's shape.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Wait {
-    pub reason: String,
+    pub reason: WaitReason,
     pub wait_key: Option<String>,
     pub until: Option<String>,
     pub prompt: Option<String>,
@@ -62,7 +87,7 @@ impl Wait {
     /// A wait for the event keyed `wait_key`; the base the other waits are built from.
     pub fn event(wait_key: String) -> Self {
         Self {
-            reason: "event".into(),
+            reason: WaitReason::Event,
             wait_key: Some(wait_key),
             until: None,
             prompt: None,
@@ -75,7 +100,7 @@ impl Wait {
     /// The synthetic user wait that `pause` puts on a running run.
     pub fn pause(run_id: &str) -> Self {
         Self {
-            reason: "user".into(),
+            reason: WaitReason::User,
             wait_key: Some(format!("pause:{run_id}")),
             until: None,
             prompt: Some("Paused".into()),
@@ -86,17 +111,17 @@ impl Wait {
     }
 
     pub fn is_pause(&self) -> bool {
-        self.reason == "user" && self.wait_key.as_deref().is_some_and(|k| k.starts_with("pause:"))
+        self.reason == WaitReason::User && self.wait_key.as_deref().is_some_and(|k| k.starts_with("pause:"))
     }
 
     /// The child run a `subworkflow` wait waits on.
     pub fn child_run_id(&self) -> Option<&str> {
-        (self.reason == "subworkflow").then(|| self.wait_key.as_deref()?.strip_prefix("subworkflow:")).flatten()
+        (self.reason == WaitReason::Subworkflow).then(|| self.wait_key.as_deref()?.strip_prefix("subworkflow:")).flatten()
     }
 
     /// Whether an `until` wait's time has come at `now`.
     pub fn is_due(&self, now: chrono::DateTime<chrono::Utc>) -> bool {
-        self.reason == "until"
+        self.reason == WaitReason::Until
             && self
                 .until
                 .as_deref()

@@ -379,7 +379,7 @@ fn waiting_run(run_id: &str, created_at: &str, wait: Wait, paused: bool) -> RunS
 }
 
 fn timer(until: Option<&str>) -> Wait {
-    Wait { reason: "until".into(), until: until.map(str::to_owned), ..Wait::event(String::new()) }
+    Wait { reason: agw_domain::run::WaitReason::Until, until: until.map(str::to_owned), ..Wait::event(String::new()) }
 }
 
 fn at(second: u32) -> String {

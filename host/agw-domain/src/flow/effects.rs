@@ -16,7 +16,7 @@ use super::value::{number, py_str};
 use crate::command::{NewCommand, event_key};
 use crate::env::{far_future, iso, later};
 use crate::record::{Effect, StepStatus};
-use crate::run::{FlowRef, Spawn, Wait};
+use crate::run::{FlowRef, Spawn, Wait, WaitReason};
 
 /// The engine's effectful node types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -198,7 +198,7 @@ impl Interp<'_> {
             ));
         }
         let wait = Wait {
-            reason: "user".into(),
+            reason: WaitReason::User,
             wait_key: Some(format!("user:{}:{}", self.run.run_id, node.id)),
             prompt: Some(prompt),
             choices: Some(choices),
@@ -321,7 +321,7 @@ impl Interp<'_> {
             return self.follow(node, "exec-out");
         }
         let wait =
-            Wait { reason: "until".into(), wait_key: None, until: Some(iso(until)), ..Wait::event(String::new()) };
+            Wait { reason: WaitReason::Until, wait_key: None, until: Some(iso(until)), ..Wait::event(String::new()) };
         Ok(self.begin_wait(node, "wait_until", payload, wait))
     }
 
@@ -422,7 +422,7 @@ impl Interp<'_> {
             workflow_id: None,
         });
         let wait = Wait {
-            reason: "subworkflow".into(),
+            reason: WaitReason::Subworkflow,
             wait_key: Some(format!("subworkflow:{child}")),
             details: Some(json!({
                 "sub_run_id": child, "sub_workflow_id": workflow_id, "async": true, "include_traces": false,

@@ -132,7 +132,7 @@ impl RunRow {
             run_id: run.run_id.clone(),
             workflow_id: run.workflow_id.clone(),
             status: run.status.as_str(),
-            wait_reason: wait.map(|w| w.reason.clone()),
+            wait_reason: wait.map(|w| w.reason.as_str().to_owned()),
             wait_key: wait.and_then(|w| w.wait_key.clone()),
             wait_until: wait.and_then(|w| w.until.clone()),
             paused: run.paused,
@@ -193,7 +193,7 @@ impl RunRow {
 /// The instant `run`'s timer comes due, when the runner would tick it for that timer: a
 /// timer without a readable time is due at once, as `Wait::is_due` says.
 fn due_ns(run: &RunState) -> Option<i64> {
-    let wait = run.waiting.as_ref().filter(|w| w.reason == "until")?;
+    let wait = run.waiting.as_ref().filter(|w| w.reason == agw_domain::run::WaitReason::Until)?;
     if run.status != RunStatus::Waiting || run.paused {
         return None;
     }

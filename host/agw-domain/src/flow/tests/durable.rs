@@ -193,7 +193,7 @@ fn a_subflow_spawns_a_child_and_its_result_comes_back_on_the_pins() {
     assert_eq!(spawn.input_data, json!({"a": 5}).as_object().cloned().expect("object"));
     assert_eq!(spawn.session_id, "s1");
     let wait = h.run.waiting.clone().expect("waiting");
-    assert_eq!(wait.reason, "subworkflow");
+    assert_eq!(wait.reason, crate::run::WaitReason::Subworkflow);
     assert_eq!(wait.child_run_id(), Some(spawn.run_id.as_str()));
     assert_eq!(h.run.children, std::slice::from_ref(&spawn.run_id));
 
