@@ -88,3 +88,35 @@ impl IntoResponse for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_kind_of_failure_has_one_status_and_a_5xx_says_nothing_of_its_cause() {
+        let cases = [
+            (AppError::Refused("no".into()), StatusCode::BAD_REQUEST, json!("no")),
+            (AppError::NotFound("gone".into()), StatusCode::NOT_FOUND, json!("gone")),
+            (AppError::RunNotFound("r1".into()), StatusCode::NOT_FOUND, json!("Run 'r1' not found")),
+            (AppError::Unprocessable("state".into()), StatusCode::UNPROCESSABLE_ENTITY, json!("state")),
+            (
+                AppError::Internal("I/O error on /srv/secret/run_r1.json".into()),
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!("Internal Server Error"),
+            ),
+        ];
+        for (error, status, detail) in cases {
+            let answer = ApiError::from(error);
+            assert_eq!((answer.status, answer.detail), (status, detail));
+        }
+        let field = ApiError::from(AppError::value_error(&["interval"], "too long", json!("99999d")));
+        assert_eq!(field.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(
+            field.detail,
+            json!([{"type": "value_error", "loc": ["body", "interval"], "msg": "Value error, too long", "input": "99999d"}])
+        );
+        let store = ApiError::from(agw_store::StoreError::Corrupt { path: "/srv/x".into(), reason: "bad".into() });
+        assert_eq!(store.detail, json!("Internal Server Error"));
+    }
+}
