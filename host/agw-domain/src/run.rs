@@ -116,7 +116,9 @@ impl Wait {
 
     /// The child run a `subworkflow` wait waits on.
     pub fn child_run_id(&self) -> Option<&str> {
-        (self.reason == WaitReason::Subworkflow).then(|| self.wait_key.as_deref()?.strip_prefix("subworkflow:")).flatten()
+        (self.reason == WaitReason::Subworkflow)
+            .then(|| self.wait_key.as_deref()?.strip_prefix("subworkflow:"))
+            .flatten()
     }
 
     /// Whether an `until` wait's time has come at `now`.

@@ -23,8 +23,9 @@ pub struct RunnerLock {
 }
 
 impl RunnerLock {
-    pub fn acquire(data_dir: &Path) -> Result<Self, LockError> {
-        let path = data_dir.join("gateway_runner.lock");
+    /// Takes the runner lock of `data_dir`, or says who holds it.
+    pub fn acquire(data_dir: &agw_app::DataDir) -> Result<Self, LockError> {
+        let path = data_dir.runner_lock();
         let io = |source| LockError::Io { path: path.display().to_string(), source };
         let mut file =
             OpenOptions::new().create(true).truncate(false).read(true).write(true).open(&path).map_err(io)?;
@@ -53,10 +54,10 @@ mod tests {
     #[test]
     fn second_runner_is_refused_until_the_first_lets_go() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let first = RunnerLock::acquire(dir.path()).expect("first");
-        let err = RunnerLock::acquire(dir.path()).unwrap_err();
+        let first = RunnerLock::acquire(&agw_app::DataDir::new(dir.path())).expect("first");
+        let err = RunnerLock::acquire(&agw_app::DataDir::new(dir.path())).unwrap_err();
         assert!(err.to_string().contains(&std::process::id().to_string()), "{err}");
         drop(first);
-        RunnerLock::acquire(dir.path()).expect("taken over after release");
+        RunnerLock::acquire(&agw_app::DataDir::new(dir.path())).expect("taken over after release");
     }
 }

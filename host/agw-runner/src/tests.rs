@@ -185,7 +185,7 @@ impl Harness {
             Arc::new(SystemEnv),
             config,
             handle.clone(),
-            RunnerLock::acquire(dir.path()).unwrap(),
+            RunnerLock::acquire(&DataDir::new(dir.path())).unwrap(),
         ));
         let (shutdown, stop) = watch::channel(false);
         let task = tokio::spawn(runner.run(stop));

@@ -61,7 +61,7 @@ impl Gateway {
     /// Starts the runner unless another process holds the data dir's runner lock (then the
     /// API serves alone and says so in the log).
     pub fn spawn_runner(&self, shutdown: watch::Receiver<bool>) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
-        let lock = match RunnerLock::acquire(&self.config.data_dir) {
+        let lock = match RunnerLock::acquire(&DataDir::new(&self.config.data_dir)) {
             Ok(lock) => lock,
             Err(agw_runner::LockError::Held { path, holder }) => {
                 tracing::warn!(%path, %holder, "another runner holds this data dir; not starting a runner here");

@@ -7,6 +7,7 @@
 mod env;
 mod secret;
 
+use agw_app::DataDir;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -109,7 +110,7 @@ impl Default for StoreSettings {
 impl StoreSettings {
     /// The SQLite database path as configured (not yet checked to be inside the data dir).
     pub fn db_path(&self, data_dir: &Path) -> PathBuf {
-        self.db_path.clone().unwrap_or_else(|| data_dir.join("gateway.sqlite3"))
+        self.db_path.clone().unwrap_or_else(|| DataDir::new(data_dir).default_db())
     }
 }
 
@@ -146,9 +147,9 @@ impl PluginSettings {
     /// The defaults for a data dir.
     pub fn new(data_dir: &Path) -> Self {
         Self {
-            dir: data_dir.join("plugins"),
+            dir: DataDir::new(data_dir).default_plugins(),
             watch: true,
-            host: HostConfig { cache_dir: Some(data_dir.join("plugin-cache")), ..HostConfig::default() },
+            host: HostConfig { cache_dir: Some(DataDir::new(data_dir).plugin_cache()), ..HostConfig::default() },
         }
     }
 }
