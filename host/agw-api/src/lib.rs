@@ -5,10 +5,13 @@
 mod auth;
 mod error;
 mod fields;
+pub mod openapi;
 mod pyjson;
 mod query;
+mod artifact_views;
 mod replay_views;
 mod routes;
+pub mod schema;
 mod security;
 mod views;
 
@@ -47,7 +50,7 @@ pub trait PluginDirectory: Send + Sync {
 }
 
 /// A plugin source that could not be loaded, or a conflict between loaded ones.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct PluginProblem {
     /// The file name or first-party name concerned.
     pub label: String,
@@ -145,8 +148,8 @@ pub fn router(state: AppState) -> Router {
         Ok(n) if n > 0 => DefaultBodyLimit::max(n),
         _ => DefaultBodyLimit::disable(),
     };
-    let gateway = routes::gateway_routes(&state.config).layer(body_cap);
-    let app = Router::new().nest("/api/gateway", gateway).merge(routes::public_routes()).with_state(state.clone());
+    let (routes, _) = openapi::assemble(&state.config, body_cap);
+    let app = routes.with_state(state.clone());
     security::layers(app.layer(axum::middleware::from_fn(detail_for_empty_errors)), &state)
         .layer(axum::middleware::from_fn(duration_header))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))

@@ -1,61 +1,160 @@
 //! Response shapes, key for key as the reference answers them.
 
 use agw_domain::bundle::{Bundle, Entrypoint};
-use agw_domain::run::RunState;
+use agw_domain::run::{RunState, RunStatus, Wait};
 use agw_domain::schedule::Schedule;
 use agw_store::LoadedBundle;
+use serde::Serialize;
 use serde_json::{Map, Value, json};
+use utoipa::ToSchema;
 
-/// `GET /runs/{id}`.
-pub fn run(run: &RunState) -> Value {
-    json!({
-        "run_id": run.run_id,
-        "workflow_id": run.workflow_id,
-        "status": run.status,
-        "current_node": run.current_node,
-        "created_at": run.created_at,
-        "updated_at": run.updated_at,
-        "actor_id": run.actor_id,
-        "session_id": run.session_id,
-        "parent_run_id": run.parent_run_id,
-        "error": run.error,
-        "flow_warnings": null,
-        "paused": run.paused,
-        "pause_reason": run.pause_reason,
-        "paused_at": run.paused_at,
-        "resumed_at": run.resumed_at,
-        "waiting": run.waiting,
-        "is_scheduled": run.schedule.is_some(),
-        "schedule": run.schedule.as_ref().map(schedule),
-        "limits": null,
-        "run_lifecycle": null,
-        "is_draft": false,
-        "output": run.output,
-        "session_history": null,
-        "automation_id": null,
-        "role": run.schedule.as_ref().map(|_| "legacy_schedule"),
-        "occurrence_index": null,
-        "session_kind": if run.schedule.is_some() { "automation" } else { "chat" },
-        "legacy": run.schedule.is_some(),
-        "workspace_root": run.workspace_root,
-    })
+use crate::schema::{RunStatusSchema, WaitSchema};
+
+/// `GET /runs/{id}`: a run as clients see it. Keys the reference sends and this gateway has
+/// no use for are present with the reference's value for a plain run.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunView {
+    pub run_id: String,
+    /// `<bundle_id>@<bundle_version>:<flow_id>`, or `scheduled:<uuid>` for a schedule.
+    pub workflow_id: String,
+    #[schema(value_type = RunStatusSchema)]
+    pub status: RunStatus,
+    pub current_node: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub actor_id: String,
+    pub session_id: String,
+    pub parent_run_id: Option<String>,
+    pub error: Option<String>,
+    /// Always null.
+    #[schema(value_type = Option<Object>)]
+    pub flow_warnings: Option<Value>,
+    pub paused: bool,
+    pub pause_reason: Option<String>,
+    pub paused_at: Option<String>,
+    pub resumed_at: Option<String>,
+    #[schema(value_type = Option<WaitSchema>)]
+    pub waiting: Option<Wait>,
+    pub is_scheduled: bool,
+    pub schedule: Option<ScheduleView>,
+    /// Always null here (the reference reports token budgets).
+    #[schema(value_type = Option<Object>)]
+    pub limits: Option<Value>,
+    /// Always null.
+    #[schema(value_type = Option<Object>)]
+    pub run_lifecycle: Option<Value>,
+    pub is_draft: bool,
+    /// A completed run's `on_flow_end` pins plus `"success": true` (open object).
+    #[schema(value_type = Option<Object>)]
+    pub output: Option<Value>,
+    /// Always null.
+    #[schema(value_type = Option<Object>)]
+    pub session_history: Option<Value>,
+    /// Always null.
+    pub automation_id: Option<String>,
+    /// `legacy_schedule` for a scheduled parent, else null.
+    pub role: Option<String>,
+    /// Always null.
+    pub occurrence_index: Option<u64>,
+    /// `automation` for a scheduled parent, else `chat`.
+    pub session_kind: String,
+    /// Whether this is a scheduled parent.
+    pub legacy: bool,
+    /// The run's workspace folder.
+    pub workspace_root: String,
 }
 
-/// A scheduled run's `schedule`, without the runner's bookkeeping.
-fn schedule(schedule: &Schedule) -> Value {
-    json!({
-        "kind": schedule.kind,
-        "interval": schedule.interval,
-        "repeat_count": schedule.repeat_count,
-        "repeat_until": schedule.repeat_until,
-        "start_at": schedule.start_at,
-        "share_context": schedule.share_context,
-        "target_workflow_id": schedule.target_workflow_id,
-        "target_bundle_ref": schedule.target_bundle_ref,
-        "target_flow_id": schedule.target_flow_id,
-        "created_at": schedule.created_at,
-        "updated_at": schedule.updated_at,
-    })
+/// `GET /runs/{id}`.
+pub fn run(run: &RunState) -> RunView {
+    let scheduled = run.schedule.is_some();
+    RunView {
+        run_id: run.run_id.clone(),
+        workflow_id: run.workflow_id.clone(),
+        status: run.status,
+        current_node: run.current_node.clone(),
+        created_at: run.created_at.clone(),
+        updated_at: run.updated_at.clone(),
+        actor_id: run.actor_id.clone(),
+        session_id: run.session_id.clone(),
+        parent_run_id: run.parent_run_id.clone(),
+        error: run.error.clone(),
+        flow_warnings: None,
+        paused: run.paused,
+        pause_reason: run.pause_reason.clone(),
+        paused_at: run.paused_at.clone(),
+        resumed_at: run.resumed_at.clone(),
+        waiting: run.waiting.clone(),
+        is_scheduled: scheduled,
+        schedule: run.schedule.as_ref().map(schedule),
+        limits: None,
+        run_lifecycle: None,
+        is_draft: false,
+        output: run.output.clone(),
+        session_history: None,
+        automation_id: None,
+        role: scheduled.then(|| "legacy_schedule".to_owned()),
+        occurrence_index: None,
+        session_kind: if scheduled { "automation" } else { "chat" }.to_owned(),
+        legacy: scheduled,
+        workspace_root: run.workspace_root.clone(),
+    }
+}
+
+/// One item of `GET /runs`: the run view plus its ledger length.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunListItem {
+    #[serde(flatten)]
+    pub run: RunView,
+    /// Records in the run's ledger.
+    pub ledger_len: u64,
+    /// Always `conversation`.
+    pub kind: String,
+}
+
+/// `GET /runs`: one page of runs, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunList {
+    pub items: Vec<RunListItem>,
+    /// Items on this page.
+    pub count: usize,
+    pub offset: usize,
+    /// Whether a next page exists.
+    pub has_more: bool,
+}
+
+/// A scheduled parent run's `schedule`, without the runner's bookkeeping.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ScheduleView {
+    /// Always `scheduled_run`.
+    pub kind: String,
+    /// `15s`, `15m`, `1h`, `2d`; null launches once.
+    pub interval: Option<String>,
+    pub repeat_count: Option<u64>,
+    pub repeat_until: Option<String>,
+    /// Null means "now".
+    pub start_at: Option<String>,
+    pub share_context: bool,
+    pub target_workflow_id: String,
+    pub target_bundle_ref: String,
+    pub target_flow_id: String,
+    pub created_at: String,
+    pub updated_at: Option<String>,
+}
+
+fn schedule(schedule: &Schedule) -> ScheduleView {
+    ScheduleView {
+        kind: schedule.kind.clone(),
+        interval: schedule.interval.clone(),
+        repeat_count: schedule.repeat_count,
+        repeat_until: schedule.repeat_until.clone(),
+        start_at: schedule.start_at.clone(),
+        share_context: schedule.share_context,
+        target_workflow_id: schedule.target_workflow_id.clone(),
+        target_bundle_ref: schedule.target_bundle_ref.clone(),
+        target_flow_id: schedule.target_flow_id.clone(),
+        created_at: schedule.created_at.clone(),
+        updated_at: schedule.updated_at.clone(),
+    }
 }
 
 fn bundle_description(bundle: &Bundle) -> Value {
@@ -76,106 +175,322 @@ fn workflow_id(bundle: &Bundle, flow_id: &str) -> String {
     format!("{}:{flow_id}", bundle.bundle_ref())
 }
 
-/// One entrypoint as bundle answers list it, plus the keys only one answer has.
-fn entrypoint(bundle: &Bundle, entry: &Entrypoint, extra: Value) -> Value {
-    let mut item = json!({
-        "flow_id": entry.flow_id,
-        "workflow_id": workflow_id(bundle, &entry.flow_id),
-        "name": entry_name(entry),
-        "description": entry.description.clone().unwrap_or_default(),
-        "interfaces": entry.interfaces,
-    });
-    if let (Value::Object(map), Value::Object(extra)) = (&mut item, extra) {
-        map.extend(extra);
-        map.extend([
-            ("deprecated".into(), json!(false)),
-            ("deprecated_at".into(), Value::Null),
-            ("deprecated_reason".into(), Value::Null),
-        ]);
-    }
-    item
+/// One entrypoint of a bundle in `GET /bundles`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListEntrypoint {
+    pub flow_id: String,
+    pub workflow_id: String,
+    pub name: String,
+    pub description: String,
+    /// Interface tags (open).
+    pub interfaces: Vec<Value>,
+    /// Always false.
+    pub is_agent_default: bool,
+    /// Always empty.
+    pub agent_default_interfaces: Vec<String>,
+    /// Always false.
+    pub deprecated: bool,
+    /// Always null.
+    pub deprecated_at: Option<String>,
+    /// Always null.
+    pub deprecated_reason: Option<String>,
+}
+
+/// One entrypoint of a bundle in `GET /bundles/{id}`, with its inputs and nodes.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DetailEntrypoint {
+    pub flow_id: String,
+    pub workflow_id: String,
+    pub name: String,
+    pub description: String,
+    /// Interface tags (open).
+    pub interfaces: Vec<Value>,
+    /// The flow's inputs: the data output pins of its `on_flow_start` node.
+    pub inputs: Vec<EntrypointInput>,
+    /// `node id → {type, label}`.
+    #[schema(value_type = HashMap<String, NodeIndexEntry>)]
+    pub node_index: Map<String, Value>,
+    /// Always false.
+    pub deprecated: bool,
+    /// Always null.
+    pub deprecated_at: Option<String>,
+    /// Always null.
+    pub deprecated_reason: Option<String>,
+}
+
+/// One node of a flow, as `node_index` lists it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NodeIndexEntry {
+    /// The node type (as the flow file says).
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    /// The node's label, else its type.
+    pub label: Option<String>,
+}
+
+/// One input of an entrypoint in a bundle detail.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EntrypointInput {
+    pub id: String,
+    pub label: String,
+    /// The pin type (`number`, `string`, `any`...).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Always false: every input has a default or may be absent.
+    pub required: bool,
+    /// The pin's default, null when none (any JSON value).
+    pub default: Value,
+}
+
+/// Who owns a bundle: the gateway.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BundleOwner {
+    /// Always `gateway`.
+    pub kind: String,
+    /// Always null.
+    pub user_id: Option<String>,
+}
+
+fn owner() -> BundleOwner {
+    BundleOwner { kind: "gateway".into(), user_id: None }
+}
+
+/// What a client may do with a bundle.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BundleActions {
+    pub can_run: bool,
+    pub can_upload: bool,
+    pub can_remove: bool,
+    pub can_archive: bool,
+    pub can_set_availability: bool,
+    pub can_edit_description: bool,
+    pub can_deprecate: bool,
+    pub catalog_promote_endpoint: String,
+}
+
+/// One item of `GET /bundles`: the newest version of a bundle.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BundleItem {
+    pub bundle_id: String,
+    pub bundle_version: String,
+    /// `id@version`.
+    pub bundle_ref: String,
+    /// Always `private`.
+    pub registry_scope: String,
+    /// Always `imported`.
+    pub source: String,
+    pub owner: BundleOwner,
+    pub shipped: bool,
+    pub available: bool,
+    pub archived: bool,
+    /// The manifest's `metadata.description` (any JSON value), else the first entrypoint's.
+    pub description: Value,
+    pub description_edited: bool,
+    /// Always `published`.
+    pub version_channel: String,
+    pub is_draft: bool,
+    pub is_published: bool,
+    pub latest_published_version: String,
+    pub latest_any_version: String,
+    pub created_at: String,
+    /// The manifest's metadata (open object).
+    #[schema(value_type = Object)]
+    pub metadata: Map<String, Value>,
+    /// Always empty.
+    #[schema(value_type = Object)]
+    pub automation_defaults: Map<String, Value>,
+    pub default_entrypoint: Option<String>,
+    pub entrypoints: Vec<ListEntrypoint>,
+    pub actions: BundleActions,
 }
 
 /// One item of `GET /bundles`.
-pub fn bundle_item(loaded: &LoadedBundle) -> Value {
+pub fn bundle_item(loaded: &LoadedBundle) -> BundleItem {
     let bundle = &loaded.bundle;
     let m = &bundle.manifest;
-    let entrypoints: Vec<Value> = m
+    let entrypoints = m
         .entrypoints
         .iter()
-        .map(|e| entrypoint(bundle, e, json!({"is_agent_default": false, "agent_default_interfaces": []})))
+        .map(|e| ListEntrypoint {
+            flow_id: e.flow_id.clone(),
+            workflow_id: workflow_id(bundle, &e.flow_id),
+            name: entry_name(e),
+            description: e.description.clone().unwrap_or_default(),
+            interfaces: e.interfaces.clone(),
+            is_agent_default: false,
+            agent_default_interfaces: Vec::new(),
+            deprecated: false,
+            deprecated_at: None,
+            deprecated_reason: None,
+        })
         .collect();
-    json!({
-        "bundle_id": m.bundle_id,
-        "bundle_version": m.bundle_version,
-        "bundle_ref": bundle.bundle_ref(),
-        "registry_scope": "private",
-        "source": "imported",
-        "owner": { "kind": "gateway", "user_id": null },
-        "shipped": false,
-        "available": true,
-        "archived": false,
-        "description": bundle_description(bundle),
-        "description_edited": false,
-        "version_channel": "published",
-        "is_draft": false,
-        "is_published": true,
-        "latest_published_version": m.bundle_version,
-        "latest_any_version": m.bundle_version,
-        "created_at": loaded.created_at,
-        "metadata": m.metadata,
-        "automation_defaults": {},
-        "default_entrypoint": bundle.default_flow_id(),
-        "entrypoints": entrypoints,
-        "actions": {
-            "can_run": true, "can_upload": true, "can_remove": false, "can_archive": true,
-            "can_set_availability": true, "can_edit_description": true, "can_deprecate": true,
-            "catalog_promote_endpoint": "/api/gateway/admin/workflow-catalog/promote"
+    BundleItem {
+        bundle_id: m.bundle_id.clone(),
+        bundle_version: m.bundle_version.clone(),
+        bundle_ref: bundle.bundle_ref(),
+        registry_scope: "private".into(),
+        source: "imported".into(),
+        owner: owner(),
+        shipped: false,
+        available: true,
+        archived: false,
+        description: bundle_description(bundle),
+        description_edited: false,
+        version_channel: "published".into(),
+        is_draft: false,
+        is_published: true,
+        latest_published_version: m.bundle_version.clone(),
+        latest_any_version: m.bundle_version.clone(),
+        created_at: loaded.created_at.clone(),
+        metadata: m.metadata.clone(),
+        automation_defaults: Map::new(),
+        default_entrypoint: bundle.default_flow_id().map(str::to_owned),
+        entrypoints,
+        actions: BundleActions {
+            can_run: true,
+            can_upload: true,
+            can_remove: false,
+            can_archive: true,
+            can_set_availability: true,
+            can_edit_description: true,
+            can_deprecate: true,
+            catalog_promote_endpoint: "/api/gateway/admin/workflow-catalog/promote".into(),
         },
-    })
+    }
+}
+
+/// A bundle file that was not loaded, and why.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SkippedFile {
+    pub path: String,
+    pub reason: String,
+}
+
+impl From<&agw_store::SkippedBundle> for SkippedFile {
+    fn from(skipped: &agw_store::SkippedBundle) -> Self {
+        Self { path: skipped.path.clone(), reason: skipped.reason.clone() }
+    }
+}
+
+/// `GET /bundles`: the newest version of every loaded bundle, and the files that were not
+/// loaded.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BundleList {
+    pub items: Vec<BundleItem>,
+    /// Always empty.
+    #[schema(value_type = Object)]
+    pub interfaces: Map<String, Value>,
+    /// Always null.
+    #[schema(value_type = Option<Object>)]
+    pub executable_for: Option<Value>,
+    /// Always null.
+    pub default_bundle_id: Option<String>,
+    /// Always empty.
+    #[schema(value_type = Object)]
+    pub default_agent_workflows: Map<String, Value>,
+    pub skipped_count: usize,
+    pub skipped: Vec<SkippedFile>,
+}
+
+/// `GET /bundles/{id}`: one version of a bundle with its flows.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BundleDetail {
+    pub bundle_id: String,
+    pub bundle_version: String,
+    pub bundle_ref: String,
+    pub source: String,
+    pub shipped: bool,
+    pub owner: BundleOwner,
+    pub created_at: String,
+    pub default_entrypoint: Option<String>,
+    pub entrypoints: Vec<DetailEntrypoint>,
+    /// The ids of every flow in the bundle.
+    pub flows: Vec<String>,
+    /// The manifest's metadata (open object).
+    #[schema(value_type = Object)]
+    pub metadata: Map<String, Value>,
+    /// Always empty.
+    #[schema(value_type = Object)]
+    pub automation_defaults: Map<String, Value>,
 }
 
 /// `GET /bundles/{id}`.
-pub fn bundle_detail(loaded: &LoadedBundle) -> Value {
+pub fn bundle_detail(loaded: &LoadedBundle) -> BundleDetail {
     let bundle = &loaded.bundle;
     let m = &bundle.manifest;
-    let entrypoints: Vec<Value> = m
+    let entrypoints = m
         .entrypoints
         .iter()
         .map(|e| {
             let flow = bundle.flows.get(&e.flow_id).unwrap_or(&Value::Null);
-            let inputs: Vec<Value> = flow_inputs(flow)
+            let inputs = flow_inputs(flow)
                 .into_iter()
-                .map(|i| json!({"id": i.id, "label": i.label, "type": i.kind, "required": false, "default": i.default}))
+                .map(|i| EntrypointInput { id: i.id, label: i.label, kind: i.kind, required: false, default: i.default })
                 .collect();
-            entrypoint(bundle, e, json!({"inputs": inputs, "node_index": node_index(flow)}))
+            DetailEntrypoint {
+                flow_id: e.flow_id.clone(),
+                workflow_id: workflow_id(bundle, &e.flow_id),
+                name: entry_name(e),
+                description: e.description.clone().unwrap_or_default(),
+                interfaces: e.interfaces.clone(),
+                inputs,
+                node_index: node_index(flow),
+                deprecated: false,
+                deprecated_at: None,
+                deprecated_reason: None,
+            }
         })
         .collect();
-    json!({
-        "bundle_id": m.bundle_id,
-        "bundle_version": m.bundle_version,
-        "bundle_ref": bundle.bundle_ref(),
-        "source": "imported",
-        "shipped": false,
-        "owner": { "kind": "gateway", "user_id": null },
-        "created_at": loaded.created_at,
-        "default_entrypoint": bundle.default_flow_id(),
-        "entrypoints": entrypoints,
-        "flows": bundle.flows.keys().collect::<Vec<_>>(),
-        "metadata": m.metadata,
-        "automation_defaults": {},
-    })
+    BundleDetail {
+        bundle_id: m.bundle_id.clone(),
+        bundle_version: m.bundle_version.clone(),
+        bundle_ref: bundle.bundle_ref(),
+        source: "imported".into(),
+        shipped: false,
+        owner: owner(),
+        created_at: loaded.created_at.clone(),
+        default_entrypoint: bundle.default_flow_id().map(str::to_owned),
+        entrypoints,
+        flows: bundle.flows.keys().cloned().collect(),
+        metadata: m.metadata.clone(),
+        automation_defaults: Map::new(),
+    }
 }
 
-fn extend(item: &mut Value, extra: &[(&str, Value)]) {
-    if let Value::Object(map) = item {
-        for (k, v) in extra {
-            map.insert((*k).to_owned(), v.clone());
+/// Which flow an answer is about.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FlowIds {
+    pub bundle_id: String,
+    pub bundle_version: String,
+    pub bundle_ref: String,
+    pub flow_id: String,
+    pub workflow_id: String,
+}
+
+impl FlowIds {
+    /// The ids of `flow_id` in `bundle`.
+    pub fn of(bundle: &Bundle, flow_id: &str) -> Self {
+        Self {
+            bundle_id: bundle.manifest.bundle_id.clone(),
+            bundle_version: bundle.manifest.bundle_version.clone(),
+            bundle_ref: bundle.bundle_ref(),
+            flow_id: flow_id.to_owned(),
+            workflow_id: workflow_id(bundle, flow_id),
         }
     }
 }
 
-fn node_index(flow: &Value) -> Value {
+/// `GET /bundles/{id}/flows/{flow_id}`: a flow's VisualFlow JSON.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FlowDocument {
+    #[serde(flatten)]
+    pub ids: FlowIds,
+    /// The VisualFlow JSON (open object: `nodes`, `edges`...).
+    #[schema(value_type = Object)]
+    pub flow: Value,
+}
+
+fn node_index(flow: &Value) -> Map<String, Value> {
     let mut index = Map::new();
     for node in flow.get("nodes").and_then(Value::as_array).into_iter().flatten() {
         let Some(id) = node.get("id").and_then(Value::as_str) else { continue };
@@ -183,7 +498,7 @@ fn node_index(flow: &Value) -> Value {
         let label = node.pointer("/data/label").cloned().unwrap_or_else(|| kind.clone());
         index.insert(id.to_owned(), json!({"type": kind, "label": label}));
     }
-    Value::Object(index)
+    index
 }
 
 /// One input of a flow: a data output pin of its `on_flow_start` node.
@@ -220,7 +535,7 @@ pub fn flow_inputs(flow: &Value) -> Vec<FlowInput> {
 }
 
 /// The JSON Schema of one input pin.
-fn input_schema(input: &FlowInput) -> Value {
+fn input_schema(input: &FlowInput) -> Map<String, Value> {
     let json_type = match input.kind.as_str() {
         "number" | "float" => Some("number"),
         "integer" | "int" => Some("integer"),
@@ -238,28 +553,61 @@ fn input_schema(input: &FlowInput) -> Value {
     if !input.default.is_null() {
         schema.insert("default".into(), input.default.clone());
     }
-    Value::Object(schema)
+    schema
+}
+
+/// One input of a flow's input schema.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InputItem {
+    pub id: String,
+    pub label: String,
+    /// The pin type (`number`, `string`, `any`...).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Always false.
+    pub required: bool,
+    /// The pin's default, null when none (any JSON value).
+    pub default: Value,
+    /// The pin's JSON Schema (`type`, `x-abstract-type`, `default`).
+    #[schema(value_type = Object)]
+    pub schema: Map<String, Value>,
+}
+
+/// `GET /bundles/{id}/flows/{flow_id}/input_schema`: what `input_data` a flow takes.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InputSchemaDocument {
+    #[serde(flatten)]
+    pub ids: FlowIds,
+    /// Always 1.
+    pub version: u32,
+    pub inputs: Vec<InputItem>,
+    /// `input id → default`, for the inputs that have one.
+    #[schema(value_type = Object)]
+    pub defaults: Map<String, Value>,
+    /// A JSON Schema of `input_data` (`type: object`).
+    #[schema(value_type = Object)]
+    pub input_data_schema: Value,
 }
 
 /// `GET /bundles/{id}/flows/{flow_id}/input_schema`.
-pub fn input_schema_doc(ids: Value, flow: &Value) -> Value {
+pub fn input_schema_doc(ids: FlowIds, flow: &Value) -> InputSchemaDocument {
     let inputs = flow_inputs(flow);
-    let mut doc = ids;
-    let items: Vec<Value> = inputs
-        .iter()
-        .map(|i| json!({"id": i.id, "label": i.label, "type": i.kind, "required": false, "default": i.default, "schema": input_schema(i)}))
-        .collect();
     let defaults: Map<String, Value> =
         inputs.iter().filter(|i| !i.default.is_null()).map(|i| (i.id.clone(), i.default.clone())).collect();
-    let properties: Map<String, Value> = inputs.iter().map(|i| (i.id.clone(), input_schema(i))).collect();
-    extend(
-        &mut doc,
-        &[
-            ("version", json!(1)),
-            ("inputs", Value::Array(items)),
-            ("defaults", Value::Object(defaults)),
-            ("input_data_schema", json!({"type": "object", "additionalProperties": true, "properties": properties})),
-        ],
-    );
-    doc
+    let properties: Map<String, Value> =
+        inputs.iter().map(|i| (i.id.clone(), Value::Object(input_schema(i)))).collect();
+    let items = inputs
+        .into_iter()
+        .map(|i| {
+            let schema = input_schema(&i);
+            InputItem { id: i.id, label: i.label, kind: i.kind, required: false, default: i.default, schema }
+        })
+        .collect();
+    InputSchemaDocument {
+        ids,
+        version: 1,
+        inputs: items,
+        defaults,
+        input_data_schema: json!({"type": "object", "additionalProperties": true, "properties": properties}),
+    }
 }

@@ -18,6 +18,19 @@ use crate::fields::{optional_str, required_str, required_text};
 /// Commands that act on one run, refused at the door when that run does not exist.
 const RUN_COMMANDS: &[&str] = &["pause", "resume", "cancel", "update_schedule"];
 
+#[utoipa::path(
+    post,
+    path = "/commands",
+    tag = "commands",
+    summary = "Append a command to the durable inbox",
+    request_body = crate::schema::CommandRequest,
+    responses(
+        (status = 200, description = "Accepted, or a duplicate `command_id`", body = crate::schema::CommandAnswer),
+        (status = 400, description = "An unknown command type", body = crate::schema::ErrorDetail),
+        (status = 404, description = "pause, resume, cancel or update_schedule for an unknown run", body = crate::schema::ErrorDetail),
+        (status = 422, description = "A missing or mistyped field, an event without a name, or a schedule update that cannot apply; `detail` is a string for the latter two", body = crate::schema::ValidationError),
+    ),
+)]
 pub async fn submit(State(state): State<AppState>, body: Bytes) -> ApiResult<Json<Value>> {
     let body = object_body(&body)?;
     // An empty `command_id` would make every later empty one a duplicate, silently dropped.

@@ -138,6 +138,19 @@ pub(super) fn session_id(body: &Map<String, Value>) -> ApiResult<Option<String>>
     Ok(optional_str(body, &["body"], "session_id")?.filter(|s| !s.is_empty()))
 }
 
+#[utoipa::path(
+    post,
+    path = "/runs/start",
+    tag = "runs",
+    summary = "Start a run",
+    request_body = crate::schema::StartRunRequest,
+    responses(
+        (status = 200, description = "The new run", body = crate::schema::StartAnswer),
+        (status = 400, description = "Neither flow nor bundle, an ambiguous bundle, conflicting versions, or a flow that cannot run", body = crate::schema::ErrorDetail),
+        (status = 404, description = "No such bundle or flow", body = crate::schema::ErrorDetail),
+        (status = 422, description = "A body that is not a JSON object, or a field of the wrong type", body = crate::schema::ValidationError),
+    ),
+)]
 pub async fn start(State(state): State<AppState>, body: Bytes) -> ApiResult<Json<Value>> {
     let body = object_body(&body)?;
     let input_data = input_data(&body)?;
@@ -181,7 +194,18 @@ pub async fn start(State(state): State<AppState>, body: Bytes) -> ApiResult<Json
     })))
 }
 
-pub async fn get(State(state): State<AppState>, Path(run_id): Path<String>) -> ApiResult<Json<Value>> {
+#[utoipa::path(
+    get,
+    path = "/runs/{run_id}",
+    tag = "runs",
+    summary = "A run's state",
+    params(("run_id" = String, Path, description = "The run")),
+    responses(
+        (status = 200, description = "The run", body = views::RunView),
+        (status = 404, description = "No such run", body = crate::schema::ErrorDetail),
+    ),
+)]
+pub async fn get(State(state): State<AppState>, Path(run_id): Path<String>) -> ApiResult<Json<views::RunView>> {
     let run = state.store.load_run(&run_id)?.ok_or_else(|| ApiError::run_not_found(&run_id))?;
     Ok(Json(views::run(&run)))
 }
@@ -217,11 +241,31 @@ const LIST_PARAMS: &[&str] = &[
     "workflow_id",
 ];
 
+#[utoipa::path(
+    get,
+    path = "/runs",
+    tag = "runs",
+    summary = "One page of runs, newest first",
+    params(
+        ("limit" = Option<usize>, Query, description = "Runs per page (1 to 500, default 50)"),
+        ("offset" = Option<usize>, Query, description = "Runs to skip"),
+        ("status" = Option<crate::schema::RunStatusSchema>, Query, description = "Only runs with this status"),
+        ("workflow_id" = Option<String>, Query, description = "Only runs of this workflow"),
+        ("session_id" = Option<String>, Query, description = "Only runs of this session"),
+        ("parent_run_id" = Option<String>, Query, description = "Only children of this run"),
+        ("root_only" = Option<bool>, Query, description = "Only runs without a parent"),
+    ),
+    responses(
+        (status = 200, description = "The page", body = views::RunList),
+        (status = 400, description = "An unknown query parameter or status", body = crate::schema::ErrorDetail),
+        (status = 422, description = "A query value that does not parse", body = crate::schema::ValidationError),
+    ),
+)]
 pub async fn list(
     State(state): State<AppState>,
     Query(raw): Query<std::collections::BTreeMap<String, String>>,
     Query(query): Query<ListQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<views::RunList>> {
     let unknown: Vec<&str> =
         raw.keys().map(String::as_str).filter(|k| *k != "access_token" && !LIST_PARAMS.contains(k)).collect();
     if !unknown.is_empty() {
@@ -247,12 +291,8 @@ pub async fn list(
     let RunPage { runs, has_more } = state.store.query_runs(&query)?;
     let mut items = Vec::new();
     for run in &runs {
-        let mut item = views::run(run);
-        if let Value::Object(map) = &mut item {
-            map.insert("ledger_len".into(), json!(agw_store::committed_len(state.store.as_ref(), run)?));
-            map.insert("kind".into(), json!("conversation"));
-        }
-        items.push(item);
+        let ledger_len = agw_store::committed_len(state.store.as_ref(), run)?;
+        items.push(views::RunListItem { run: views::run(run), ledger_len, kind: "conversation".into() });
     }
-    Ok(Json(json!({ "items": items, "count": items.len(), "offset": query.offset, "has_more": has_more })))
+    Ok(Json(views::RunList { count: items.len(), items, offset: query.offset, has_more }))
 }

@@ -15,6 +15,19 @@ use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::fields::optional_str;
 
+#[utoipa::path(
+    post,
+    path = "/runs/schedule",
+    tag = "runs",
+    summary = "Start a scheduled parent run that launches a flow as child runs",
+    request_body = crate::schema::ScheduleRunRequest,
+    responses(
+        (status = 200, description = "The scheduled parent run", body = crate::schema::StartAnswer),
+        (status = 400, description = "A malformed interval, inconsistent repeat settings, neither flow nor bundle, or a flow that cannot run", body = crate::schema::ErrorDetail),
+        (status = 404, description = "No such bundle or flow", body = crate::schema::ErrorDetail),
+        (status = 422, description = "A body that is not a JSON object, or a field of the wrong type or value", body = crate::schema::ValidationError),
+    ),
+)]
 pub async fn schedule(State(state): State<AppState>, body: Bytes) -> ApiResult<Json<Value>> {
     let body = object_body(&body)?;
     let input_data = input_data(&body)?;
