@@ -82,14 +82,23 @@ pub struct Descriptor {
     pub modality: String,
     pub task: String,
     pub classification_source: String,
+    #[schema(required = true)]
     pub session_id: Option<String>,
+    #[schema(required = true)]
     pub workflow_id: Option<String>,
+    #[schema(required = true)]
     pub node_id: Option<String>,
+    #[schema(required = true)]
     pub step_id: Option<String>,
+    #[schema(required = true)]
     pub effect_id: Option<String>,
+    #[schema(required = true)]
     pub turn_id: Option<String>,
+    #[schema(required = true)]
     pub ledger_cursor: Option<u64>,
+    #[schema(required = true)]
     pub parent_run_id: Option<String>,
+    #[schema(required = true)]
     pub actor_id: Option<String>,
     #[schema(value_type = Object)]
     pub producer: Map<String, Value>,
@@ -147,10 +156,15 @@ pub struct AccessStats {
     pub content_access_count: u64,
     pub preview_count: u64,
     pub download_count: u64,
+    #[schema(required = true)]
     pub last_accessed_at: Option<String>,
+    #[schema(required = true)]
     pub last_action: Option<String>,
+    #[schema(required = true)]
     pub last_actor_id: Option<String>,
+    #[schema(required = true)]
     pub last_session_id: Option<String>,
+    #[schema(required = true)]
     pub last_run_id: Option<String>,
     #[schema(value_type = Object)]
     pub actions: Map<String, Value>,
@@ -283,7 +297,9 @@ pub struct ArtifactEnvelope {
     pub content_type: String,
     pub size_bytes: u64,
     pub created_at: String,
+    #[schema(required = true)]
     pub filename: Option<String>,
+    #[schema(required = true)]
     pub source_path: Option<String>,
     pub sha256: String,
     pub semantic_kind: String,
@@ -291,14 +307,23 @@ pub struct ArtifactEnvelope {
     pub modality: String,
     pub task: String,
     pub classification_source: String,
+    #[schema(required = true)]
     pub session_id: Option<String>,
+    #[schema(required = true)]
     pub workflow_id: Option<String>,
+    #[schema(required = true)]
     pub node_id: Option<String>,
+    #[schema(required = true)]
     pub step_id: Option<String>,
+    #[schema(required = true)]
     pub effect_id: Option<String>,
+    #[schema(required = true)]
     pub turn_id: Option<String>,
+    #[schema(required = true)]
     pub ledger_cursor: Option<u64>,
+    #[schema(required = true)]
     pub parent_run_id: Option<String>,
+    #[schema(required = true)]
     pub actor_id: Option<String>,
     pub title: String,
     #[schema(value_type = Object)]
@@ -391,13 +416,16 @@ pub struct ArtifactRef {
 pub struct ArtifactItem {
     pub artifact_id: String,
     pub run_id: String,
+    #[schema(required = true)]
     pub content_path: Option<String>,
     pub content_type: String,
     pub size_bytes: u64,
     pub created_at: String,
     #[schema(value_type = Object)]
     pub tags: Map<String, Value>,
+    #[schema(required = true)]
     pub filename: Option<String>,
+    #[schema(required = true)]
     pub source_path: Option<String>,
     pub sha256: String,
     pub modality: String,
@@ -405,16 +433,26 @@ pub struct ArtifactItem {
     pub reference: ArtifactRef,
     pub semantic_kind: String,
     pub render_kind: String,
+    #[schema(required = true)]
     pub task: Option<String>,
     pub classification_source: String,
+    #[schema(required = true)]
     pub session_id: Option<String>,
+    #[schema(required = true)]
     pub workflow_id: Option<String>,
+    #[schema(required = true)]
     pub node_id: Option<String>,
+    #[schema(required = true)]
     pub step_id: Option<String>,
+    #[schema(required = true)]
     pub effect_id: Option<String>,
+    #[schema(required = true)]
     pub turn_id: Option<String>,
+    #[schema(required = true)]
     pub ledger_cursor: Option<u64>,
+    #[schema(required = true)]
     pub parent_run_id: Option<String>,
+    #[schema(required = true)]
     pub actor_id: Option<String>,
     pub title: String,
     #[schema(value_type = Object)]

@@ -192,3 +192,47 @@ fn guard(operation: &mut Operation, read: bool) {
         add("413", "The body is over the size cap");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    use super::*;
+
+    fn document_json() -> Value {
+        serde_json::to_value(document(&ApiConfig::default())).expect("the document serializes")
+    }
+
+    #[test]
+    fn gateway_operations_carry_the_security_layers_refusals() {
+        let doc = document_json();
+        let start = &doc["paths"]["/api/gateway/runs/start"]["post"];
+        assert_eq!(start["security"], serde_json::json!([{"bearer": []}]));
+        for status in ["400", "401", "403", "404", "413", "422", "429", "503"] {
+            assert!(start["responses"][status].is_object(), "POST /runs/start lists no {status}");
+        }
+        let run = &doc["paths"]["/api/gateway/runs/{run_id}"]["get"];
+        assert_eq!(run["security"], serde_json::json!([{"bearer": []}, {"access_token": []}]));
+        assert!(run["responses"]["413"].is_null(), "a read without a body lists 413");
+        // The SSE route's own 429 (its stream cap) is kept, not replaced.
+        let stream = &doc["paths"]["/api/gateway/runs/{run_id}/ledger/stream"]["get"];
+        assert!(stream["responses"]["429"]["description"].as_str().is_some_and(|d| d.contains("SSE")));
+        let health = &doc["paths"]["/api/health"]["get"];
+        assert!(health["security"].is_null() && health["responses"]["401"].is_null(), "health is public");
+    }
+
+    #[test]
+    fn refusals_reference_the_error_schemas() {
+        let doc = document_json();
+        let schemas = &doc["components"]["schemas"];
+        assert_eq!(schemas["ErrorDetail"]["required"], serde_json::json!(["detail"]));
+        assert_eq!(schemas["ValidationIssue"]["required"], serde_json::json!(["type", "loc", "msg", "input"]));
+        let not_found = &doc["paths"]["/api/gateway/runs/{run_id}"]["get"]["responses"]["404"];
+        assert_eq!(not_found["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/ErrorDetail");
+        let invalid = &doc["paths"]["/api/gateway/runs/start"]["post"]["responses"]["422"];
+        assert_eq!(invalid["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/ValidationError");
+        if let Ok(path) = std::env::var("AGW_OPENAPI_DUMP") {
+            std::fs::write(path, serde_json::to_string_pretty(&doc).expect("JSON")).expect("dump");
+        }
+    }
+}

@@ -102,9 +102,12 @@ pub struct HistoryRun {
     pub updated_at: String,
     pub actor_id: String,
     pub session_id: String,
+    #[schema(required = true)]
     pub parent_run_id: Option<String>,
+    #[schema(required = true)]
     pub error: Option<String>,
     #[schema(value_type = Option<WaitSchema>)]
+    #[schema(required = true)]
     pub waiting: Option<Wait>,
 }
 
@@ -190,12 +193,18 @@ pub fn history_ledger(
 pub struct TimelineRow {
     pub run_id: String,
     pub cursor: u64,
+    #[schema(required = true)]
     pub node_id: Option<String>,
+    #[schema(required = true)]
     pub status: Option<String>,
+    #[schema(required = true)]
     pub effect_type: Option<String>,
+    #[schema(required = true)]
     pub started_at: Option<String>,
     /// `started_at` when the record has no end.
+    #[schema(required = true)]
     pub ended_at: Option<String>,
+    #[schema(required = true)]
     pub duration_ms: Option<f64>,
 }
 
@@ -243,6 +252,7 @@ pub struct HistoryBundle {
     pub detail: String,
     pub root_run_id: String,
     pub run: HistoryRun,
+    #[schema(required = true)]
     pub workflow_snapshot: Option<SnapshotRef>,
     /// The root run's public inputs, workspace and `workflow_selection` (open object).
     #[schema(value_type = Object)]
@@ -255,6 +265,7 @@ pub struct HistoryBundle {
     pub resolved_actions: Vec<Value>,
     /// Always null.
     #[schema(value_type = Option<Object>)]
+    #[schema(required = true)]
     pub session: Option<Value>,
     pub warnings: Vec<HistoryWarning>,
 }

@@ -31,8 +31,7 @@ pub struct ValidationIssue {
     pub loc: Vec<String>,
     /// What is wrong, for a person.
     pub msg: String,
-    /// The value that failed (the whole object for a missing field).
-    #[schema(value_type = Object, nullable = false)]
+    /// The value that failed (any JSON value; the whole object for a missing field).
     pub input: Value,
     /// The constraint that failed, when there is one (`{"ge": 1}`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -83,6 +82,7 @@ pub struct ResolvedWorkflow {
     pub name: String,
     /// Always null.
     #[schema(value_type = Option<Object>)]
+    #[schema(required = true)]
     pub interface: Option<Value>,
 }
 
@@ -91,6 +91,7 @@ pub struct ResolvedWorkflow {
 pub struct StartAnswer {
     pub run_id: String,
     /// Always null.
+    #[schema(required = true)]
     pub runner_warning: Option<String>,
     pub resolved_workflow: ResolvedWorkflow,
 }
@@ -191,6 +192,11 @@ pub struct BundleUploadForm {
     pub reload: Option<bool>,
 }
 
+/// Raw bytes: an artifact's content, with its stored content type.
+#[derive(Debug, ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct RawBytes(pub Vec<u8>);
+
 /// A run's lifecycle status (`agw_domain::run::RunStatus`).
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -215,17 +221,22 @@ pub struct WaitSchema {
     /// `event`, `until`, `user`, `job` or `subworkflow`.
     pub reason: String,
     /// The key that resumes it (`evt:<scope>:<id>:<name>`, `pause:<run_id>`...).
+    #[schema(required = true)]
     pub wait_key: Option<String>,
     /// For `until`: when (ISO 8601).
+    #[schema(required = true)]
     pub until: Option<String>,
     /// For `user`: the question.
+    #[schema(required = true)]
     pub prompt: Option<String>,
     /// For `user`: the offered answers.
+    #[schema(required = true)]
     pub choices: Option<Vec<Value>>,
     /// For `user`: whether an answer outside `choices` is accepted.
     pub allow_free_text: bool,
     /// Anything else the wait carries.
     #[schema(value_type = Option<Object>)]
+    #[schema(required = true)]
     pub details: Option<Value>,
 }
 
@@ -257,6 +268,7 @@ pub struct EffectSchema {
     #[schema(value_type = Object)]
     pub payload: Value,
     /// Where the result is stored in the run's variables.
+    #[schema(required = true)]
     pub result_key: Option<String>,
 }
 
@@ -273,15 +285,19 @@ pub struct StepRecordSchema {
     /// The record's status.
     pub status: StepStatusSchema,
     /// Null for a completion; what was done otherwise.
+    #[schema(required = true)]
     pub effect: Option<EffectSchema>,
     /// The step's result (open: depends on the effect).
     #[schema(value_type = Option<Object>)]
+    #[schema(required = true)]
     pub result: Option<Value>,
     /// Why it failed.
+    #[schema(required = true)]
     pub error: Option<String>,
     /// ISO 8601.
     pub started_at: String,
     /// ISO 8601.
+    #[schema(required = true)]
     pub ended_at: Option<String>,
     /// Who acted (`gateway`).
     pub actor_id: String,
@@ -290,11 +306,15 @@ pub struct StepRecordSchema {
     /// 1 for a first try.
     pub attempt: u32,
     /// Deduplicates system records (`system:completion:<node>`...).
+    #[schema(required = true)]
     pub idempotency_key: Option<String>,
     /// The hash chain, when enabled.
+    #[schema(required = true)]
     pub prev_hash: Option<String>,
     /// The hash chain, when enabled.
+    #[schema(required = true)]
     pub record_hash: Option<String>,
     /// A signature, when enabled.
+    #[schema(required = true)]
     pub signature: Option<String>,
 }

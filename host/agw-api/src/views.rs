@@ -19,42 +19,58 @@ pub struct RunView {
     pub workflow_id: String,
     #[schema(value_type = RunStatusSchema)]
     pub status: RunStatus,
+    #[schema(required = true)]
     pub current_node: Option<String>,
     pub created_at: String,
     pub updated_at: String,
     pub actor_id: String,
     pub session_id: String,
+    #[schema(required = true)]
     pub parent_run_id: Option<String>,
+    #[schema(required = true)]
     pub error: Option<String>,
     /// Always null.
     #[schema(value_type = Option<Object>)]
+    #[schema(required = true)]
     pub flow_warnings: Option<Value>,
     pub paused: bool,
+    #[schema(required = true)]
     pub pause_reason: Option<String>,
+    #[schema(required = true)]
     pub paused_at: Option<String>,
+    #[schema(required = true)]
     pub resumed_at: Option<String>,
     #[schema(value_type = Option<WaitSchema>)]
+    #[schema(required = true)]
     pub waiting: Option<Wait>,
     pub is_scheduled: bool,
+    #[schema(required = true)]
     pub schedule: Option<ScheduleView>,
     /// Always null here (the reference reports token budgets).
     #[schema(value_type = Option<Object>)]
+    #[schema(required = true)]
     pub limits: Option<Value>,
     /// Always null.
     #[schema(value_type = Option<Object>)]
+    #[schema(required = true)]
     pub run_lifecycle: Option<Value>,
     pub is_draft: bool,
     /// A completed run's `on_flow_end` pins plus `"success": true` (open object).
     #[schema(value_type = Option<Object>)]
+    #[schema(required = true)]
     pub output: Option<Value>,
     /// Always null.
     #[schema(value_type = Option<Object>)]
+    #[schema(required = true)]
     pub session_history: Option<Value>,
     /// Always null.
+    #[schema(required = true)]
     pub automation_id: Option<String>,
     /// `legacy_schedule` for a scheduled parent, else null.
+    #[schema(required = true)]
     pub role: Option<String>,
     /// Always null.
+    #[schema(required = true)]
     pub occurrence_index: Option<u64>,
     /// `automation` for a scheduled parent, else `chat`.
     pub session_kind: String,
@@ -128,16 +144,21 @@ pub struct ScheduleView {
     /// Always `scheduled_run`.
     pub kind: String,
     /// `15s`, `15m`, `1h`, `2d`; null launches once.
+    #[schema(required = true)]
     pub interval: Option<String>,
+    #[schema(required = true)]
     pub repeat_count: Option<u64>,
+    #[schema(required = true)]
     pub repeat_until: Option<String>,
     /// Null means "now".
+    #[schema(required = true)]
     pub start_at: Option<String>,
     pub share_context: bool,
     pub target_workflow_id: String,
     pub target_bundle_ref: String,
     pub target_flow_id: String,
     pub created_at: String,
+    #[schema(required = true)]
     pub updated_at: Option<String>,
 }
 
@@ -191,8 +212,10 @@ pub struct ListEntrypoint {
     /// Always false.
     pub deprecated: bool,
     /// Always null.
+    #[schema(required = true)]
     pub deprecated_at: Option<String>,
     /// Always null.
+    #[schema(required = true)]
     pub deprecated_reason: Option<String>,
 }
 
@@ -213,8 +236,10 @@ pub struct DetailEntrypoint {
     /// Always false.
     pub deprecated: bool,
     /// Always null.
+    #[schema(required = true)]
     pub deprecated_at: Option<String>,
     /// Always null.
+    #[schema(required = true)]
     pub deprecated_reason: Option<String>,
 }
 
@@ -223,8 +248,10 @@ pub struct DetailEntrypoint {
 pub struct NodeIndexEntry {
     /// The node type (as the flow file says).
     #[serde(rename = "type")]
+    #[schema(required = true)]
     pub kind: Option<String>,
     /// The node's label, else its type.
+    #[schema(required = true)]
     pub label: Option<String>,
 }
 
@@ -248,6 +275,7 @@ pub struct BundleOwner {
     /// Always `gateway`.
     pub kind: String,
     /// Always null.
+    #[schema(required = true)]
     pub user_id: Option<String>,
 }
 
@@ -299,6 +327,7 @@ pub struct BundleItem {
     /// Always empty.
     #[schema(value_type = Object)]
     pub automation_defaults: Map<String, Value>,
+    #[schema(required = true)]
     pub default_entrypoint: Option<String>,
     pub entrypoints: Vec<ListEntrypoint>,
     pub actions: BundleActions,
@@ -382,8 +411,10 @@ pub struct BundleList {
     pub interfaces: Map<String, Value>,
     /// Always null.
     #[schema(value_type = Option<Object>)]
+    #[schema(required = true)]
     pub executable_for: Option<Value>,
     /// Always null.
+    #[schema(required = true)]
     pub default_bundle_id: Option<String>,
     /// Always empty.
     #[schema(value_type = Object)]
@@ -402,6 +433,7 @@ pub struct BundleDetail {
     pub shipped: bool,
     pub owner: BundleOwner,
     pub created_at: String,
+    #[schema(required = true)]
     pub default_entrypoint: Option<String>,
     pub entrypoints: Vec<DetailEntrypoint>,
     /// The ids of every flow in the bundle.

@@ -64,8 +64,10 @@ pub struct ArtifactList {
     pub limit: i64,
     pub has_more: bool,
     /// Always null.
+    #[schema(required = true)]
     pub cursor: Option<String>,
     /// Always null.
+    #[schema(required = true)]
     pub next_cursor: Option<String>,
     /// Always empty.
     #[schema(value_type = Object)]
@@ -171,7 +173,7 @@ pub async fn metadata(
         ("artifact_id" = String, Path, description = "The artifact"),
     ),
     responses(
-        (status = 200, description = "The bytes, with the stored content type", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 200, description = "The bytes, with the stored content type", content_type = "application/octet-stream", body = crate::schema::RawBytes),
         (status = 400, description = "A malformed artifact id", body = ErrorDetail),
         (status = 404, description = "No such run or artifact", body = ErrorDetail),
     ),

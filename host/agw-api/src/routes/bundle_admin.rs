@@ -208,6 +208,7 @@ fn reload_report(before: &BundleCatalog, after: &BundleCatalog, started: Instant
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UploadEntrypoint {
     pub flow_id: String,
+    #[schema(required = true)]
     pub name: Option<String>,
     pub description: String,
     /// Interface tags (open).
@@ -223,16 +224,21 @@ pub struct UploadAnswer {
     pub bundle_version: String,
     pub bundle_ref: String,
     pub sha256: String,
+    #[schema(required = true)]
     pub default_entrypoint: Option<String>,
     pub entrypoints: Vec<UploadEntrypoint>,
     /// Whether the catalog was reloaded.
     pub gateway_reloaded: bool,
+    #[schema(required = true)]
     pub gateway_reload_error: Option<String>,
     /// Whether the bundle is served; null without a reload.
+    #[schema(required = true)]
     pub loaded: Option<bool>,
     /// Why it is not served.
+    #[schema(required = true)]
     pub skipped: Option<UploadSkip>,
     /// The reload's report; null without a reload.
+    #[schema(required = true)]
     pub reload: Option<ReloadReport>,
 }
 

@@ -52,7 +52,9 @@ pub struct RunnerEntry {
     /// Whether this process holds the data dir's runner lock.
     pub lock_held: bool,
     pub pid: u32,
+    #[schema(required = true)]
     pub lock_acquired_at: Option<String>,
+    #[schema(required = true)]
     pub error: Option<String>,
     pub tenant_id: String,
     pub runtime_id: String,

@@ -54,6 +54,7 @@ pub struct PrincipalView {
     /// `["*"]` for a shared token.
     pub scopes: Vec<String>,
     /// `sha256(token)[:12]` of the presented token.
+    #[schema(required = true)]
     pub token_fingerprint: Option<String>,
     pub runtime_id: String,
     /// `legacy-token` for a shared token, `loopback` for a `DEV_READ_NO_AUTH` read.
