@@ -2,13 +2,13 @@
 //! security layers (tokens, origins, caps, lockout, audit log), request ids and SSE.
 //! Everything durable lives behind the store; this crate only translates.
 
+mod artifact_views;
 mod auth;
 mod error;
 mod fields;
 pub mod openapi;
 mod pyjson;
 mod query;
-mod artifact_views;
 mod replay_views;
 mod routes;
 pub mod schema;

@@ -103,7 +103,10 @@ async fn openapi_json(Extension(document): Extension<ServedDocument>) -> Respons
 
 /// Every route with its documentation: `(router, document)`. The router has no state yet
 /// and no security layers; [`crate::router`] adds both.
-pub(crate) fn assemble(config: &ApiConfig, body_cap: axum::extract::DefaultBodyLimit) -> (axum::Router<AppState>, Document) {
+pub(crate) fn assemble(
+    config: &ApiConfig,
+    body_cap: axum::extract::DefaultBodyLimit,
+) -> (axum::Router<AppState>, Document) {
     let (router, mut document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest(GATEWAY_PREFIX, api_routes::gateway_routes(config).layer(body_cap))
         .merge(api_routes::public_routes())
@@ -126,11 +129,7 @@ pub fn document(config: &ApiConfig) -> Document {
 /// that the document names every route the gateway answers.
 fn document_docs_page(document: &mut Document) {
     let page = |description: &str, status: &str, response: DocResponse| {
-        OperationBuilder::new()
-            .tag("docs")
-            .summary(Some(description))
-            .response(status, response)
-            .build()
+        OperationBuilder::new().tag("docs").summary(Some(description)).response(status, response).build()
     };
     let redirect = ResponseBuilder::new().description("Redirects to `/docs/`").build();
     let html = ResponseBuilder::new()
@@ -231,8 +230,5 @@ mod tests {
         assert_eq!(not_found["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/ErrorDetail");
         let invalid = &doc["paths"]["/api/gateway/runs/start"]["post"]["responses"]["422"];
         assert_eq!(invalid["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/ValidationError");
-        if let Ok(path) = std::env::var("AGW_OPENAPI_DUMP") {
-            std::fs::write(path, serde_json::to_string_pretty(&doc).expect("JSON")).expect("dump");
-        }
     }
 }

@@ -183,8 +183,11 @@ pub fn history_ledger(
     artifacts: Vec<ArtifactSummary>,
 ) -> HistoryLedger {
     let cursor_end = (first_cursor + records.len() as u64).saturating_sub(1);
-    let items =
-        records.into_iter().enumerate().map(|(i, record)| CursorRecord { cursor: first_cursor + i as u64, record }).collect();
+    let items = records
+        .into_iter()
+        .enumerate()
+        .map(|(i, record)| CursorRecord { cursor: first_cursor + i as u64, record })
+        .collect();
     HistoryLedger { run_id: run_id.to_owned(), total, cursor_start: first_cursor, cursor_end, items, artifacts }
 }
 
@@ -279,4 +282,3 @@ impl<T: Serialize> Serialize for OrderedMap<T> {
         serializer.collect_map(self.0.iter().map(|(k, v)| (k, v)))
     }
 }
-

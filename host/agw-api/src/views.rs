@@ -457,7 +457,13 @@ pub fn bundle_detail(loaded: &LoadedBundle) -> BundleDetail {
             let flow = bundle.flows.get(&e.flow_id).unwrap_or(&Value::Null);
             let inputs = flow_inputs(flow)
                 .into_iter()
-                .map(|i| EntrypointInput { id: i.id, label: i.label, kind: i.kind, required: false, default: i.default })
+                .map(|i| EntrypointInput {
+                    id: i.id,
+                    label: i.label,
+                    kind: i.kind,
+                    required: false,
+                    default: i.default,
+                })
                 .collect();
             DetailEntrypoint {
                 flow_id: e.flow_id.clone(),

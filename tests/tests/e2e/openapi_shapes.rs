@@ -58,8 +58,8 @@ pub fn template_for<'d>(document: &'d Value, method: &str, path: &str) -> Option
         .filter(|(_, item)| item.get(method).is_some())
         .filter_map(|(template, _)| {
             let parts: Vec<&str> = template.split('/').collect();
-            let matches = parts.len() == segments.len()
-                && parts.iter().zip(&segments).all(|(t, s)| t.starts_with('{') || t == s);
+            let matches =
+                parts.len() == segments.len() && parts.iter().zip(&segments).all(|(t, s)| t.starts_with('{') || t == s);
             matches.then(|| (parts.iter().filter(|t| !t.starts_with('{')).count(), template.as_str()))
         })
         .max()
@@ -69,7 +69,12 @@ pub fn template_for<'d>(document: &'d Value, method: &str, path: &str) -> Option
 /// A validator for the JSON body the document gives `method template` answering `status`,
 /// or `None` when it documents no JSON body for that status. References to
 /// `#/components/schemas/...` resolve against the document's components.
-pub fn response_validator(document: &Value, method: &str, template: &str, status: u16) -> Option<jsonschema::Validator> {
+pub fn response_validator(
+    document: &Value,
+    method: &str,
+    template: &str,
+    status: u16,
+) -> Option<jsonschema::Validator> {
     let response = &document["paths"][template][method]["responses"][status.to_string()];
     let schema = response["content"]["application/json"].get("schema")?;
     Some(validator_for(document, schema))
@@ -334,7 +339,8 @@ async fn this_gateways_answers_validate_against_the_document() {
     checked(&gw, doc, get.clone(), "/api/gateway/runs?limit=5", None).await;
     let batch = json!({"runs": [{"run_id": run_id, "after": 0}, {"run_id": "nope"}]});
     checked(&gw, doc, post.clone(), "/api/gateway/runs/ledger/batch", Some(batch)).await;
-    let schedule = json!({"bundle_id": "pure-math", "start_at": "now", "interval": "1h", "input_data": {"a": 1, "b": 2}});
+    let schedule =
+        json!({"bundle_id": "pure-math", "start_at": "now", "interval": "1h", "input_data": {"a": 1, "b": 2}});
     let scheduled = checked(&gw, doc, post.clone(), "/api/gateway/runs/schedule", Some(schedule)).await;
     let parent = scheduled["run_id"].as_str().expect("run_id");
     checked(&gw, doc, get.clone(), &format!("/api/gateway/runs/{parent}"), None).await;
@@ -348,8 +354,14 @@ async fn this_gateways_answers_validate_against_the_document() {
     checked(&gw, doc, get.clone(), &format!("{run}/ledger?limit=0"), None).await;
     checked(&gw, doc, post.clone(), "/api/gateway/runs/start", Some(json!({"input_data": "x"}))).await;
     checked(&gw, doc, post.clone(), "/api/gateway/runs/start", Some(json!({}))).await;
-    checked(&gw, doc, post.clone(), "/api/gateway/commands", Some(json!({"run_id": "x", "type": "bogus", "command_id": "c"})))
-        .await;
+    checked(
+        &gw,
+        doc,
+        post.clone(),
+        "/api/gateway/commands",
+        Some(json!({"run_id": "x", "type": "bogus", "command_id": "c"})),
+    )
+    .await;
     checked(&gw, doc, Method::DELETE, "/api/gateway/bundles/pure-math", None).await;
 
     // The stream's frames.

@@ -272,11 +272,13 @@ pub async fn upload(
     let work = state.clone();
     tokio::task::spawn_blocking(move || {
         let before = work.catalog.get();
-        let installed = agw_store::install_upload(&work.bundle_sources, &before, &form.file, form.overwrite)
-            .map_err(|error| match error {
-                UploadError::Invalid(reason) => ApiError::bad_request(format!("Invalid bundle: {reason}")),
-                e @ UploadError::AlreadyInstalled(_) => ApiError::bad_request(e.to_string()),
-                e @ UploadError::Io { .. } => ApiError::internal(e),
+        let installed =
+            agw_store::install_upload(&work.bundle_sources, &before, &form.file, form.overwrite).map_err(|error| {
+                match error {
+                    UploadError::Invalid(reason) => ApiError::bad_request(format!("Invalid bundle: {reason}")),
+                    e @ UploadError::AlreadyInstalled(_) => ApiError::bad_request(e.to_string()),
+                    e @ UploadError::Io { .. } => ApiError::internal(e),
+                }
             })?;
         let mut bundle = installed.bundle;
         // From here on only its manifest and digest are needed; the catalog reads its own

@@ -7,11 +7,11 @@ use axum::extract::{Path, State};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
+use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::query::Query;
 use crate::schema::{ErrorDetail, ValidationError};
 use crate::views::{self, BundleDetail, BundleList, FlowDocument, FlowIds, InputSchemaDocument, SkippedFile};
-use crate::AppState;
 
 /// Which version of a bundle.
 #[derive(Debug, Deserialize, IntoParams)]
