@@ -4,6 +4,7 @@
 
 mod artifact_views;
 mod auth;
+mod bundle_views;
 mod error;
 mod fields;
 pub mod openapi;

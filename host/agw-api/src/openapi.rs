@@ -7,8 +7,7 @@
 //! bearer token (or `?access_token=` on a read) and may be refused with 401, 403, 429, 503
 //! and, with a body, 413. `/api/health`, `/openapi.json` and `/docs` are public.
 
-use std::sync::Arc;
-
+use axum::body::Bytes;
 use axum::extract::Extension;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -85,7 +84,7 @@ impl Modify for SecuritySchemes {
 
 /// The document as served: serialized once, shared by every request.
 #[derive(Clone)]
-struct ServedDocument(Arc<str>);
+struct ServedDocument(Bytes);
 
 /// The OpenAPI 3.1 document of this gateway.
 #[utoipa::path(
@@ -96,9 +95,7 @@ struct ServedDocument(Arc<str>);
     responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json", body = Object)),
 )]
 async fn openapi_json(Extension(document): Extension<ServedDocument>) -> Response {
-    let mut response = document.0.to_string().into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    response
+    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], document.0).into_response()
 }
 
 /// Every route with its documentation: `(router, document)`. The router has no state yet
@@ -114,7 +111,14 @@ pub(crate) fn assemble(
         .split_for_parts();
     document_docs_page(&mut document);
     document_gateway_guards(&mut document);
-    let served = ServedDocument(Arc::from(document.to_json().unwrap_or_else(|_| "{}".to_owned())));
+    // Serializing maps with string keys cannot fail; were it to, the route would say so.
+    let served = match document.to_json() {
+        Ok(json) => ServedDocument(Bytes::from(json)),
+        Err(error) => {
+            tracing::error!(%error, "cannot serialize the OpenAPI document");
+            ServedDocument(Bytes::from_static(b"{}"))
+        }
+    };
     // Swagger UI only: it loads the document from `/openapi.json`, served above.
     let swagger = SwaggerUi::new(DOCS_PATH).config(Config::from(OPENAPI_PATH));
     (router.merge(swagger).layer(Extension(served)), document)

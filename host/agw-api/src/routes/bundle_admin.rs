@@ -20,9 +20,9 @@ use agw_domain::run::FlowRef;
 use agw_store::{BundleCatalog, UploadError};
 
 use crate::AppState;
+use crate::bundle_views::SkippedFile;
 use crate::error::{ApiError, ApiResult};
 use crate::schema::{BundleUploadForm, ErrorDetail, Reason, ReasonDetail, ValidationError};
-use crate::views::SkippedFile;
 
 fn payload_too_large(detail: String) -> ApiError {
     ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, detail)

@@ -8,10 +8,10 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::AppState;
+use crate::bundle_views::{self, BundleDetail, BundleList, FlowDocument, FlowIds, InputSchemaDocument, SkippedFile};
 use crate::error::{ApiError, ApiResult};
 use crate::query::Query;
 use crate::schema::{ErrorDetail, ValidationError};
-use crate::views::{self, BundleDetail, BundleList, FlowDocument, FlowIds, InputSchemaDocument, SkippedFile};
 
 /// Which version of a bundle.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -32,7 +32,7 @@ pub async fn list(State(state): State<AppState>) -> Json<BundleList> {
     let catalog = state.catalog.get();
     let skipped: Vec<SkippedFile> = catalog.skipped.iter().map(SkippedFile::from).collect();
     Json(BundleList {
-        items: catalog.latest().map(|b| views::bundle_item(b)).collect(),
+        items: catalog.latest().map(|b| bundle_views::bundle_item(b)).collect(),
         interfaces: serde_json::Map::new(),
         executable_for: None,
         default_bundle_id: None,
@@ -69,7 +69,7 @@ pub async fn detail(
     Query(query): Query<VersionQuery>,
 ) -> ApiResult<Json<BundleDetail>> {
     let loaded = find(&state, &bundle_id, query.bundle_version.as_deref())?;
-    Ok(Json(views::bundle_detail(&loaded)))
+    Ok(Json(bundle_views::bundle_detail(&loaded)))
 }
 
 fn flow_of(loaded: &agw_store::LoadedBundle, flow_id: &str) -> ApiResult<(FlowIds, serde_json::Value)> {
@@ -131,5 +131,5 @@ pub async fn input_schema(
 ) -> ApiResult<Json<InputSchemaDocument>> {
     let loaded = find(&state, &bundle_id, query.bundle_version.as_deref())?;
     let (ids, flow) = flow_of(&loaded, &flow_id)?;
-    Ok(Json(views::input_schema_doc(ids, &flow)))
+    Ok(Json(bundle_views::input_schema_doc(ids, &flow)))
 }

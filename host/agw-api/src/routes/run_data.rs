@@ -17,7 +17,7 @@ use agw_store::RunStore;
 use crate::error::{ApiError, ApiResult};
 use crate::replay_views::{self, HistoryBundle, HistoryLedger, HistoryWarning, InputDataView, OrderedMap};
 use crate::schema::{ErrorDetail, ValidationError};
-use crate::{AppState, artifact_views, views};
+use crate::{AppState, artifact_views, bundle_views};
 
 /// Descendants a history bundle walks at most (the reference's bound).
 const MAX_SUBRUNS: usize = 5000;
@@ -40,7 +40,7 @@ fn flow_facts(state: &AppState, run: &RunState) -> (Vec<String>, String) {
         return (Vec::new(), run.flow.flow_id.clone());
     };
     let bundle = &loaded.bundle;
-    let pins = bundle.flows.get(&run.flow.flow_id).map(views::flow_inputs).unwrap_or_default();
+    let pins = bundle.flows.get(&run.flow.flow_id).map(bundle_views::flow_inputs).unwrap_or_default();
     let name = bundle.manifest.entrypoint(&run.flow.flow_id).and_then(|e| e.name.clone());
     (pins.into_iter().map(|p| p.id).collect(), name.unwrap_or_else(|| run.flow.flow_id.clone()))
 }
