@@ -111,7 +111,8 @@ pub(crate) fn assemble(
         .split_for_parts();
     document_docs_page(&mut document);
     document_gateway_guards(&mut document);
-    // Serializing maps with string keys cannot fail; were it to, the route would say so.
+    // Serializing maps with string keys cannot fail; were it to, the log says why and the
+    // route serves an empty object rather than no route at all.
     let served = match document.to_json() {
         Ok(json) => ServedDocument(Bytes::from(json)),
         Err(error) => {
