@@ -2,14 +2,18 @@
 //! security layers (tokens, origins, caps, lockout, audit log), request ids and SSE.
 //! Everything durable lives behind the store; this crate only translates.
 
+mod artifact_views;
 mod auth;
 mod body;
+mod bundle_views;
 mod error;
+pub mod openapi;
 mod pyjson;
 mod query;
 mod replay_views;
 mod requests;
 mod routes;
+pub mod schema;
 mod security;
 mod views;
 
@@ -51,7 +55,7 @@ pub trait PluginDirectory: Send + Sync {
 }
 
 /// A plugin source that could not be loaded, or a conflict between loaded ones.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct PluginProblem {
     /// The file name or first-party name concerned.
     pub label: String,
@@ -163,8 +167,8 @@ pub fn router(state: AppState) -> Router {
         Ok(n) if n > 0 => DefaultBodyLimit::max(n),
         _ => DefaultBodyLimit::disable(),
     };
-    let gateway = routes::gateway_routes(&state.config).layer(body_cap);
-    let app = Router::new().nest("/api/gateway", gateway).merge(routes::public_routes()).with_state(state.clone());
+    let (routes, _) = openapi::assemble(&state.config, body_cap);
+    let app = routes.with_state(state.clone());
     security::layers(app.layer(axum::middleware::from_fn(detail_for_empty_errors)), &state)
         .layer(axum::middleware::from_fn(duration_header))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))

@@ -5,11 +5,14 @@ use agw_app::{FlowChoice, ScheduleRun, StartRun, SubmitCommand};
 use agw_domain::command::CommandKind;
 use serde::Deserialize;
 use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
 use crate::error::ApiError;
 
-/// `POST /runs/start`.
-#[derive(Debug, Clone, Deserialize)]
+/// `POST /runs/start`: which flow to start, on what. A flow is named by `flow_id` (a flow id,
+/// `bundle:flow` or `bundle@version:flow`) or by `bundle_id` (`id` or `id@version`) for its
+/// default entrypoint.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct StartRunRequest {
     /// A bundle id, or `id@version`.
     pub bundle_id: Option<String>,
@@ -17,6 +20,7 @@ pub struct StartRunRequest {
     /// A flow id, `bundle:flow` or `bundle@version:flow`; absent: the bundle's default.
     pub flow_id: Option<String>,
     /// The flow's inputs; absent or null: none.
+    #[schema(value_type = Option<Object>)]
     pub input_data: Option<Map<String, Value>>,
     /// Groups related runs; absent, null or empty: the run's own id.
     pub session_id: Option<String>,
@@ -36,19 +40,26 @@ impl From<StartRunRequest> for StartRun {
     }
 }
 
-/// `POST /runs/schedule`.
-#[derive(Debug, Clone, Deserialize)]
+/// `POST /runs/schedule`: a start request plus when and how often.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct ScheduleRunRequest {
+    /// The bundle, `id` or `id@version`.
     pub bundle_id: Option<String>,
+    /// The bundle version; the newest when absent.
     pub bundle_version: Option<String>,
+    /// The flow; the bundle's default entrypoint when absent.
     pub flow_id: Option<String>,
+    /// The target flow's inputs.
+    #[schema(value_type = Option<Object>)]
     pub input_data: Option<Map<String, Value>>,
+    /// The session the launches belong to; the schedule's own id when absent.
     pub session_id: Option<String>,
     /// `now` (or absent) or an ISO 8601 time with a timezone.
     pub start_at: Option<String>,
     /// `15m`, `1h`, `2d`...; absent: one launch.
     pub interval: Option<String>,
-    /// Launches in all; absent with an interval: forever.
+    /// Launches in all (>= 1; > 1 needs `interval`); absent with an interval: forever.
+    #[schema(minimum = 1)]
     pub repeat_count: Option<i64>,
     /// Last launch time (ISO 8601); needs an interval, excludes `repeat_count`.
     pub repeat_until: Option<String>,
@@ -76,19 +87,24 @@ impl From<ScheduleRunRequest> for ScheduleRun {
 }
 
 /// `POST /commands`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct CommandRequest {
-    /// The client's idempotency key (a UUID is recommended); at least one character.
+    /// The client's idempotency key (a UUID is recommended): re-posting it answers the
+    /// original `seq`.
+    #[schema(min_length = 1)]
     pub command_id: String,
     /// The target run (or session, for `emit_event`).
     pub run_id: String,
-    /// One of the command kinds.
+    /// `pause`, `resume`, `cancel`, `conclude`, `emit_event`, `update_schedule`,
+    /// `compact_memory`, `inject_guidance` or `automation.*`.
     #[serde(rename = "type")]
     pub kind: String,
-    /// Absent or null: `{}`.
+    /// The command's arguments; absent or null: `{}`.
+    #[schema(value_type = Option<Object>)]
     pub payload: Option<Map<String, Value>>,
-    /// ISO timestamp; absent: now.
+    /// When the client sent it (ISO 8601); absent: the gateway's time.
     pub ts: Option<String>,
+    /// Who sent it.
     pub client_id: Option<String>,
 }
 

@@ -1,265 +1,325 @@
-//! Response shapes, key for key as the reference answers them.
+//! Response shapes of a run's state (`GET /runs/{id}`, `GET /runs`), key for key as the
+//! reference answers them.
 
-use agw_domain::bundle::{Bundle, Entrypoint};
-use agw_domain::run::RunState;
+use agw_domain::run::{RunState, RunStatus, Wait};
 use agw_domain::schedule::Schedule;
-use agw_store::LoadedBundle;
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::schema::{RunStatusSchema, WaitSchema};
+
+/// `GET /runs/{id}`: a run as clients see it. Keys the reference sends and this gateway has
+/// no use for are present with the reference's value for a plain run.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunView {
+    pub run_id: String,
+    /// `<bundle_id>@<bundle_version>:<flow_id>`, or `scheduled:<uuid>` for a schedule.
+    pub workflow_id: String,
+    #[schema(value_type = RunStatusSchema)]
+    pub status: RunStatus,
+    #[schema(required = true)]
+    pub current_node: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub actor_id: String,
+    pub session_id: String,
+    #[schema(required = true)]
+    pub parent_run_id: Option<String>,
+    #[schema(required = true)]
+    pub error: Option<String>,
+    /// Always null.
+    #[schema(value_type = Option<Object>)]
+    #[schema(required = true)]
+    pub flow_warnings: Option<Value>,
+    pub paused: bool,
+    #[schema(required = true)]
+    pub pause_reason: Option<String>,
+    #[schema(required = true)]
+    pub paused_at: Option<String>,
+    #[schema(required = true)]
+    pub resumed_at: Option<String>,
+    #[schema(value_type = Option<WaitSchema>)]
+    #[schema(required = true)]
+    pub waiting: Option<Wait>,
+    pub is_scheduled: bool,
+    #[schema(required = true)]
+    pub schedule: Option<ScheduleView>,
+    /// Always null here (the reference reports token budgets).
+    #[schema(value_type = Option<Object>)]
+    #[schema(required = true)]
+    pub limits: Option<Value>,
+    /// Always null.
+    #[schema(value_type = Option<Object>)]
+    #[schema(required = true)]
+    pub run_lifecycle: Option<Value>,
+    pub is_draft: bool,
+    /// A completed run's `on_flow_end` pins plus `"success": true` (open object).
+    #[schema(value_type = Option<Object>)]
+    #[schema(required = true)]
+    pub output: Option<Value>,
+    /// Always null.
+    #[schema(value_type = Option<Object>)]
+    #[schema(required = true)]
+    pub session_history: Option<Value>,
+    /// Always null.
+    #[schema(required = true)]
+    pub automation_id: Option<String>,
+    /// `legacy_schedule` for a scheduled parent, else null.
+    #[schema(required = true)]
+    pub role: Option<String>,
+    /// Always null.
+    #[schema(required = true)]
+    pub occurrence_index: Option<u64>,
+    /// `automation` for a scheduled parent, else `chat`.
+    pub session_kind: String,
+    /// Whether this is a scheduled parent.
+    pub legacy: bool,
+    /// The run's workspace folder (absent from a listing of a run's children).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workspace_root: Option<String>,
+}
 
 /// `GET /runs/{id}`.
-pub fn run(run: &RunState) -> Value {
-    json!({
-        "run_id": run.run_id,
-        "workflow_id": run.workflow_id,
-        "status": run.status,
-        "current_node": run.current_node,
-        "created_at": run.created_at,
-        "updated_at": run.updated_at,
-        "actor_id": run.actor_id,
-        "session_id": run.session_id,
-        "parent_run_id": run.parent_run_id,
-        "error": run.error,
-        "flow_warnings": null,
-        "paused": run.paused,
-        "pause_reason": run.pause_reason,
-        "paused_at": run.paused_at,
-        "resumed_at": run.resumed_at,
-        "waiting": run.waiting,
-        "is_scheduled": run.schedule.is_some(),
-        "schedule": run.schedule.as_ref().map(schedule),
-        "limits": null,
-        "run_lifecycle": null,
-        "is_draft": false,
-        "output": run.output,
-        "session_history": null,
-        "automation_id": null,
-        "role": run.schedule.as_ref().map(|_| "legacy_schedule"),
-        "occurrence_index": null,
-        "session_kind": if run.schedule.is_some() { "automation" } else { "chat" },
-        "legacy": run.schedule.is_some(),
-        "workspace_root": run.workspace_root,
-    })
-}
-
-/// A scheduled run's `schedule`, without the runner's bookkeeping.
-fn schedule(schedule: &Schedule) -> Value {
-    json!({
-        "kind": schedule.kind,
-        "interval": schedule.interval,
-        "repeat_count": schedule.repeat_count,
-        "repeat_until": schedule.repeat_until,
-        "start_at": schedule.start_at,
-        "share_context": schedule.share_context,
-        "target_workflow_id": schedule.target_workflow_id,
-        "target_bundle_ref": schedule.target_bundle_ref,
-        "target_flow_id": schedule.target_flow_id,
-        "created_at": schedule.created_at,
-        "updated_at": schedule.updated_at,
-    })
-}
-
-fn bundle_description(bundle: &Bundle) -> Value {
-    bundle
-        .manifest
-        .metadata
-        .get("description")
-        .cloned()
-        .or_else(|| bundle.manifest.entrypoints.first().and_then(|e| e.description.clone()).map(Value::String))
-        .unwrap_or(Value::String(String::new()))
-}
-
-fn entry_name(entry: &Entrypoint) -> String {
-    entry.name.clone().unwrap_or_else(|| entry.flow_id.clone())
-}
-
-fn workflow_id(bundle: &Bundle, flow_id: &str) -> String {
-    format!("{}:{flow_id}", bundle.bundle_ref())
-}
-
-/// One entrypoint as bundle answers list it, plus the keys only one answer has.
-fn entrypoint(bundle: &Bundle, entry: &Entrypoint, extra: Value) -> Value {
-    let mut item = json!({
-        "flow_id": entry.flow_id,
-        "workflow_id": workflow_id(bundle, &entry.flow_id),
-        "name": entry_name(entry),
-        "description": entry.description.clone().unwrap_or_default(),
-        "interfaces": entry.interfaces,
-    });
-    if let (Value::Object(map), Value::Object(extra)) = (&mut item, extra) {
-        map.extend(extra);
-        map.extend([
-            ("deprecated".into(), json!(false)),
-            ("deprecated_at".into(), Value::Null),
-            ("deprecated_reason".into(), Value::Null),
-        ]);
-    }
-    item
-}
-
-/// One item of `GET /bundles`.
-pub fn bundle_item(loaded: &LoadedBundle) -> Value {
-    let bundle = &loaded.bundle;
-    let m = &bundle.manifest;
-    let entrypoints: Vec<Value> = m
-        .entrypoints
-        .iter()
-        .map(|e| entrypoint(bundle, e, json!({"is_agent_default": false, "agent_default_interfaces": []})))
-        .collect();
-    json!({
-        "bundle_id": m.bundle_id,
-        "bundle_version": m.bundle_version,
-        "bundle_ref": bundle.bundle_ref(),
-        "registry_scope": "private",
-        "source": "imported",
-        "owner": { "kind": "gateway", "user_id": null },
-        "shipped": false,
-        "available": true,
-        "archived": false,
-        "description": bundle_description(bundle),
-        "description_edited": false,
-        "version_channel": "published",
-        "is_draft": false,
-        "is_published": true,
-        "latest_published_version": m.bundle_version,
-        "latest_any_version": m.bundle_version,
-        "created_at": loaded.created_at,
-        "metadata": m.metadata,
-        "automation_defaults": {},
-        "default_entrypoint": bundle.default_flow_id(),
-        "entrypoints": entrypoints,
-        "actions": {
-            "can_run": true, "can_upload": true, "can_remove": false, "can_archive": true,
-            "can_set_availability": true, "can_edit_description": true, "can_deprecate": true,
-            "catalog_promote_endpoint": "/api/gateway/admin/workflow-catalog/promote"
-        },
-    })
-}
-
-/// `GET /bundles/{id}`.
-pub fn bundle_detail(loaded: &LoadedBundle) -> Value {
-    let bundle = &loaded.bundle;
-    let m = &bundle.manifest;
-    let entrypoints: Vec<Value> = m
-        .entrypoints
-        .iter()
-        .map(|e| {
-            let flow = bundle.flows.get(&e.flow_id).unwrap_or(&Value::Null);
-            let inputs: Vec<Value> = flow_inputs(flow)
-                .into_iter()
-                .map(|i| json!({"id": i.id, "label": i.label, "type": i.kind, "required": false, "default": i.default}))
-                .collect();
-            entrypoint(bundle, e, json!({"inputs": inputs, "node_index": node_index(flow)}))
-        })
-        .collect();
-    json!({
-        "bundle_id": m.bundle_id,
-        "bundle_version": m.bundle_version,
-        "bundle_ref": bundle.bundle_ref(),
-        "source": "imported",
-        "shipped": false,
-        "owner": { "kind": "gateway", "user_id": null },
-        "created_at": loaded.created_at,
-        "default_entrypoint": bundle.default_flow_id(),
-        "entrypoints": entrypoints,
-        "flows": bundle.flows.keys().collect::<Vec<_>>(),
-        "metadata": m.metadata,
-        "automation_defaults": {},
-    })
-}
-
-fn extend(item: &mut Value, extra: &[(&str, Value)]) {
-    if let Value::Object(map) = item {
-        for (k, v) in extra {
-            map.insert((*k).to_owned(), v.clone());
-        }
+pub fn run(run: &RunState) -> RunView {
+    let scheduled = run.schedule.is_some();
+    RunView {
+        run_id: run.run_id.clone(),
+        workflow_id: run.workflow_id.clone(),
+        status: run.status,
+        current_node: run.current_node.clone(),
+        created_at: run.created_at.clone(),
+        updated_at: run.updated_at.clone(),
+        actor_id: run.actor_id.clone(),
+        session_id: run.session_id.clone(),
+        parent_run_id: run.parent_run_id.clone(),
+        error: run.error.clone(),
+        flow_warnings: None,
+        paused: run.paused,
+        pause_reason: run.pause_reason.clone(),
+        paused_at: run.paused_at.clone(),
+        resumed_at: run.resumed_at.clone(),
+        waiting: run.waiting.clone(),
+        is_scheduled: scheduled,
+        schedule: run.schedule.as_ref().map(schedule),
+        limits: None,
+        run_lifecycle: None,
+        is_draft: false,
+        output: run.output.clone(),
+        session_history: None,
+        automation_id: None,
+        role: scheduled.then(|| "legacy_schedule".to_owned()),
+        occurrence_index: None,
+        session_kind: if scheduled { "automation" } else { "chat" }.to_owned(),
+        legacy: scheduled,
+        workspace_root: Some(run.workspace_root.clone()),
     }
 }
 
-fn node_index(flow: &Value) -> Value {
-    let mut index = Map::new();
-    for node in flow.get("nodes").and_then(Value::as_array).into_iter().flatten() {
-        let Some(id) = node.get("id").and_then(Value::as_str) else { continue };
-        let kind = node.get("type").cloned().unwrap_or(Value::Null);
-        let label = node.pointer("/data/label").cloned().unwrap_or_else(|| kind.clone());
-        index.insert(id.to_owned(), json!({"type": kind, "label": label}));
-    }
-    Value::Object(index)
-}
-
-/// One input of a flow: a data output pin of its `on_flow_start` node.
-pub struct FlowInput {
-    pub id: String,
-    pub label: String,
+/// An item of `GET /runs`: the reference's run summary, key for key (no `flow_warnings`,
+/// `output` or `session_history`; `session_kind` after `is_draft`), plus the ledger length.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunSummary {
+    pub run_id: String,
+    pub workflow_id: String,
+    #[schema(value_type = RunStatusSchema)]
+    pub status: RunStatus,
+    #[schema(required = true)]
+    pub current_node: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub actor_id: String,
+    pub session_id: String,
+    #[schema(required = true)]
+    pub parent_run_id: Option<String>,
+    #[schema(required = true)]
+    pub error: Option<String>,
+    pub paused: bool,
+    #[schema(required = true)]
+    pub pause_reason: Option<String>,
+    #[schema(required = true)]
+    pub paused_at: Option<String>,
+    #[schema(required = true)]
+    pub resumed_at: Option<String>,
+    #[schema(value_type = Option<WaitSchema>)]
+    #[schema(required = true)]
+    pub waiting: Option<Wait>,
+    pub is_scheduled: bool,
+    #[schema(required = true)]
+    pub schedule: Option<ScheduleView>,
+    /// Always null here.
+    #[schema(value_type = Option<Object>)]
+    #[schema(required = true)]
+    pub limits: Option<Value>,
+    /// Always null.
+    #[schema(value_type = Option<Object>)]
+    #[schema(required = true)]
+    pub run_lifecycle: Option<Value>,
+    pub is_draft: bool,
+    /// `automation` for a scheduled parent, else `chat`.
+    pub session_kind: String,
+    /// Always null.
+    #[schema(required = true)]
+    pub automation_id: Option<String>,
+    /// `legacy_schedule` for a scheduled parent, else null.
+    #[schema(required = true)]
+    pub role: Option<String>,
+    /// Always null.
+    #[schema(required = true)]
+    pub occurrence_index: Option<u64>,
+    pub legacy: bool,
+    pub workspace_root: String,
+    /// Records in the run's committed ledger.
+    pub ledger_len: u64,
+    /// Always `conversation`.
     pub kind: String,
-    pub default: Value,
 }
 
-pub fn flow_inputs(flow: &Value) -> Vec<FlowInput> {
-    // Borrowed, not cloned: a flow may have thousands of nodes and this runs per request.
-    let nodes = flow.get("nodes").and_then(Value::as_array).map_or(&[][..], Vec::as_slice);
-    let Some(start) = nodes.iter().find(|n| n.get("type").and_then(Value::as_str) == Some("on_flow_start")) else {
-        return Vec::new();
-    };
-    let defaults = start.pointer("/data/pinDefaults").cloned().unwrap_or(Value::Null);
-    start
-        .pointer("/data/outputs")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter(|p| p.get("type").and_then(Value::as_str) != Some("execution"))
-        .filter_map(|p| {
-            let id = p.get("id")?.as_str()?.to_owned();
-            Some(FlowInput {
-                label: p.get("label").and_then(Value::as_str).filter(|l| !l.is_empty()).unwrap_or(&id).to_owned(),
-                kind: p.get("type").and_then(Value::as_str).unwrap_or("any").to_owned(),
-                default: defaults.get(&id).cloned().unwrap_or(Value::Null),
-                id,
-            })
-        })
-        .collect()
-}
-
-/// The JSON Schema of one input pin.
-fn input_schema(input: &FlowInput) -> Value {
-    let json_type = match input.kind.as_str() {
-        "number" | "float" => Some("number"),
-        "integer" | "int" => Some("integer"),
-        "string" | "text" => Some("string"),
-        "boolean" | "bool" => Some("boolean"),
-        "object" | "json" | "dict" => Some("object"),
-        "array" | "list" => Some("array"),
-        _ => None,
-    };
-    let mut schema = Map::new();
-    if let Some(t) = json_type {
-        schema.insert("type".into(), json!(t));
+/// `GET /runs`' item, from a run and its committed ledger length.
+pub fn run_summary(run: &RunState, ledger_len: u64) -> RunSummary {
+    let RunView {
+        run_id,
+        workflow_id,
+        status,
+        current_node,
+        created_at,
+        updated_at,
+        actor_id,
+        session_id,
+        parent_run_id,
+        error,
+        paused,
+        pause_reason,
+        paused_at,
+        resumed_at,
+        waiting,
+        is_scheduled,
+        schedule,
+        limits,
+        run_lifecycle,
+        is_draft,
+        session_kind,
+        automation_id,
+        role,
+        occurrence_index,
+        legacy,
+        workspace_root,
+        ..
+    } = self::run(run);
+    RunSummary {
+        run_id,
+        workflow_id,
+        status,
+        current_node,
+        created_at,
+        updated_at,
+        actor_id,
+        session_id,
+        parent_run_id,
+        error,
+        paused,
+        pause_reason,
+        paused_at,
+        resumed_at,
+        waiting,
+        is_scheduled,
+        schedule,
+        limits,
+        run_lifecycle,
+        is_draft,
+        session_kind,
+        automation_id,
+        role,
+        occurrence_index,
+        legacy,
+        workspace_root: workspace_root.unwrap_or_default(),
+        ledger_len,
+        kind: "conversation".into(),
     }
-    schema.insert("x-abstract-type".into(), json!(input.kind));
-    if !input.default.is_null() {
-        schema.insert("default".into(), input.default.clone());
-    }
-    Value::Object(schema)
 }
 
-/// `GET /bundles/{id}/flows/{flow_id}/input_schema`.
-pub fn input_schema_doc(ids: Value, flow: &Value) -> Value {
-    let inputs = flow_inputs(flow);
-    let mut doc = ids;
-    let items: Vec<Value> = inputs
-        .iter()
-        .map(|i| json!({"id": i.id, "label": i.label, "type": i.kind, "required": false, "default": i.default, "schema": input_schema(i)}))
-        .collect();
-    let defaults: Map<String, Value> =
-        inputs.iter().filter(|i| !i.default.is_null()).map(|i| (i.id.clone(), i.default.clone())).collect();
-    let properties: Map<String, Value> = inputs.iter().map(|i| (i.id.clone(), input_schema(i))).collect();
-    extend(
-        &mut doc,
-        &[
-            ("version", json!(1)),
-            ("inputs", Value::Array(items)),
-            ("defaults", Value::Object(defaults)),
-            ("input_data_schema", json!({"type": "object", "additionalProperties": true, "properties": properties})),
-        ],
-    );
-    doc
+/// An item of `GET /runs?parent_run_id=`: as the reference answers it, the whole run view
+/// without `workspace_root`, plus `kind`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChildRunItem {
+    #[serde(flatten)]
+    pub run: RunView,
+    /// Always `conversation`.
+    pub kind: String,
+}
+
+/// `GET /runs`: one page of runs, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum RunList {
+    /// Any listing but one by parent.
+    Runs(RunPageView),
+    /// `parent_run_id=`: the children of one run.
+    Children(ChildPageView),
+}
+
+/// A page of run summaries.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunPageView {
+    pub items: Vec<RunSummary>,
+    /// Items on this page.
+    pub count: usize,
+    pub offset: usize,
+    /// Whether a next page exists.
+    pub has_more: bool,
+    /// Always 0 (no run is archived).
+    pub archived_sessions: u64,
+}
+
+/// A page of one run's children.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChildPageView {
+    pub items: Vec<ChildRunItem>,
+    /// Items on this page.
+    pub count: usize,
+    /// The parent asked for.
+    pub parent_run_id: String,
+    pub offset: usize,
+    /// Whether a next page exists.
+    pub has_more: bool,
+}
+
+/// A scheduled parent run's `schedule`, without the runner's bookkeeping.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ScheduleView {
+    /// Always `scheduled_run`.
+    pub kind: String,
+    /// `15s`, `15m`, `1h`, `2d`; null launches once.
+    #[schema(required = true)]
+    pub interval: Option<String>,
+    #[schema(required = true)]
+    pub repeat_count: Option<u64>,
+    #[schema(required = true)]
+    pub repeat_until: Option<String>,
+    /// Null means "now".
+    #[schema(required = true)]
+    pub start_at: Option<String>,
+    pub share_context: bool,
+    pub target_workflow_id: String,
+    pub target_bundle_ref: String,
+    pub target_flow_id: String,
+    pub created_at: String,
+    #[schema(required = true)]
+    pub updated_at: Option<String>,
+}
+
+fn schedule(schedule: &Schedule) -> ScheduleView {
+    ScheduleView {
+        kind: schedule.kind.clone(),
+        interval: schedule.interval.clone(),
+        repeat_count: schedule.repeat_count,
+        repeat_until: schedule.repeat_until.clone(),
+        start_at: schedule.start_at.clone(),
+        share_context: schedule.share_context,
+        target_workflow_id: schedule.target_workflow_id.clone(),
+        target_bundle_ref: schedule.target_bundle_ref.clone(),
+        target_flow_id: schedule.target_flow_id.clone(),
+        created_at: schedule.created_at.clone(),
+        updated_at: schedule.updated_at.clone(),
+    }
 }

@@ -40,6 +40,38 @@ const RUN_KEYS: &[&str] = &[
     "workspace_root",
 ];
 
+/// A `GET /runs` item (transcript file/17).
+const LIST_ITEM_KEYS: &[&str] = &[
+    "run_id",
+    "workflow_id",
+    "status",
+    "current_node",
+    "created_at",
+    "updated_at",
+    "actor_id",
+    "session_id",
+    "parent_run_id",
+    "error",
+    "paused",
+    "pause_reason",
+    "paused_at",
+    "resumed_at",
+    "waiting",
+    "is_scheduled",
+    "schedule",
+    "limits",
+    "run_lifecycle",
+    "is_draft",
+    "session_kind",
+    "automation_id",
+    "role",
+    "occurrence_index",
+    "legacy",
+    "workspace_root",
+    "ledger_len",
+    "kind",
+];
+
 const RECORD_KEYS: &[&str] = &[
     "run_id",
     "step_id",
@@ -126,6 +158,9 @@ async fn pure_math_run_view_and_ledger_match_the_reference_shapes() {
 
     let (status, list) = gw.get("/api/gateway/runs?limit=5").await;
     assert_eq!(status, StatusCode::OK);
+    // The reference lists summaries, key for key (transcript file/17), not whole run views.
+    assert_eq!(keys(&list), ["items", "count", "offset", "has_more", "archived_sessions"]);
+    assert_eq!(keys(&list["items"][0]), LIST_ITEM_KEYS);
     assert_eq!(list["items"][0]["ledger_len"], 2);
     assert_eq!(list["items"][0]["run_id"], run_id.as_str());
     let (status, _) = gw.get("/api/gateway/runs?status=running").await;

@@ -8,6 +8,8 @@ mod flow_cases;
 mod hostile_bundles;
 mod http_contract;
 mod ledger_shapes;
+mod openapi;
+mod openapi_shapes;
 mod plugin_steps;
 mod plugin_views;
 mod restart;

@@ -11,6 +11,15 @@ use serde_json::{Value, json};
 
 async fn children(gw: &TestGateway, parent: &str) -> Vec<Value> {
     let (_, page) = gw.get(&format!("/api/gateway/runs?parent_run_id={parent}&limit=100")).await;
+    // Listed by parent, the reference pages whole run views without `workspace_root`, plus
+    // `kind` (transcript file2/05).
+    assert_eq!(common::keys(&page), ["items", "count", "parent_run_id", "offset", "has_more"]);
+    assert_eq!(page["parent_run_id"], parent);
+    for item in page["items"].as_array().into_iter().flatten() {
+        let keys = common::keys(item);
+        assert_eq!((keys.first(), keys.last()), (Some(&"run_id"), Some(&"kind")));
+        assert!(keys.contains(&"output") && !keys.contains(&"workspace_root") && !keys.contains(&"ledger_len"));
+    }
     let mut items = page["items"].as_array().cloned().unwrap_or_default();
     items.sort_by(|a, b| a["created_at"].as_str().cmp(&b["created_at"].as_str()));
     items

@@ -7,13 +7,16 @@ use axum::extract::{Path, State};
 use crate::query::Query;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use utoipa::{IntoParams, ToSchema};
 
 use agw_store::{ArtifactError, ArtifactMeta};
 
+use crate::AppState;
+use crate::artifact_views::{self, ArtifactItem};
 use crate::error::{ApiError, ApiResult};
-use crate::{AppState, replay_views};
+use crate::schema::{ErrorDetail, ValidationError};
 
 /// Default page size, as the reference's.
 const DEFAULT_LIMIT: i64 = 500;
@@ -39,17 +42,60 @@ async fn require_run(state: &AppState, run_id: &str) -> ApiResult<()> {
     found.map(|_| ()).ok_or_else(|| ApiError::run_not_found(run_id))
 }
 
-#[derive(Debug, Deserialize)]
+/// Which page of a run's artifacts.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Items per page (default 500; 0 or -1: all).
+    #[param(minimum = -1)]
     limit: Option<i64>,
+    /// Items to skip.
+    #[param(minimum = 0)]
     offset: Option<i64>,
 }
 
+/// `GET /runs/{id}/artifacts`: one page of a run's artifacts, most recent first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ArtifactList {
+    pub items: Vec<ArtifactItem>,
+    /// Artifacts of the run.
+    pub total: usize,
+    pub offset: usize,
+    pub limit: i64,
+    pub has_more: bool,
+    /// Always null.
+    #[schema(required = true)]
+    pub cursor: Option<String>,
+    /// Always null.
+    #[schema(required = true)]
+    pub next_cursor: Option<String>,
+    /// Always empty.
+    #[schema(value_type = Object)]
+    pub facets: Map<String, Value>,
+    /// Always empty.
+    #[schema(value_type = Object)]
+    pub stats: Map<String, Value>,
+    /// Always empty.
+    pub warnings: Vec<Value>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/runs/{run_id}/artifacts",
+    tag = "artifacts",
+    summary = "A run's artifacts, most recent first",
+    params(("run_id" = String, Path, description = "The run"), ListQuery),
+    responses(
+        (status = 200, description = "One page of artifacts", body = ArtifactList),
+        (status = 404, description = "No such run", body = ErrorDetail),
+        (status = 422, description = "`limit` < -1, `offset` < 0, or a value that does not parse", body = ValidationError),
+    ),
+)]
 pub async fn list(
     State(state): State<AppState>,
     Path(run_id): Path<String>,
     Query(query): Query<ListQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ArtifactList>> {
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
     let offset = query.offset.unwrap_or(0);
     if limit < -1 || offset < 0 {
@@ -72,35 +118,66 @@ pub async fn list(
     let offset = offset as usize;
     // 0 or -1: no limit.
     let page_size = if limit <= 0 { total } else { limit as usize };
-    let page: Vec<Value> = items.iter().skip(offset).take(page_size).map(replay_views::artifact_item).collect();
-    Ok(Json(json!({
-        "items": page,
-        "total": total,
-        "offset": offset,
-        "limit": limit,
-        "has_more": offset.saturating_add(page.len()) < total,
-        "cursor": null,
-        "next_cursor": null,
-        "facets": {},
-        "stats": {},
-        "warnings": [],
-    })))
+    let page: Vec<ArtifactItem> =
+        items.iter().skip(offset).take(page_size).map(artifact_views::artifact_item).collect();
+    Ok(Json(ArtifactList {
+        has_more: offset.saturating_add(page.len()) < total,
+        items: page,
+        total,
+        offset,
+        limit,
+        cursor: None,
+        next_cursor: None,
+        facets: Map::new(),
+        stats: Map::new(),
+        warnings: Vec::new(),
+    }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/runs/{run_id}/artifacts/{artifact_id}",
+    tag = "artifacts",
+    summary = "One artifact's metadata",
+    params(
+        ("run_id" = String, Path, description = "The run"),
+        ("artifact_id" = String, Path, description = "The artifact"),
+    ),
+    responses(
+        (status = 200, description = "The artifact", body = ArtifactItem),
+        (status = 400, description = "A malformed artifact id", body = ErrorDetail),
+        (status = 404, description = "No such run or artifact", body = ErrorDetail),
+    ),
+)]
 pub async fn metadata(
     State(state): State<AppState>,
     Path((run_id, artifact_id)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ArtifactItem>> {
     require_run(&state, &run_id).await?;
     let artifacts = state.artifacts.clone();
     let meta = tokio::task::spawn_blocking(move || artifacts.meta(&run_id, &artifact_id))
         .await
         .map_err(ApiError::internal)??;
-    Ok(Json(replay_views::artifact_item(&meta)))
+    Ok(Json(artifact_views::artifact_item(&meta)))
 }
 
 /// The bytes, with the stored content type. Served so a browser never runs them as a page
 /// of this origin: `CSP: sandbox` and `nosniff`, as the reference does.
+#[utoipa::path(
+    get,
+    path = "/runs/{run_id}/artifacts/{artifact_id}/content",
+    tag = "artifacts",
+    summary = "An artifact's bytes",
+    params(
+        ("run_id" = String, Path, description = "The run"),
+        ("artifact_id" = String, Path, description = "The artifact"),
+    ),
+    responses(
+        (status = 200, description = "The bytes, with the stored content type", content_type = "application/octet-stream", body = crate::schema::RawBytes),
+        (status = 400, description = "A malformed artifact id", body = ErrorDetail),
+        (status = 404, description = "No such run or artifact", body = ErrorDetail),
+    ),
+)]
 pub async fn content(
     State(state): State<AppState>,
     Path((run_id, artifact_id)): Path<(String, String)>,

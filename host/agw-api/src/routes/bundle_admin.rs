@@ -11,14 +11,18 @@ use axum::extract::State;
 use axum::extract::multipart::{Field, Multipart, MultipartRejection};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
 
 use agw_domain::bundle::Bundle;
 use agw_domain::run::FlowRef;
 use agw_store::{BundleCatalog, UploadError};
 
 use crate::AppState;
+use crate::bundle_views::SkippedFile;
 use crate::error::{ApiError, ApiResult};
+use crate::schema::{BundleUploadForm, ErrorDetail, Reason, ReasonDetail, ValidationError};
 
 fn payload_too_large(detail: String) -> ApiError {
     ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, detail)
@@ -89,22 +93,33 @@ async fn read_form(state: &AppState, mut multipart: Multipart) -> ApiResult<Uplo
     Ok(UploadForm { file: file.ok_or_else(missing_file)?, overwrite, reload })
 }
 
+/// Why an uploaded bundle is not served.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UploadSkip {
+    pub bundle_id: String,
+    pub bundle_version: String,
+    /// `not_loaded`, `shadowed` or `compile_failed`.
+    pub skip_kind: String,
+    pub reason: String,
+}
+
 /// Whether the catalog serves exactly `bundle`, and if not, why.
-fn served(state: &AppState, catalog: &BundleCatalog, bundle: &Bundle) -> (bool, Value) {
+fn served(state: &AppState, catalog: &BundleCatalog, bundle: &Bundle) -> Result<(), UploadSkip> {
     let m = &bundle.manifest;
+    let skip = |kind: &str, reason: String| UploadSkip {
+        bundle_id: m.bundle_id.clone(),
+        bundle_version: m.bundle_version.clone(),
+        skip_kind: kind.into(),
+        reason,
+    };
     let Some(loaded) = catalog.get(&m.bundle_id, Some(&m.bundle_version)) else {
-        return (
-            false,
-            json!({"bundle_id": m.bundle_id, "bundle_version": m.bundle_version,
-                              "skip_kind": "not_loaded", "reason": format!("{} was not loaded", bundle.bundle_ref())}),
-        );
+        return Err(skip("not_loaded", format!("{} was not loaded", bundle.bundle_ref())));
     };
     if loaded.bundle.sha256 != bundle.sha256 {
-        return (
-            false,
-            json!({"bundle_id": m.bundle_id, "bundle_version": m.bundle_version, "skip_kind": "shadowed",
-                              "reason": format!("another file ({}) provides {}", loaded.path.display(), bundle.bundle_ref())}),
-        );
+        return Err(skip(
+            "shadowed",
+            format!("another file ({}) provides {}", loaded.path.display(), bundle.bundle_ref()),
+        ));
     }
     // Served means startable: every entrypoint compiles against the loaded plugins.
     for entry in &m.entrypoints {
@@ -114,33 +129,60 @@ fn served(state: &AppState, catalog: &BundleCatalog, bundle: &Bundle) -> (bool, 
             flow_id: entry.flow_id.clone(),
         };
         if let Err(reason) = state.workflows.compile(&flow) {
-            return (
-                false,
-                json!({"bundle_id": m.bundle_id, "bundle_version": m.bundle_version,
-                                  "skip_kind": "compile_failed",
-                                  "reason": format!("flow '{}' cannot run: {reason}", entry.flow_id)}),
-            );
+            return Err(skip("compile_failed", format!("flow '{}' cannot run: {reason}", entry.flow_id)));
         }
     }
-    (true, Value::Null)
+    Ok(())
+}
+
+/// One service a reload touched.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReloadService {
+    /// Always `default:default`.
+    pub service: String,
+    /// Always `registry_swap`.
+    pub kind: String,
+    pub duration_ms: u64,
+    pub ok: bool,
+    pub reason: String,
+    /// Bundles served after the swap.
+    pub bundle_count: usize,
+    /// Files not loaded, when there are any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped_count: Option<usize>,
+}
+
+/// The reference's `reload` object: what one in-place catalog swap did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReloadReport {
+    pub ok: bool,
+    /// Always `registry_swap`.
+    pub kind: String,
+    /// Empty when nothing changed on disk.
+    pub services: Vec<ReloadService>,
+    pub unchanged_services: usize,
+    pub duration_ms: u64,
+    /// What happened, for a person.
+    pub sentence: String,
 }
 
 /// The reference's `reload` object for one in-place catalog swap.
-fn reload_report(before: &BundleCatalog, after: &BundleCatalog, started: Instant) -> Value {
+fn reload_report(before: &BundleCatalog, after: &BundleCatalog, started: Instant) -> ReloadReport {
     let fingerprint = |c: &BundleCatalog| -> Vec<(String, String)> {
         c.all().map(|b| (b.bundle.bundle_ref(), b.bundle.sha256.clone())).collect()
     };
     let changed = fingerprint(before) != fingerprint(after);
     let ms = started.elapsed().as_millis() as u64;
     let services = if changed {
-        let mut service = json!({
-            "service": "default:default", "kind": "registry_swap", "duration_ms": ms, "ok": true,
-            "reason": "workflows changed on disk", "bundle_count": after.latest().count(),
-        });
-        if !after.skipped.is_empty() {
-            service["skipped_count"] = json!(after.skipped.len());
-        }
-        vec![service]
+        vec![ReloadService {
+            service: "default:default".into(),
+            kind: "registry_swap".into(),
+            duration_ms: ms,
+            ok: true,
+            reason: "workflows changed on disk".into(),
+            bundle_count: after.latest().count(),
+            skipped_count: (!after.skipped.is_empty()).then_some(after.skipped.len()),
+        }]
     } else {
         Vec::new()
     };
@@ -152,22 +194,73 @@ fn reload_report(before: &BundleCatalog, after: &BundleCatalog, started: Instant
     } else {
         "Nothing changed on disk; no service was touched.".to_owned()
     };
-    json!({
-        "ok": true,
-        "kind": "registry_swap",
-        "services": services,
-        "unchanged_services": usize::from(!changed),
-        "duration_ms": ms,
-        "sentence": sentence,
-    })
+    ReloadReport {
+        ok: true,
+        kind: "registry_swap".into(),
+        services,
+        unchanged_services: usize::from(!changed),
+        duration_ms: ms,
+        sentence,
+    }
+}
+
+/// One entrypoint of an uploaded bundle, as its manifest says.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UploadEntrypoint {
+    pub flow_id: String,
+    #[schema(required = true)]
+    pub name: Option<String>,
+    pub description: String,
+    /// Interface tags (open).
+    pub interfaces: Vec<Value>,
+}
+
+/// What `POST /bundles/upload` installed and whether it is served.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UploadAnswer {
+    /// False when the bundle was installed but is not served (see `skipped`).
+    pub ok: bool,
+    pub bundle_id: String,
+    pub bundle_version: String,
+    pub bundle_ref: String,
+    pub sha256: String,
+    #[schema(required = true)]
+    pub default_entrypoint: Option<String>,
+    pub entrypoints: Vec<UploadEntrypoint>,
+    /// Whether the catalog was reloaded.
+    pub gateway_reloaded: bool,
+    #[schema(required = true)]
+    pub gateway_reload_error: Option<String>,
+    /// Whether the bundle is served; null without a reload.
+    #[schema(required = true)]
+    pub loaded: Option<bool>,
+    /// Why it is not served.
+    #[schema(required = true)]
+    pub skipped: Option<UploadSkip>,
+    /// The reload's report; null without a reload.
+    #[schema(required = true)]
+    pub reload: Option<ReloadReport>,
 }
 
 /// `POST /bundles/upload` (multipart: `file`, `overwrite` = false, `reload` = true).
+#[utoipa::path(
+    post,
+    path = "/bundles/upload",
+    tag = "bundles",
+    summary = "Install a .flow bundle",
+    request_body(content = BundleUploadForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 200, description = "Installed (and, with `reload`, served unless `skipped` says why)", body = UploadAnswer),
+        (status = 400, description = "Not a valid bundle, already installed, or a malformed multipart body", body = ErrorDetail),
+        (status = 413, description = "Over the upload or bundle size cap", body = ErrorDetail),
+        (status = 422, description = "No `file` field, or a form boolean that does not parse", body = ValidationError),
+    ),
+)]
 pub async fn upload(
     State(state): State<AppState>,
     headers: HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<UploadAnswer>> {
     let cap = state.config.max_upload_body_bytes;
     let declared =
         headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
@@ -179,74 +272,105 @@ pub async fn upload(
     let work = state.clone();
     tokio::task::spawn_blocking(move || {
         let before = work.catalog.get();
-        let installed = agw_store::install_upload(&work.bundle_sources, &before, &form.file, form.overwrite)
-            .map_err(|error| match error {
-                UploadError::Invalid(reason) => ApiError::bad_request(format!("Invalid bundle: {reason}")),
-                e @ UploadError::AlreadyInstalled(_) => ApiError::bad_request(e.to_string()),
-                e @ UploadError::Io { .. } => ApiError::internal(e),
+        let installed =
+            agw_store::install_upload(&work.bundle_sources, &before, &form.file, form.overwrite).map_err(|error| {
+                match error {
+                    UploadError::Invalid(reason) => ApiError::bad_request(format!("Invalid bundle: {reason}")),
+                    e @ UploadError::AlreadyInstalled(_) => ApiError::bad_request(e.to_string()),
+                    e @ UploadError::Io { .. } => ApiError::internal(e),
+                }
             })?;
         let mut bundle = installed.bundle;
         // From here on only its manifest and digest are needed; the catalog reads its own
         // copy, so the flows go before the reload instead of doubling its peak.
         bundle.flows.clear();
-        let (mut loaded, mut skipped, mut reloaded, mut reload_error, mut reload) =
-            (Value::Null, Value::Null, false, Value::Null, Value::Null);
+        let (mut loaded, mut skipped, mut reloaded, mut reload_error, mut reload) = (None, None, false, None, None);
         if form.reload {
             let started = Instant::now();
             match work.catalog.reload(&work.bundle_sources) {
                 Ok(after) => {
-                    reload = reload_report(&before, &after, started);
+                    reload = Some(reload_report(&before, &after, started));
                     reloaded = true;
-                    let (ok, why) = served(&work, &after, &bundle);
-                    (loaded, skipped) = (json!(ok), why);
+                    let verdict = served(&work, &after, &bundle);
+                    loaded = Some(verdict.is_ok());
+                    skipped = verdict.err();
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "reload after upload failed");
-                    reload_error = json!("reload failed: cannot read the bundle directories");
+                    reload_error = Some("reload failed: cannot read the bundle directories".to_owned());
                 }
             }
         }
         let m = &bundle.manifest;
-        let entrypoints: Vec<Value> = m
+        let entrypoints = m
             .entrypoints
             .iter()
-            .map(|e| json!({"flow_id": e.flow_id, "name": e.name, "description": e.description.clone().unwrap_or_default(), "interfaces": e.interfaces}))
+            .map(|e| UploadEntrypoint {
+                flow_id: e.flow_id.clone(),
+                name: e.name.clone(),
+                description: e.description.clone().unwrap_or_default(),
+                interfaces: e.interfaces.clone(),
+            })
             .collect();
-        Ok(Json(json!({
-            "ok": loaded != json!(false),
-            "bundle_id": m.bundle_id,
-            "bundle_version": m.bundle_version,
-            "bundle_ref": bundle.bundle_ref(),
-            "sha256": bundle.sha256,
-            "default_entrypoint": m.default_entrypoint,
-            "entrypoints": entrypoints,
-            "gateway_reloaded": reloaded,
-            "gateway_reload_error": reload_error,
-            "loaded": loaded,
-            "skipped": skipped,
-            "reload": reload,
-        })))
+        Ok(Json(UploadAnswer {
+            ok: loaded != Some(false),
+            bundle_id: m.bundle_id.clone(),
+            bundle_version: m.bundle_version.clone(),
+            bundle_ref: bundle.bundle_ref(),
+            sha256: bundle.sha256.clone(),
+            default_entrypoint: m.default_entrypoint.clone(),
+            entrypoints,
+            gateway_reloaded: reloaded,
+            gateway_reload_error: reload_error,
+            loaded,
+            skipped,
+            reload,
+        }))
     })
     .await
     .map_err(ApiError::internal)?
 }
 
+/// `POST /bundles/reload`: the catalog after a re-scan.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReloadAnswer {
+    /// Always true.
+    pub ok: bool,
+    /// The ids of the bundles served now.
+    pub bundle_ids: Vec<String>,
+    pub count: usize,
+    /// Files not loaded, when there are any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped_count: Option<usize>,
+    /// The files not loaded and why, when there are any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<Vec<SkippedFile>>,
+    pub reload: ReloadReport,
+}
+
 /// `POST /bundles/reload`: serve the bundle directories as they are on disk now.
-pub async fn reload(State(state): State<AppState>) -> ApiResult<Json<Value>> {
+#[utoipa::path(
+    post,
+    path = "/bundles/reload",
+    tag = "bundles",
+    summary = "Serve the bundle directories as they are on disk now",
+    responses((status = 200, description = "The catalog after the re-scan", body = ReloadAnswer)),
+)]
+pub async fn reload(State(state): State<AppState>) -> ApiResult<Json<ReloadAnswer>> {
     tokio::task::spawn_blocking(move || {
         let started = Instant::now();
         let before = state.catalog.get();
         let after = state.catalog.reload(&state.bundle_sources).map_err(ApiError::internal)?;
-        let ids: Vec<&str> = after.latest().map(|b| b.bundle.manifest.bundle_id.as_str()).collect();
-        let mut answer = json!({ "ok": true, "bundle_ids": ids, "count": ids.len() });
-        if !after.skipped.is_empty() {
-            let skipped: Vec<Value> =
-                after.skipped.iter().map(|s| json!({"path": s.path, "reason": s.reason})).collect();
-            answer["skipped_count"] = json!(skipped.len());
-            answer["skipped"] = Value::Array(skipped);
-        }
-        answer["reload"] = reload_report(&before, &after, started);
-        Ok(Json(answer))
+        let bundle_ids: Vec<String> = after.latest().map(|b| b.bundle.manifest.bundle_id.clone()).collect();
+        let skipped: Vec<SkippedFile> = after.skipped.iter().map(SkippedFile::from).collect();
+        Ok(Json(ReloadAnswer {
+            ok: true,
+            count: bundle_ids.len(),
+            bundle_ids,
+            skipped_count: (!skipped.is_empty()).then_some(skipped.len()),
+            skipped: (!skipped.is_empty()).then_some(skipped),
+            reload: reload_report(&before, &after, started),
+        }))
     })
     .await
     .map_err(ApiError::internal)?
@@ -254,10 +378,20 @@ pub async fn reload(State(state): State<AppState>) -> ApiResult<Json<Value>> {
 
 /// `DELETE /bundles/{id}`: the reference never deletes a workflow (past runs keep pointing at
 /// it) and answers 410 Gone.
+#[utoipa::path(
+    delete,
+    path = "/bundles/{bundle_id}",
+    tag = "bundles",
+    summary = "Refused: workflows are archived, never deleted",
+    params(("bundle_id" = String, Path, description = "The bundle")),
+    responses((status = 410, description = "Always: workflows are never deleted", body = ReasonDetail)),
+)]
 pub async fn remove() -> Response {
-    let detail = json!({
-        "reason_code": "workflow_delete_gone",
-        "message": "Workflows are archived, never deleted: use Archive.",
-    });
-    (StatusCode::GONE, Json(json!({ "detail": detail }))).into_response()
+    let detail = ReasonDetail {
+        detail: Reason {
+            reason_code: "workflow_delete_gone".into(),
+            message: "Workflows are archived, never deleted: use Archive.".into(),
+        },
+    };
+    (StatusCode::GONE, Json(detail)).into_response()
 }

@@ -6,43 +6,122 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::State;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
 
-use crate::AppState;
+use crate::{AppState, PluginProblem};
+
+/// `GET /discovery/capabilities`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CapabilitiesEnvelope {
+    pub capabilities: Capabilities,
+}
+
+/// What this deployment can do.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Capabilities {
+    pub abstractgateway: GatewayCapability,
+    pub plugins: PluginCapabilities,
+    pub node_types: NodeTypesCapability,
+    pub llm: Unavailable,
+    pub voice: Unavailable,
+    pub vision: Unavailable,
+    pub music: Unavailable,
+    pub tools: Unavailable,
+}
+
+/// The gateway itself.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GatewayCapability {
+    pub installed: bool,
+    pub version: String,
+}
+
+/// The loaded plugins and the sources that failed to load.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PluginCapabilities {
+    pub loaded: Vec<LoadedPlugin>,
+    pub problems: Vec<PluginProblem>,
+}
+
+/// A loaded plugin: identity, content hash, worlds, what it provides.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoadedPlugin {
+    /// From the plugin's summary (any JSON value).
+    pub name: Value,
+    /// From the plugin's summary (any JSON value).
+    pub version: Value,
+    /// From the plugin's summary (any JSON value).
+    pub sha256: Value,
+    /// From the plugin's summary (any JSON value).
+    pub worlds: Value,
+    pub provides: PluginProvides,
+    /// From the plugin's summary (any JSON value).
+    pub signature: Value,
+}
+
+/// What a plugin provides.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PluginProvides {
+    pub node_types: Vec<String>,
+}
+
+/// Node types flows can use.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NodeTypesCapability {
+    pub available: bool,
+    /// Node types exactly one loaded plugin provides.
+    pub count: usize,
+}
+
+/// A capability this deployment does not have.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+pub struct Unavailable {
+    /// Always false.
+    pub available: bool,
+}
 
 /// The capabilities envelope: the gateway's version, the loaded plugins and what they
 /// provide, the node types flows can use, and the provider kinds (none yet).
-pub async fn capabilities(State(state): State<AppState>) -> Json<Value> {
+#[utoipa::path(
+    get,
+    path = "/discovery/capabilities",
+    tag = "discovery",
+    summary = "What this deployment can do",
+    responses((status = 200, description = "The capabilities", body = CapabilitiesEnvelope)),
+)]
+pub async fn capabilities(State(state): State<AppState>) -> Json<CapabilitiesEnvelope> {
     let plugins = state.plugins.plugins();
-    let loaded: Vec<Value> = plugins.iter().map(loaded_entry).collect();
+    let loaded: Vec<LoadedPlugin> = plugins.iter().map(loaded_entry).collect();
     let node_types = usable_node_types(&plugins);
     // No plugin world provides LLM, voice, vision, music or tools yet, and no route calls
     // one: a client asking for them would fail, so they are not available.
-    let unavailable = json!({ "available": false });
-    Json(json!({
-        "capabilities": {
-            "abstractgateway": { "installed": true, "version": env!("CARGO_PKG_VERSION") },
-            "plugins": { "loaded": loaded, "problems": state.plugins.problems() },
-            "node_types": { "available": node_types > 0, "count": node_types },
-            "llm": unavailable,
-            "voice": unavailable,
-            "vision": unavailable,
-            "music": unavailable,
-            "tools": unavailable,
-        }
-    }))
+    let unavailable = Unavailable { available: false };
+    Json(CapabilitiesEnvelope {
+        capabilities: Capabilities {
+            abstractgateway: GatewayCapability { installed: true, version: env!("CARGO_PKG_VERSION").into() },
+            plugins: PluginCapabilities { loaded, problems: state.plugins.problems() },
+            node_types: NodeTypesCapability { available: node_types > 0, count: node_types },
+            llm: unavailable,
+            voice: unavailable,
+            vision: unavailable,
+            music: unavailable,
+            tools: unavailable,
+        },
+    })
 }
 
-/// A loaded plugin as discovery lists it: identity, content hash, worlds, what it provides.
-fn loaded_entry(summary: &Value) -> Value {
-    json!({
-        "name": summary["name"],
-        "version": summary["version"],
-        "sha256": summary["sha256"],
-        "worlds": summary["worlds"],
-        "provides": { "node_types": node_types_of(summary).collect::<Vec<_>>() },
-        "signature": summary["signature"],
-    })
+/// A loaded plugin as discovery lists it.
+fn loaded_entry(summary: &Value) -> LoadedPlugin {
+    LoadedPlugin {
+        name: summary["name"].clone(),
+        version: summary["version"].clone(),
+        sha256: summary["sha256"].clone(),
+        worlds: summary["worlds"].clone(),
+        provides: PluginProvides { node_types: node_types_of(summary).map(str::to_owned).collect() },
+        signature: summary["signature"].clone(),
+    }
 }
 
 fn node_types_of(summary: &Value) -> impl Iterator<Item = &str> {

@@ -14,45 +14,49 @@ mod runs;
 mod schedules;
 mod sse;
 
-use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub use sse::DoneFrame;
 
 use crate::{ApiConfig, AppState};
 
-/// Everything under `/api/gateway`, behind authentication.
-pub fn gateway_routes(config: &ApiConfig) -> Router<AppState> {
+/// Everything under `/api/gateway`, behind authentication, each route with its documentation.
+pub fn gateway_routes(config: &ApiConfig) -> OpenApiRouter<AppState> {
     let upload_limit = usize::try_from(config.max_upload_body_bytes).unwrap_or(usize::MAX);
-    Router::new()
-        .route("/ping", get(identity::ping))
-        .route("/me", get(identity::me))
-        .route("/bundles", get(bundles::list))
-        .route("/bundles/upload", post(bundle_admin::upload).layer(DefaultBodyLimit::max(upload_limit)))
-        .route("/bundles/reload", post(bundle_admin::reload))
-        .route("/bundles/{bundle_id}", get(bundles::detail).delete(bundle_admin::remove))
-        .route("/bundles/{bundle_id}/flows/{flow_id}", get(bundles::flow))
-        .route("/bundles/{bundle_id}/flows/{flow_id}/input_schema", get(bundles::input_schema))
-        .route("/runs", get(runs::list))
-        .route("/runs/start", post(runs::start))
-        .route("/runs/schedule", post(schedules::schedule))
-        .route("/runs/ledger/batch", post(ledger::batch))
-        .route("/runs/{run_id}", get(runs::get))
-        .route("/runs/{run_id}/ledger", get(ledger::get_page))
-        .route("/runs/{run_id}/ledger/stream", get(sse::stream))
-        .route("/runs/{run_id}/input_data", get(run_data::input_data))
-        .route("/runs/{run_id}/history_bundle", get(run_data::history_bundle))
-        .route("/runs/{run_id}/artifacts", get(artifacts::list))
-        .route("/runs/{run_id}/artifacts/{artifact_id}", get(artifacts::metadata))
-        .route("/runs/{run_id}/artifacts/{artifact_id}/content", get(artifacts::content))
-        .route("/commands", post(commands::submit))
-        .route("/plugins", get(plugins::list))
-        .route("/plugins/{name}", get(plugins::detail))
-        .route("/discovery/capabilities", get(discovery::capabilities))
+    let (schemas, paths, upload) = routes!(bundle_admin::upload);
+    let upload = (schemas, paths, upload.layer(DefaultBodyLimit::max(upload_limit)));
+    OpenApiRouter::new()
+        .routes(routes!(identity::ping))
+        .routes(routes!(identity::me))
+        .routes(routes!(bundles::list))
+        .routes(upload)
+        .routes(routes!(bundle_admin::reload))
+        .routes(routes!(bundles::detail, bundle_admin::remove))
+        .routes(routes!(bundles::flow))
+        .routes(routes!(bundles::input_schema))
+        .routes(routes!(runs::list))
+        .routes(routes!(runs::start))
+        .routes(routes!(schedules::schedule))
+        .routes(routes!(ledger::batch))
+        .routes(routes!(runs::get))
+        .routes(routes!(ledger::get_page))
+        .routes(routes!(sse::stream))
+        .routes(routes!(run_data::input_data))
+        .routes(routes!(run_data::history_bundle))
+        .routes(routes!(artifacts::list))
+        .routes(routes!(artifacts::metadata))
+        .routes(routes!(artifacts::content))
+        .routes(routes!(commands::submit))
+        .routes(routes!(plugins::list))
+        .routes(routes!(plugins::detail))
+        .routes(routes!(discovery::capabilities))
 }
 
 /// Routes anyone may call.
-pub fn public_routes() -> Router<AppState> {
-    Router::new().route("/api/health", get(health::health))
+pub fn public_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(health::health))
 }
 
 /// Parses a JSON body leniently, so field-level problems get FastAPI-style 422 answers

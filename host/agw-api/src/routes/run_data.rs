@@ -8,13 +8,16 @@ use axum::extract::{Path, State};
 use crate::query::Query;
 use axum::http::StatusCode;
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::json;
+use utoipa::IntoParams;
 
 use agw_domain::run::RunState;
 use agw_store::RunStore;
 
 use crate::error::{ApiError, ApiResult};
-use crate::{AppState, replay_views, views};
+use crate::replay_views::{self, HistoryBundle, HistoryLedger, HistoryWarning, InputDataView, OrderedMap};
+use crate::schema::{ErrorDetail, ValidationError};
+use crate::{AppState, artifact_views, bundle_views};
 
 /// Descendants a history bundle walks at most (the reference's bound).
 const MAX_SUBRUNS: usize = 5000;
@@ -37,23 +40,45 @@ fn flow_facts(state: &AppState, run: &RunState) -> (Vec<String>, String) {
         return (Vec::new(), run.flow.flow_id.clone());
     };
     let bundle = &loaded.bundle;
-    let pins = bundle.flows.get(&run.flow.flow_id).map(views::flow_inputs).unwrap_or_default();
+    let pins = bundle.flows.get(&run.flow.flow_id).map(bundle_views::flow_inputs).unwrap_or_default();
     let name = bundle.manifest.entrypoint(&run.flow.flow_id).and_then(|e| e.name.clone());
     (pins.into_iter().map(|p| p.id).collect(), name.unwrap_or_else(|| run.flow.flow_id.clone()))
 }
 
-pub async fn input_data(State(state): State<AppState>, Path(run_id): Path<String>) -> ApiResult<Json<Value>> {
+#[utoipa::path(
+    get,
+    path = "/runs/{run_id}/input_data",
+    tag = "runs",
+    summary = "What a client needs to start a run again",
+    params(("run_id" = String, Path, description = "The run")),
+    responses(
+        (status = 200, description = "The run's inputs", body = InputDataView),
+        (status = 404, description = "No such run", body = ErrorDetail),
+    ),
+)]
+pub async fn input_data(State(state): State<AppState>, Path(run_id): Path<String>) -> ApiResult<Json<InputDataView>> {
     let store = state.store.clone();
     let run = blocking(move || load(store.as_ref(), &run_id)).await?;
     let (pin_ids, name) = flow_facts(&state, &run);
     Ok(Json(replay_views::input_data(&run, &pin_ids, &name)))
 }
 
-#[derive(Debug, Deserialize)]
+/// What a history bundle holds. Values are read as strings and checked by hand, so a bad
+/// one gets the reference's answer.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
+    /// Walk the run's descendants too (boolean, default true).
+    #[param(value_type = Option<bool>)]
     include_subruns: Option<String>,
+    /// `tail` (default: the last `ledger_max_items` records per run) or `full`.
+    #[param(pattern = "^(tail|full)$")]
     ledger_mode: Option<String>,
+    /// Records per run in `tail` mode (integer >= 0, default 2000; 0 means all).
+    #[param(value_type = Option<u64>)]
     ledger_max_items: Option<String>,
+    /// `full` (default) or `replay`; both answer the full bundle.
+    #[param(pattern = "^(full|replay)$")]
     detail: Option<String>,
 }
 
@@ -155,13 +180,13 @@ fn run_tree(store: &dyn RunStore, root: RunState, include_subruns: bool) -> ApiR
     Ok(tree)
 }
 
-fn build_history(state: &AppState, root: RunState, options: &HistoryOptions) -> ApiResult<Value> {
+fn build_history(state: &AppState, root: RunState, options: &HistoryOptions) -> ApiResult<HistoryBundle> {
     let store = state.store.as_ref();
     let (_, name) = flow_facts(state, &root);
     let mut warnings = Vec::new();
-    let mut ledgers = Map::new();
+    let mut ledgers: Vec<(String, HistoryLedger)> = Vec::new();
     let mut timeline = Vec::new();
-    let mut snapshot = Value::Null;
+    let mut snapshot = None;
     let root_view = replay_views::history_run(&root);
     let input_data = replay_views::history_input_data(&root, &name);
     let root_id = root.run_id.clone();
@@ -170,17 +195,17 @@ fn build_history(state: &AppState, root: RunState, options: &HistoryOptions) -> 
         let total = agw_store::committed_len(store, &run)?;
         let start = match options.tail {
             Some(max) if total > max => {
-                warnings.push(json!({
-                    "code": "ledger_tail_window",
-                    "run_id": run.run_id,
-                    "detail": format!(
+                warnings.push(HistoryWarning {
+                    code: "ledger_tail_window".into(),
+                    run_id: run.run_id.clone(),
+                    detail: format!(
                         "tail window: {max} of {total} records included (cursors {}..{total}); \
                          fetch ledger_mode=full for the rest.",
                         total - max + 1
                     ),
-                    "total": total,
-                    "window": max,
-                }));
+                    total,
+                    window: max,
+                });
                 total - max
             }
             _ => 0,
@@ -189,40 +214,53 @@ fn build_history(state: &AppState, root: RunState, options: &HistoryOptions) -> 
             agw_store::read_committed(store, &run, start, usize::try_from(total - start).unwrap_or(usize::MAX))?;
         let artifacts = state.artifacts.list(&run.run_id).map_err(ApiError::internal)?;
         if run.run_id == root_id {
-            snapshot = artifacts
-                .iter()
-                .find(|m| agw_store::artifacts::is_flow_snapshot(m))
-                .map_or(Value::Null, replay_views::snapshot_ref);
+            snapshot =
+                artifacts.iter().find(|m| agw_store::artifacts::is_flow_snapshot(m)).map(replay_views::snapshot_ref);
         }
-        let summaries: Vec<Value> =
-            artifacts.iter().take(MAX_BUNDLE_ARTIFACTS).map(replay_views::artifact_summary).collect();
+        let summaries = artifacts.iter().take(MAX_BUNDLE_ARTIFACTS).map(artifact_views::artifact_summary).collect();
         for (i, record) in records.iter().enumerate() {
             timeline.push(replay_views::timeline_row(&run.run_id, start + 1 + i as u64, record));
         }
-        let ledger = replay_views::history_ledger(&run.run_id, total, start + 1, &records, Value::Array(summaries));
-        ledgers.insert(run.run_id.clone(), ledger);
+        let ledger = replay_views::history_ledger(&run.run_id, total, start + 1, records, summaries);
+        // A run appears once in a tree; were it twice, its first place is kept.
+        if !ledgers.iter().any(|(id, _)| id == &run.run_id) {
+            ledgers.push((run.run_id.clone(), ledger));
+        }
     }
-    Ok(json!({
-        "version": 1,
-        "generated_at": state.env.now_iso(),
-        "detail": "full",
-        "root_run_id": root_id,
-        "run": root_view,
-        "workflow_snapshot": snapshot,
-        "input_data": input_data,
-        "ledgers": ledgers,
-        "timeline": timeline,
-        "resolved_actions": [],
-        "session": null,
-        "warnings": warnings,
-    }))
+    Ok(HistoryBundle {
+        version: 1,
+        generated_at: state.env.now_iso(),
+        detail: "full".into(),
+        root_run_id: root_id,
+        run: root_view,
+        workflow_snapshot: snapshot,
+        input_data,
+        ledgers: OrderedMap(ledgers),
+        timeline,
+        resolved_actions: Vec::new(),
+        session: None,
+        warnings,
+    })
 }
 
+#[utoipa::path(
+    get,
+    path = "/runs/{run_id}/history_bundle",
+    tag = "runs",
+    summary = "Everything a client needs to replay a run tree offline",
+    params(("run_id" = String, Path, description = "The root run"), HistoryQuery),
+    responses(
+        (status = 200, description = "The history bundle", body = HistoryBundle),
+        (status = 400, description = "`ledger_mode` or `detail` not one of the listed values", body = ErrorDetail),
+        (status = 404, description = "No such run", body = ErrorDetail),
+        (status = 422, description = "`include_subruns` or `ledger_max_items` that does not parse", body = ValidationError),
+    ),
+)]
 pub async fn history_bundle(
     State(state): State<AppState>,
     Path(run_id): Path<String>,
     Query(query): Query<HistoryQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<HistoryBundle>> {
     let options = history_options(&query)?;
     blocking(move || {
         let root = load(state.store.as_ref(), &run_id)?;

@@ -14,22 +14,61 @@ use axum::extract::{Path, State};
 use crate::query::Query;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::pyjson;
+use crate::replay_views::CursorRecord;
+use crate::schema::{ErrorDetail, ValidationError};
 
 const PAGE: usize = 500;
 
-#[derive(Debug, Deserialize)]
+/// Where a stream starts and how often it says it is alive.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StreamQuery {
+    /// Records already consumed; when absent or 0, `Last-Event-ID` resumes.
     after: Option<u64>,
+    /// Seconds of silence before a `: keep-alive` comment (0.1 to 300, default 5).
     heartbeat_s: Option<f64>,
 }
 
+/// The data of the `event: done` frame: the run is terminal and every record was sent.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DoneFrame {
+    pub run_id: String,
+    /// The ledger's final length.
+    pub cursor: u64,
+    /// Always `terminal`.
+    pub status: String,
+}
+
+/// The stream's description in the OpenAPI document.
+const STREAM_DESCRIPTION: &str = "`text/event-stream`. Each record is a frame `id: <cursor>` / \
+`event: step` / `data: <CursorRecord JSON>`; `: keep-alive` comments after `heartbeat_s` of silence; \
+when the run is terminal and every record is sent, `event: done` / `data: <DoneFrame JSON>` (no `id:`), \
+then the stream closes.";
+
+#[utoipa::path(
+    get,
+    path = "/runs/{run_id}/ledger/stream",
+    tag = "ledger",
+    summary = "A run's ledger as server-sent events",
+    params(
+        ("run_id" = String, Path, description = "The run"),
+        StreamQuery,
+        ("Last-Event-ID" = Option<u64>, Header, description = "The last cursor received, to resume"),
+    ),
+    responses(
+        (status = 200, description = STREAM_DESCRIPTION, content_type = "text/event-stream", body = String),
+        (status = 404, description = "No such run (plain JSON, before the stream opens)", body = ErrorDetail),
+        (status = 422, description = "A query value that does not parse", body = ValidationError),
+        (status = 429, description = "Over the SSE stream cap (`retry-after: 1`)", body = ErrorDetail),
+    ),
+)]
 pub async fn stream(
     State(state): State<AppState>,
     Path(run_id): Path<String>,
@@ -88,7 +127,7 @@ pub async fn stream(
             let full_page = records.len() == PAGE;
             for record in records {
                 cursor += 1;
-                let data = pyjson::to_string(&json!({ "cursor": cursor, "record": record }));
+                let data = pyjson::to_string(&CursorRecord { cursor, record });
                 yield Ok::<Bytes, Infallible>(Bytes::from(format!("id: {cursor}\nevent: step\ndata: {data}\n\n")));
                 last_sent = Instant::now();
             }
@@ -96,7 +135,7 @@ pub async fn stream(
                 continue;
             }
             if run.status.is_terminal() && cursor >= run.committed_ledger_len() {
-                let data = pyjson::to_string(&json!({ "run_id": run_id, "cursor": cursor, "status": "terminal" }));
+                let data = pyjson::to_string(&DoneFrame { run_id: run_id.clone(), cursor, status: "terminal".into() });
                 yield Ok(Bytes::from(format!("event: done\ndata: {data}\n\n")));
                 break;
             }

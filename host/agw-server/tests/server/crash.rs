@@ -201,8 +201,11 @@ async fn check(http: &Http, proc: &Proc, setup: &Setup) -> Result<(usize, usize)
         runs.iter().filter_map(|r| Some((r["run_id"].as_str()?.to_owned(), r))).collect();
     let mut children: BTreeMap<String, usize> = BTreeMap::new();
     let mut resumes = 0;
-    for run in &runs {
-        let id = run["run_id"].as_str().unwrap_or_default();
+    for listed in &runs {
+        let id = listed["run_id"].as_str().unwrap_or_default();
+        // The list has summaries (no `output`, as in the reference): read the whole view.
+        let (_, run) = http.get(&proc.url(&format!("/runs/{id}"))).await.map_err(|e| e.to_string())?;
+        let run = &run;
         if run["status"] != "completed" {
             return Err(format!("run {id} ended {}: {run}", run["status"]));
         }
