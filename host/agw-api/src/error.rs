@@ -26,10 +26,6 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, detail)
     }
 
-    pub fn run_not_found(run_id: &str) -> Self {
-        Self::not_found(format!("Run '{run_id}' not found"))
-    }
-
     /// A FastAPI-style validation error (422) for one field.
     pub fn invalid(kind: &str, loc: &[&str], msg: &str, input: Value) -> Self {
         Self::validation(kind, loc.iter().map(|s| (*s).to_owned()).collect(), msg, input)
@@ -75,12 +71,6 @@ impl From<AppError> for ApiError {
     }
 }
 
-impl From<agw_store::StoreError> for ApiError {
-    fn from(error: agw_store::StoreError) -> Self {
-        AppError::from(error).into()
-    }
-}
-
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (self.status, Json(json!({ "detail": self.detail }))).into_response()
@@ -116,7 +106,10 @@ mod tests {
             field.detail,
             json!([{"type": "value_error", "loc": ["body", "interval"], "msg": "Value error, too long", "input": "99999d"}])
         );
-        let store = ApiError::from(agw_store::StoreError::Corrupt { path: "/srv/x".into(), reason: "bad".into() });
+        let store = ApiError::from(AppError::from(agw_store::StoreError::Corrupt {
+            path: "/srv/x".into(),
+            reason: "bad".into(),
+        }));
         assert_eq!(store.detail, json!("Internal Server Error"));
     }
 }

@@ -18,15 +18,12 @@ mod security;
 mod views;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use agw_app::Workflows;
-use agw_app::{App, AppResult};
+use agw_app::{App, AppResult, DataDir};
 use agw_domain::Env;
 use agw_runner::RunnerHandle;
-use agw_store::{ArtifactStore, BundleSources, RunStore, SharedCatalog};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Request};
@@ -107,17 +104,13 @@ impl Default for ApiConfig {
 pub struct AppState {
     /// The use cases; handlers reach them through [`AppState::call`].
     pub app: Arc<App>,
-    pub store: Arc<dyn RunStore>,
-    pub catalog: SharedCatalog,
-    /// Where the catalog is read from, for uploads and reloads.
-    pub bundle_sources: Arc<BundleSources>,
-    pub artifacts: Arc<ArtifactStore>,
-    pub workflows: Arc<dyn Workflows>,
     pub plugins: Arc<dyn PluginDirectory>,
     pub runner: RunnerHandle,
+    /// Time for the security layers (lockout windows, audit stamps).
     pub env: Arc<dyn Env>,
     pub auth: Arc<AuthConfig>,
-    pub data_dir: PathBuf,
+    /// Where the audit log goes.
+    pub data_dir: DataDir,
     pub config: ApiConfig,
     /// One permit per open SSE stream (`config.max_sse` in all).
     pub sse_permits: Arc<Semaphore>,

@@ -135,3 +135,23 @@ impl TryFrom<CommandRequest> for SubmitCommand {
         })
     }
 }
+
+/// `POST /runs/ledger/batch`: several ledgers' next pages at once.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct LedgerBatchRequest {
+    /// The runs and how many records of each the client has (default none).
+    #[serde(default)]
+    pub runs: Vec<LedgerBatchEntry>,
+    /// Records per run (>= 1, default 200, capped by the gateway).
+    #[schema(minimum = 1)]
+    pub limit: Option<i64>,
+}
+
+/// One run of a batch ledger read.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct LedgerBatchEntry {
+    /// The run; an unknown one is left out of the answer.
+    pub run_id: String,
+    /// Records already consumed (default 0).
+    pub after: Option<u64>,
+}

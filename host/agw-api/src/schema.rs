@@ -96,25 +96,6 @@ pub struct StartAnswer {
     pub resolved_workflow: ResolvedWorkflow,
 }
 
-/// `POST /runs/ledger/batch`: several ledgers' next pages at once.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct LedgerBatchRequest {
-    /// The runs and how many records of each the client has.
-    pub runs: Vec<LedgerBatchEntry>,
-    /// Records per run (>= 1, default 200, capped by the gateway).
-    #[schema(minimum = 1)]
-    pub limit: Option<i64>,
-}
-
-/// One run of a batch ledger read.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct LedgerBatchEntry {
-    /// The run; an unknown one is left out of the answer.
-    pub run_id: String,
-    /// Records already consumed (default 0).
-    pub after: Option<u64>,
-}
-
 /// `POST /bundles/upload`, as `multipart/form-data`.
 #[derive(Debug, ToSchema)]
 pub struct BundleUploadForm {

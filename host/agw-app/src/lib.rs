@@ -2,7 +2,7 @@
 //! and the domain.
 //!
 //! - [`App`]: start a run, schedule a run, submit a command, read runs, ledgers,
-//!   histories and artifacts;
+//!   histories and artifacts, install an uploaded bundle, reload the bundles;
 //! - [`Runs`]: the one way a run comes to exist, which the runner uses for child runs;
 //! - [`Catalog`]: the bundles and their compiled flows;
 //! - [`DataDir`]: every path under the data dir.
@@ -11,6 +11,7 @@
 //! through its one blocking facade. Failures are [`AppError`]s, which the edge maps to status
 //! codes in one place.
 
+mod bundles;
 mod commands;
 mod data_dir;
 mod error;
@@ -24,6 +25,7 @@ use std::sync::Arc;
 use agw_domain::Env;
 use agw_store::{ArtifactStore, RunStore};
 
+pub use bundles::{NotServed, Reloaded, Uploaded};
 pub use commands::SubmitCommand;
 pub use data_dir::DataDir;
 pub use error::{AppError, AppResult, FieldError};
@@ -65,6 +67,11 @@ impl App {
     /// The bundles and compiled flows.
     pub fn catalog(&self) -> &Arc<Catalog> {
         &self.catalog
+    }
+
+    /// The gateway's time now, ISO 8601.
+    pub fn now_iso(&self) -> String {
+        self.env.now_iso()
     }
 }
 

@@ -4,8 +4,10 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use agw_domain::record::StepRecord;
-use agw_domain::run::RunState;
-use agw_store::{ArtifactMeta, RunPage, RunQuery};
+use std::sync::Arc;
+
+use agw_domain::run::{FlowRef, RunState};
+use agw_store::{ArtifactMeta, BundleCatalog, LoadedBundle, RunPage, RunQuery};
 
 use crate::App;
 use crate::error::{AppError, AppResult};
@@ -76,12 +78,16 @@ impl App {
         self.page(&run, after, limit)
     }
 
-    /// A page of each listed ledger; a run that does not exist is left out.
+    /// A page of each listed ledger, in the order asked; a run that does not exist is left
+    /// out, and a run named twice answers once, where it was first named, with its last page.
     pub fn ledgers(&self, cursors: &[(String, u64)], limit: usize) -> AppResult<Vec<(String, LedgerPage)>> {
-        let mut pages = Vec::new();
+        let mut pages: Vec<(String, LedgerPage)> = Vec::new();
         for (run_id, after) in cursors {
-            if let Some(run) = self.store.load_run(run_id)? {
-                pages.push((run_id.clone(), self.page(&run, *after, limit)?));
+            let Some(run) = self.store.load_run(run_id)? else { continue };
+            let page = self.page(&run, *after, limit)?;
+            match pages.iter_mut().find(|(id, _)| id == run_id) {
+                Some(slot) => slot.1 = page,
+                None => pages.push((run_id.clone(), page)),
             }
         }
         Ok(pages)
@@ -101,6 +107,24 @@ impl App {
         Ok(Some(Progress { run, records }))
     }
 
+    /// The bundles served now (newest version first per id), and the files skipped.
+    pub fn bundles(&self) -> Arc<BundleCatalog> {
+        self.catalog.bundles().get()
+    }
+
+    /// The bundle `bundle_id`, at `version` or its newest.
+    pub fn bundle(&self, bundle_id: &str, version: Option<&str>) -> AppResult<Arc<LoadedBundle>> {
+        self.bundles()
+            .get(bundle_id, version)
+            .cloned()
+            .ok_or_else(|| AppError::NotFound(format!("Bundle '{bundle_id}' not found")))
+    }
+
+    /// The loaded bundle that holds `flow`'s version, if it is still loaded.
+    pub fn bundle_of(&self, flow: &FlowRef) -> Option<Arc<LoadedBundle>> {
+        self.catalog.bundles().get().get(&flow.bundle_id, Some(&flow.bundle_version)).cloned()
+    }
+
     /// The artifacts of run `run_id`, oldest first.
     pub fn artifacts(&self, run_id: &str) -> AppResult<Vec<ArtifactMeta>> {
         self.run(run_id)?;
@@ -109,11 +133,13 @@ impl App {
 
     /// One artifact's metadata.
     pub fn artifact_meta(&self, run_id: &str, artifact_id: &str) -> AppResult<ArtifactMeta> {
+        self.run(run_id)?;
         Ok(self.artifacts.meta(run_id, artifact_id)?)
     }
 
     /// One artifact's metadata and bytes.
     pub fn artifact(&self, run_id: &str, artifact_id: &str) -> AppResult<(ArtifactMeta, Vec<u8>)> {
+        self.run(run_id)?;
         Ok(self.artifacts.get(run_id, artifact_id)?)
     }
 

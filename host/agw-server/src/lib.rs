@@ -91,11 +91,6 @@ impl Gateway {
         };
         AppState {
             app: self.app.clone(),
-            store: self.store.clone(),
-            catalog: self.catalog.bundles().clone(),
-            bundle_sources: Arc::new(self.catalog.sources().clone()),
-            artifacts: self.artifacts.clone(),
-            workflows: self.catalog.clone(),
             plugins: Arc::new(Plugins(self.plugins.clone())),
             runner: self.handle.clone(),
             env: self.env.clone(),
@@ -103,7 +98,7 @@ impl Gateway {
                 tokens: self.config.security.tokens.iter().map(|token| token.expose().clone()).collect(),
                 enabled: self.config.security.enabled,
             }),
-            data_dir: self.config.data_dir.clone(),
+            data_dir: DataDir::new(&self.config.data_dir),
             sse_permits: Arc::new(tokio::sync::Semaphore::new(config.max_sse)),
             config,
             shutdown,

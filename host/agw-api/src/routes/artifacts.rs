@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use utoipa::{IntoParams, ToSchema};
 
-use agw_store::{ArtifactError, ArtifactMeta};
+use agw_store::ArtifactMeta;
 
 use crate::AppState;
 use crate::artifact_views::{self, ArtifactItem};
@@ -20,27 +20,6 @@ use crate::schema::{ErrorDetail, ValidationError};
 
 /// Default page size, as the reference's.
 const DEFAULT_LIMIT: i64 = 500;
-
-impl From<ArtifactError> for ApiError {
-    fn from(error: ArtifactError) -> Self {
-        match error {
-            ArtifactError::InvalidId { kind: "run_id", id } => Self::run_not_found(&id),
-            e @ ArtifactError::InvalidId { .. } => Self::bad_request(format!("Invalid artifact id: {e}")),
-            ArtifactError::NotFound { artifact_id, .. } => {
-                Self::not_found(format!("Artifact '{artifact_id}' not found"))
-            }
-            other => Self::internal(other),
-        }
-    }
-}
-
-/// Fails with the reference's 404 unless the run exists.
-async fn require_run(state: &AppState, run_id: &str) -> ApiResult<()> {
-    let store = state.store.clone();
-    let id = run_id.to_owned();
-    let found = tokio::task::spawn_blocking(move || store.load_run(&id)).await.map_err(ApiError::internal)??;
-    found.map(|_| ()).ok_or_else(|| ApiError::run_not_found(run_id))
-}
 
 /// Which page of a run's artifacts.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -107,11 +86,7 @@ pub async fn list(
                              "input": input.to_string(), "ctx": {"ge": ge} }]),
         });
     }
-    require_run(&state, &run_id).await?;
-    let artifacts = state.artifacts.clone();
-    let id = run_id.clone();
-    let mut items: Vec<ArtifactMeta> =
-        tokio::task::spawn_blocking(move || artifacts.list(&id)).await.map_err(ApiError::internal)??;
+    let mut items: Vec<ArtifactMeta> = state.call(move |app| app.artifacts(&run_id)).await?;
     // Most recent first.
     items.reverse();
     let total = items.len();
@@ -153,11 +128,7 @@ pub async fn metadata(
     State(state): State<AppState>,
     Path((run_id, artifact_id)): Path<(String, String)>,
 ) -> ApiResult<Json<ArtifactItem>> {
-    require_run(&state, &run_id).await?;
-    let artifacts = state.artifacts.clone();
-    let meta = tokio::task::spawn_blocking(move || artifacts.meta(&run_id, &artifact_id))
-        .await
-        .map_err(ApiError::internal)??;
+    let meta = state.call(move |app| app.artifact_meta(&run_id, &artifact_id)).await?;
     Ok(Json(artifact_views::artifact_item(&meta)))
 }
 
@@ -182,11 +153,7 @@ pub async fn content(
     State(state): State<AppState>,
     Path((run_id, artifact_id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    require_run(&state, &run_id).await?;
-    let artifacts = state.artifacts.clone();
-    let (meta, bytes) = tokio::task::spawn_blocking(move || artifacts.get(&run_id, &artifact_id))
-        .await
-        .map_err(ApiError::internal)??;
+    let (meta, bytes) = state.call(move |app| app.artifact(&run_id, &artifact_id)).await?;
     let content_type = HeaderValue::from_str(&meta.content_type)
         .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"));
     let mut response = (StatusCode::OK, Body::from(bytes)).into_response();

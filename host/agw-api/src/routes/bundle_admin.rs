@@ -4,8 +4,6 @@
 //! `<data>/bundles/` (never in the operator's flows dir), and served after a catalog swap
 //! without a restart.
 
-use std::time::Instant;
-
 use axum::Json;
 use axum::extract::State;
 use axum::extract::multipart::{Field, Multipart, MultipartRejection};
@@ -15,9 +13,8 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use agw_domain::bundle::Bundle;
-use agw_domain::run::FlowRef;
-use agw_store::{BundleCatalog, UploadError};
+use agw_app::{Reloaded, Uploaded};
+use agw_store::BundleCatalog;
 
 use crate::AppState;
 use crate::bundle_views::SkippedFile;
@@ -103,38 +100,6 @@ pub struct UploadSkip {
     pub reason: String,
 }
 
-/// Whether the catalog serves exactly `bundle`, and if not, why.
-fn served(state: &AppState, catalog: &BundleCatalog, bundle: &Bundle) -> Result<(), UploadSkip> {
-    let m = &bundle.manifest;
-    let skip = |kind: &str, reason: String| UploadSkip {
-        bundle_id: m.bundle_id.clone(),
-        bundle_version: m.bundle_version.clone(),
-        skip_kind: kind.into(),
-        reason,
-    };
-    let Some(loaded) = catalog.get(&m.bundle_id, Some(&m.bundle_version)) else {
-        return Err(skip("not_loaded", format!("{} was not loaded", bundle.bundle_ref())));
-    };
-    if loaded.bundle.sha256 != bundle.sha256 {
-        return Err(skip(
-            "shadowed",
-            format!("another file ({}) provides {}", loaded.path.display(), bundle.bundle_ref()),
-        ));
-    }
-    // Served means startable: every entrypoint compiles against the loaded plugins.
-    for entry in &m.entrypoints {
-        let flow = FlowRef {
-            bundle_id: m.bundle_id.clone(),
-            bundle_version: m.bundle_version.clone(),
-            flow_id: entry.flow_id.clone(),
-        };
-        if let Err(reason) = state.workflows.compile(&flow) {
-            return Err(skip("compile_failed", format!("flow '{}' cannot run: {reason}", entry.flow_id)));
-        }
-    }
-    Ok(())
-}
-
 /// One service a reload touched.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReloadService {
@@ -167,12 +132,12 @@ pub struct ReloadReport {
 }
 
 /// The reference's `reload` object for one in-place catalog swap.
-fn reload_report(before: &BundleCatalog, after: &BundleCatalog, started: Instant) -> ReloadReport {
+fn reload_report(Reloaded { before, after, took }: &Reloaded) -> ReloadReport {
     let fingerprint = |c: &BundleCatalog| -> Vec<(String, String)> {
         c.all().map(|b| (b.bundle.bundle_ref(), b.bundle.sha256.clone())).collect()
     };
     let changed = fingerprint(before) != fingerprint(after);
-    let ms = started.elapsed().as_millis() as u64;
+    let ms = took.as_millis() as u64;
     let services = if changed {
         vec![ReloadService {
             service: "default:default".into(),
@@ -269,66 +234,39 @@ pub async fn upload(
     }
     let form = read_form(&state, multipart.map_err(|_| missing_file())?).await?;
 
-    let work = state.clone();
-    tokio::task::spawn_blocking(move || {
-        let before = work.catalog.get();
-        let installed =
-            agw_store::install_upload(&work.bundle_sources, &before, &form.file, form.overwrite).map_err(|error| {
-                match error {
-                    UploadError::Invalid(reason) => ApiError::bad_request(format!("Invalid bundle: {reason}")),
-                    e @ UploadError::AlreadyInstalled(_) => ApiError::bad_request(e.to_string()),
-                    e @ UploadError::Io { .. } => ApiError::internal(e),
-                }
-            })?;
-        let mut bundle = installed.bundle;
-        // From here on only its manifest and digest are needed; the catalog reads its own
-        // copy, so the flows go before the reload instead of doubling its peak.
-        bundle.flows.clear();
-        let (mut loaded, mut skipped, mut reloaded, mut reload_error, mut reload) = (None, None, false, None, None);
-        if form.reload {
-            let started = Instant::now();
-            match work.catalog.reload(&work.bundle_sources) {
-                Ok(after) => {
-                    reload = Some(reload_report(&before, &after, started));
-                    reloaded = true;
-                    let verdict = served(&work, &after, &bundle);
-                    loaded = Some(verdict.is_ok());
-                    skipped = verdict.err();
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "reload after upload failed");
-                    reload_error = Some("reload failed: cannot read the bundle directories".to_owned());
-                }
-            }
-        }
-        let m = &bundle.manifest;
-        let entrypoints = m
-            .entrypoints
-            .iter()
-            .map(|e| UploadEntrypoint {
-                flow_id: e.flow_id.clone(),
-                name: e.name.clone(),
-                description: e.description.clone().unwrap_or_default(),
-                interfaces: e.interfaces.clone(),
-            })
-            .collect();
-        Ok(Json(UploadAnswer {
-            ok: loaded != Some(false),
+    let (overwrite, reload) = (form.overwrite, form.reload);
+    let Uploaded { bundle, reload, served } = state.call(move |app| app.upload(&form.file, overwrite, reload)).await?;
+    let m = &bundle.manifest;
+    let entrypoints = m
+        .entrypoints
+        .iter()
+        .map(|e| UploadEntrypoint {
+            flow_id: e.flow_id.clone(),
+            name: e.name.clone(),
+            description: e.description.clone().unwrap_or_default(),
+            interfaces: e.interfaces.clone(),
+        })
+        .collect();
+    let loaded = served.as_ref().map(Result::is_ok);
+    Ok(Json(UploadAnswer {
+        ok: loaded != Some(false),
+        bundle_id: m.bundle_id.clone(),
+        bundle_version: m.bundle_version.clone(),
+        bundle_ref: bundle.bundle_ref(),
+        sha256: bundle.sha256.clone(),
+        default_entrypoint: m.default_entrypoint.clone(),
+        entrypoints,
+        gateway_reloaded: matches!(reload, Some(Ok(_))),
+        gateway_reload_error: reload.as_ref().and_then(|r| r.as_ref().err().cloned()),
+        loaded,
+        skipped: served.and_then(Result::err).map(|not| UploadSkip {
             bundle_id: m.bundle_id.clone(),
             bundle_version: m.bundle_version.clone(),
-            bundle_ref: bundle.bundle_ref(),
-            sha256: bundle.sha256.clone(),
-            default_entrypoint: m.default_entrypoint.clone(),
-            entrypoints,
-            gateway_reloaded: reloaded,
-            gateway_reload_error: reload_error,
-            loaded,
-            skipped,
-            reload,
-        }))
-    })
-    .await
-    .map_err(ApiError::internal)?
+            skip_kind: not.kind.into(),
+            reason: not.reason,
+        }),
+        reload: reload.and_then(Result::ok).as_ref().map(reload_report),
+    }))
 }
 
 /// `POST /bundles/reload`: the catalog after a re-scan.
@@ -357,23 +295,18 @@ pub struct ReloadAnswer {
     responses((status = 200, description = "The catalog after the re-scan", body = ReloadAnswer)),
 )]
 pub async fn reload(State(state): State<AppState>) -> ApiResult<Json<ReloadAnswer>> {
-    tokio::task::spawn_blocking(move || {
-        let started = Instant::now();
-        let before = state.catalog.get();
-        let after = state.catalog.reload(&state.bundle_sources).map_err(ApiError::internal)?;
-        let bundle_ids: Vec<String> = after.latest().map(|b| b.bundle.manifest.bundle_id.clone()).collect();
-        let skipped: Vec<SkippedFile> = after.skipped.iter().map(SkippedFile::from).collect();
-        Ok(Json(ReloadAnswer {
-            ok: true,
-            count: bundle_ids.len(),
-            bundle_ids,
-            skipped_count: (!skipped.is_empty()).then_some(skipped.len()),
-            skipped: (!skipped.is_empty()).then_some(skipped),
-            reload: reload_report(&before, &after, started),
-        }))
-    })
-    .await
-    .map_err(ApiError::internal)?
+    let reloaded = state.call(|app| app.reload_bundles()).await?;
+    let after = &reloaded.after;
+    let bundle_ids: Vec<String> = after.latest().map(|b| b.bundle.manifest.bundle_id.clone()).collect();
+    let skipped: Vec<SkippedFile> = after.skipped.iter().map(SkippedFile::from).collect();
+    Ok(Json(ReloadAnswer {
+        ok: true,
+        count: bundle_ids.len(),
+        bundle_ids,
+        skipped_count: (!skipped.is_empty()).then_some(skipped.len()),
+        skipped: (!skipped.is_empty()).then_some(skipped),
+        reload: reload_report(&reloaded),
+    }))
 }
 
 /// `DELETE /bundles/{id}`: the reference never deletes a workflow (past runs keep pointing at

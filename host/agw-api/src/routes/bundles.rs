@@ -1,7 +1,5 @@
 //! Bundle discovery: list, detail, a flow's JSON and its input schema.
 
-use std::sync::Arc;
-
 use axum::Json;
 use axum::extract::{Path, State};
 use serde::Deserialize;
@@ -29,7 +27,7 @@ pub struct VersionQuery {
     responses((status = 200, description = "The bundles", body = BundleList)),
 )]
 pub async fn list(State(state): State<AppState>) -> Json<BundleList> {
-    let catalog = state.catalog.get();
+    let catalog = state.app.bundles();
     let skipped: Vec<SkippedFile> = catalog.skipped.iter().map(SkippedFile::from).collect();
     Json(BundleList {
         items: catalog.latest().map(|b| bundle_views::bundle_item(b)).collect(),
@@ -40,15 +38,6 @@ pub async fn list(State(state): State<AppState>) -> Json<BundleList> {
         skipped_count: skipped.len(),
         skipped,
     })
-}
-
-fn find(state: &AppState, bundle_id: &str, version: Option<&str>) -> ApiResult<Arc<agw_store::LoadedBundle>> {
-    state
-        .catalog
-        .get()
-        .get(bundle_id, version)
-        .cloned()
-        .ok_or_else(|| ApiError::not_found(format!("Bundle '{bundle_id}' not found")))
 }
 
 #[utoipa::path(
@@ -68,7 +57,7 @@ pub async fn detail(
     Path(bundle_id): Path<String>,
     Query(query): Query<VersionQuery>,
 ) -> ApiResult<Json<BundleDetail>> {
-    let loaded = find(&state, &bundle_id, query.bundle_version.as_deref())?;
+    let loaded = state.app.bundle(&bundle_id, query.bundle_version.as_deref())?;
     Ok(Json(bundle_views::bundle_detail(&loaded)))
 }
 
@@ -103,7 +92,7 @@ pub async fn flow(
     Path((bundle_id, flow_id)): Path<(String, String)>,
     Query(query): Query<VersionQuery>,
 ) -> ApiResult<Json<FlowDocument>> {
-    let loaded = find(&state, &bundle_id, query.bundle_version.as_deref())?;
+    let loaded = state.app.bundle(&bundle_id, query.bundle_version.as_deref())?;
     let (ids, flow) = flow_of(&loaded, &flow_id)?;
     Ok(Json(FlowDocument { ids, flow }))
 }
@@ -129,7 +118,7 @@ pub async fn input_schema(
     Path((bundle_id, flow_id)): Path<(String, String)>,
     Query(query): Query<VersionQuery>,
 ) -> ApiResult<Json<InputSchemaDocument>> {
-    let loaded = find(&state, &bundle_id, query.bundle_version.as_deref())?;
+    let loaded = state.app.bundle(&bundle_id, query.bundle_version.as_deref())?;
     let (ids, flow) = flow_of(&loaded, &flow_id)?;
     Ok(Json(bundle_views::input_schema_doc(ids, &flow)))
 }

@@ -31,7 +31,7 @@ pub struct Ping {
     responses((status = 200, description = "The gateway answers", body = Ping)),
 )]
 pub async fn ping(State(state): State<AppState>) -> Json<Ping> {
-    Json(Ping { ok: true, status: "healthy".into(), service: "abstractgateway".into(), time: state.env.now_iso() })
+    Json(Ping { ok: true, status: "healthy".into(), service: "abstractgateway".into(), time: state.app.now_iso() })
 }
 
 /// `GET /me`: who the request acts as.

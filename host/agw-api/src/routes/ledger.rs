@@ -1,22 +1,20 @@
 //! Paged ledger reads.
 
+use agw_app::LedgerPage;
+use agw_domain::record::StepRecord;
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
-
-use crate::query::Query;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
-use super::json_body;
-use agw_domain::record::StepRecord;
-use agw_domain::run::RunState;
-
 use crate::AppState;
+use crate::body::Body;
 use crate::error::{ApiError, ApiResult};
+use crate::query::Query;
 use crate::replay_views::OrderedMap;
-use crate::schema::{ErrorDetail, LedgerBatchRequest, StepRecordSchema, ValidationError};
+use crate::requests::LedgerBatchRequest;
+use crate::schema::{ErrorDetail, StepRecordSchema, ValidationError};
 
 /// Which records of a ledger.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -53,10 +51,10 @@ pub struct Page {
     next_after: u64,
 }
 
-fn page(state: &AppState, run: &RunState, after: u64, limit: usize) -> ApiResult<Page> {
-    let items = agw_store::read_committed(state.store.as_ref(), run, after, limit)?;
-    let next_after = after + items.len() as u64;
-    Ok(Page { items, next_after })
+impl From<LedgerPage> for Page {
+    fn from(page: LedgerPage) -> Self {
+        Self { items: page.items, next_after: page.next_after }
+    }
 }
 
 #[utoipa::path(
@@ -77,8 +75,8 @@ pub async fn get_page(
     Query(query): Query<PageQuery>,
 ) -> ApiResult<Json<Page>> {
     let limit = page_limit(&state, query.limit, &["query", "limit"])?;
-    let run = state.store.load_run(&run_id)?.ok_or_else(|| ApiError::run_not_found(&run_id))?;
-    Ok(Json(page(&state, &run, query.after.unwrap_or(0), limit)?))
+    let after = query.after.unwrap_or(0);
+    Ok(Json(state.call(move |app| app.ledger(&run_id, after, limit)).await?.into()))
 }
 
 /// `POST /runs/ledger/batch`: `run_id → page`, in the order asked; unknown runs are left out.
@@ -96,26 +94,16 @@ pub struct BatchAnswer {
     request_body = LedgerBatchRequest,
     responses(
         (status = 200, description = "One page per known run", body = BatchAnswer),
-        (status = 422, description = "No `runs`, `limit` < 1, or a body that is not JSON", body = ValidationError),
+        (status = 422, description = "`limit` < 1, a mistyped field, or a body that is not a JSON object", body = ValidationError),
     ),
 )]
-pub async fn batch(State(state): State<AppState>, body: Bytes) -> ApiResult<Json<BatchAnswer>> {
-    let body = json_body(&body)?;
-    let limit = page_limit(&state, body.get("limit").and_then(Value::as_i64), &["body", "limit"])?;
-    let Some(runs) = body.get("runs").and_then(Value::as_array) else {
-        return Err(ApiError::invalid("missing", &["body", "runs"], "Field required", body.clone()));
-    };
-    let mut out: Vec<(String, Page)> = Vec::new();
-    for entry in runs {
-        let Some(run_id) = entry.get("run_id").and_then(Value::as_str) else { continue };
-        let Some(run) = state.store.load_run(run_id)? else { continue };
-        let after = entry.get("after").and_then(Value::as_u64).unwrap_or(0);
-        let page = page(&state, &run, after, limit)?;
-        // A run named twice answers once, where it was first named, with its last page.
-        match out.iter_mut().find(|(id, _)| id == run_id) {
-            Some(slot) => slot.1 = page,
-            None => out.push((run_id.to_owned(), page)),
-        }
-    }
-    Ok(Json(BatchAnswer { runs: OrderedMap(out) }))
+pub async fn batch(
+    State(state): State<AppState>,
+    Body(request): Body<LedgerBatchRequest>,
+) -> ApiResult<Json<BatchAnswer>> {
+    let limit = page_limit(&state, request.limit, &["body", "limit"])?;
+    let cursors: Vec<(String, u64)> =
+        request.runs.into_iter().map(|entry| (entry.run_id, entry.after.unwrap_or(0))).collect();
+    let pages = state.call(move |app| app.ledgers(&cursors, limit)).await?;
+    Ok(Json(BatchAnswer { runs: OrderedMap(pages.into_iter().map(|(id, page)| (id, page.into())).collect()) }))
 }

@@ -58,11 +58,3 @@ pub fn gateway_routes(config: &ApiConfig) -> OpenApiRouter<AppState> {
 pub fn public_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(health::health))
 }
-
-/// Parses a JSON body leniently, so field-level problems get FastAPI-style 422 answers
-/// instead of a generic rejection.
-pub(crate) fn json_body(bytes: &[u8]) -> Result<serde_json::Value, crate::ApiError> {
-    serde_json::from_slice(bytes).map_err(|e| {
-        crate::ApiError::invalid("json_invalid", &["body"], &format!("JSON decode error: {e}"), serde_json::Value::Null)
-    })
-}

@@ -1,7 +1,5 @@
 //! What a client needs to restart or replay a run: `input_data` and `history_bundle`.
 
-use std::collections::{HashMap, HashSet, VecDeque};
-
 use axum::Json;
 use axum::extract::{Path, State};
 
@@ -11,32 +9,20 @@ use serde::Deserialize;
 use serde_json::json;
 use utoipa::IntoParams;
 
+use agw_app::RunHistory;
 use agw_domain::run::RunState;
-use agw_store::RunStore;
 
 use crate::error::{ApiError, ApiResult};
 use crate::replay_views::{self, HistoryBundle, HistoryLedger, HistoryWarning, InputDataView, OrderedMap};
 use crate::schema::{ErrorDetail, ValidationError};
 use crate::{AppState, artifact_views, bundle_views};
 
-/// Descendants a history bundle walks at most (the reference's bound).
-const MAX_SUBRUNS: usize = 5000;
 /// Artifacts listed per run in a history bundle (the reference's bound).
 const MAX_BUNDLE_ARTIFACTS: usize = 500;
 
-/// Runs blocking store work off the async workers.
-async fn blocking<T: Send + 'static>(work: impl FnOnce() -> ApiResult<T> + Send + 'static) -> ApiResult<T> {
-    tokio::task::spawn_blocking(work).await.map_err(ApiError::internal)?
-}
-
-fn load(store: &dyn RunStore, run_id: &str) -> ApiResult<RunState> {
-    store.load_run(run_id)?.ok_or_else(|| ApiError::run_not_found(run_id))
-}
-
 /// The flow's input pin ids and its entrypoint name, when the run's bundle version is loaded.
 fn flow_facts(state: &AppState, run: &RunState) -> (Vec<String>, String) {
-    let catalog = state.catalog.get();
-    let Some(loaded) = catalog.get(&run.flow.bundle_id, Some(&run.flow.bundle_version)) else {
+    let Some(loaded) = state.app.bundle_of(&run.flow) else {
         return (Vec::new(), run.flow.flow_id.clone());
     };
     let bundle = &loaded.bundle;
@@ -57,8 +43,7 @@ fn flow_facts(state: &AppState, run: &RunState) -> (Vec<String>, String) {
     ),
 )]
 pub async fn input_data(State(state): State<AppState>, Path(run_id): Path<String>) -> ApiResult<Json<InputDataView>> {
-    let store = state.store.clone();
-    let run = blocking(move || load(store.as_ref(), &run_id)).await?;
+    let run = state.call(move |app| app.run(&run_id)).await?;
     let (pin_ids, name) = flow_facts(&state, &run);
     Ok(Json(replay_views::input_data(&run, &pin_ids, &name)))
 }
@@ -149,79 +134,38 @@ fn history_options(query: &HistoryQuery) -> ApiResult<HistoryOptions> {
     Ok(HistoryOptions { include_subruns, tail })
 }
 
-/// The root and its descendants (breadth first, through `parent_run_id`), each once.
-fn run_tree(store: &dyn RunStore, root: RunState, include_subruns: bool) -> ApiResult<Vec<RunState>> {
-    if !include_subruns {
-        return Ok(vec![root]);
-    }
-    let mut children: HashMap<String, Vec<RunState>> = HashMap::new();
-    for run in store.list_runs()? {
-        if let Some(parent) = run.parent_run_id.clone() {
-            children.entry(parent).or_default().push(run);
-        }
-    }
-    for kids in children.values_mut() {
-        kids.sort_by(|a, b| (&a.created_at, &a.run_id).cmp(&(&b.created_at, &b.run_id)));
-    }
-    let mut seen = HashSet::from([root.run_id.clone()]);
-    let mut queue = VecDeque::from([root.run_id.clone()]);
-    let mut tree = vec![root];
-    while let Some(id) = queue.pop_front() {
-        for kid in children.remove(&id).unwrap_or_default() {
-            if tree.len() > MAX_SUBRUNS {
-                return Ok(tree);
-            }
-            if seen.insert(kid.run_id.clone()) {
-                queue.push_back(kid.run_id.clone());
-                tree.push(kid);
-            }
-        }
-    }
-    Ok(tree)
-}
-
-fn build_history(state: &AppState, root: RunState, options: &HistoryOptions) -> ApiResult<HistoryBundle> {
-    let store = state.store.as_ref();
+/// The bundle of `runs`: the root first, then its descendants.
+fn build_history(state: &AppState, runs: Vec<RunHistory>) -> ApiResult<HistoryBundle> {
+    let root = runs.first().map(|history| history.run.clone()).ok_or_else(|| ApiError::internal("no root run"))?;
     let (_, name) = flow_facts(state, &root);
     let mut warnings = Vec::new();
     let mut ledgers: Vec<(String, HistoryLedger)> = Vec::new();
     let mut timeline = Vec::new();
     let mut snapshot = None;
-    let root_view = replay_views::history_run(&root);
-    let input_data = replay_views::history_input_data(&root, &name);
-    let root_id = root.run_id.clone();
-    for run in run_tree(store, root, options.include_subruns)? {
-        // The ledger as this state committed it: a terminal run shows its final records.
-        let total = agw_store::committed_len(store, &run)?;
-        let start = match options.tail {
-            Some(max) if total > max => {
-                warnings.push(HistoryWarning {
-                    code: "ledger_tail_window".into(),
-                    run_id: run.run_id.clone(),
-                    detail: format!(
-                        "tail window: {max} of {total} records included (cursors {}..{total}); \
-                         fetch ledger_mode=full for the rest.",
-                        total - max + 1
-                    ),
-                    total,
-                    window: max,
-                });
-                total - max
-            }
-            _ => 0,
-        };
-        let records =
-            agw_store::read_committed(store, &run, start, usize::try_from(total - start).unwrap_or(usize::MAX))?;
-        let artifacts = state.artifacts.list(&run.run_id).map_err(ApiError::internal)?;
-        if run.run_id == root_id {
+    for RunHistory { run, total, skipped, records, artifacts } in runs {
+        if skipped > 0 {
+            let window = total - skipped;
+            warnings.push(HistoryWarning {
+                code: "ledger_tail_window".into(),
+                run_id: run.run_id.clone(),
+                detail: format!(
+                    "tail window: {window} of {total} records included (cursors {}..{total}); \
+                     fetch ledger_mode=full for the rest.",
+                    skipped + 1
+                ),
+                total,
+                window,
+            });
+        }
+        if run.run_id == root.run_id {
             snapshot =
                 artifacts.iter().find(|m| agw_store::artifacts::is_flow_snapshot(m)).map(replay_views::snapshot_ref);
         }
         let summaries = artifacts.iter().take(MAX_BUNDLE_ARTIFACTS).map(artifact_views::artifact_summary).collect();
         for (i, record) in records.iter().enumerate() {
-            timeline.push(replay_views::timeline_row(&run.run_id, start + 1 + i as u64, record));
+            timeline.push(replay_views::timeline_row(&run.run_id, skipped + 1 + i as u64, record));
         }
-        let ledger = replay_views::history_ledger(&run.run_id, total, start + 1, records, summaries);
+        let ledger = replay_views::history_ledger(&run.run_id, total, skipped + 1, records, summaries);
         // A run appears once in a tree; were it twice, its first place is kept.
         if !ledgers.iter().any(|(id, _)| id == &run.run_id) {
             ledgers.push((run.run_id.clone(), ledger));
@@ -229,12 +173,12 @@ fn build_history(state: &AppState, root: RunState, options: &HistoryOptions) -> 
     }
     Ok(HistoryBundle {
         version: 1,
-        generated_at: state.env.now_iso(),
+        generated_at: state.app.now_iso(),
         detail: "full".into(),
-        root_run_id: root_id,
-        run: root_view,
+        root_run_id: root.run_id.clone(),
+        run: replay_views::history_run(&root),
         workflow_snapshot: snapshot,
-        input_data,
+        input_data: replay_views::history_input_data(&root, &name),
         ledgers: OrderedMap(ledgers),
         timeline,
         resolved_actions: Vec::new(),
@@ -262,9 +206,7 @@ pub async fn history_bundle(
     Query(query): Query<HistoryQuery>,
 ) -> ApiResult<Json<HistoryBundle>> {
     let options = history_options(&query)?;
-    blocking(move || {
-        let root = load(state.store.as_ref(), &run_id)?;
-        build_history(&state, root, &options).map(Json)
-    })
-    .await
+    let (subruns, tail) = (options.include_subruns, options.tail);
+    let runs = state.call(move |app| app.history(&run_id, subruns, tail)).await?;
+    build_history(&state, runs).map(Json)
 }

@@ -5,6 +5,7 @@
 //! so `done` comes right after the final record and `done.cursor` always equals the final
 //! ledger length (the reference can send `done` a record or two early).
 
+use agw_app::Progress;
 use std::convert::Infallible;
 use std::time::Duration;
 
@@ -19,7 +20,7 @@ use tokio::time::Instant;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::pyjson;
 use crate::replay_views::CursorRecord;
 use crate::schema::{ErrorDetail, ValidationError};
@@ -85,9 +86,8 @@ pub async fn stream(
             &[retry],
         ));
     };
-    if state.store.load_run(&run_id)?.is_none() {
-        return Err(ApiError::run_not_found(&run_id));
-    }
+    let id = run_id.clone();
+    state.call(move |app| app.run(&id)).await?;
     let last_event_id = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok());
     let mut cursor: u64 = match query.after {
         Some(n) if n > 0 => n,
@@ -101,7 +101,6 @@ pub async fn stream(
     let poll = state.config.poll;
     let mut appended = state.runner.subscribe();
     let mut shutdown = state.shutdown.clone();
-    let store = state.store.clone();
 
     let body = async_stream::stream! {
         let _permit = permit;
@@ -109,18 +108,12 @@ pub async fn stream(
         loop {
             // The run first, then its ledger as that state committed it: when the state is
             // terminal, this read already reaches the final record.
-            let run = match store.load_run(&run_id) {
-                Ok(Some(run)) => run,
+            let id = run_id.clone();
+            let (run, records) = match state.call(move |app| app.progress(&id, cursor, PAGE)).await {
+                Ok(Some(Progress { run, records })) => (run, records),
                 Ok(None) => break,
                 Err(e) => {
-                    tracing::error!(run_id = %run_id, error = %e, "SSE cannot read the run");
-                    break;
-                }
-            };
-            let records = match agw_store::read_committed(store.as_ref(), &run, cursor, PAGE) {
-                Ok(records) => records,
-                Err(e) => {
-                    tracing::error!(run_id = %run_id, error = %e, "SSE cannot read the ledger");
+                    tracing::error!(run_id = %run_id, status = %e.status, "SSE cannot read the run or its ledger");
                     break;
                 }
             };

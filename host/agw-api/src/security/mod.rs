@@ -119,7 +119,7 @@ impl Guard {
         let audit = (enabled && policy.audit_log)
             .then(|| {
                 audit_log::AuditLog::start(
-                    state.data_dir.join("audit_log.jsonl"),
+                    state.data_dir.audit_log(),
                     policy.audit_log_max_bytes,
                     policy.audit_log_rotations,
                 )
