@@ -11,3 +11,4 @@ mod sdk_example;
 mod signatures;
 mod std_nodes;
 mod ticker;
+mod wit_contract;
