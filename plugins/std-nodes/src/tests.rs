@@ -1,5 +1,5 @@
-//! Checks every vector in `vectors.json` (generated from the reference by
-//! `tools/gen_vectors.py`). Run natively:
+//! Checks every vector in `vectors.json` and `data-vectors.json` (generated from the
+//! reference by `tools/gen_vectors.py` and `tools/gen_data_vectors.py`). Run natively:
 //! `cargo test --target x86_64-unknown-linux-gnu -p std-nodes` from `plugins/`.
 
 use serde_json::{Map, Value};
@@ -27,6 +27,15 @@ fn check(vector: &Value) -> Result<(), String> {
         }
         return Ok(());
     }
+    if let Some(choices) = vector.get("expect_one_of").and_then(Value::as_array) {
+        for _ in 0..50 {
+            let again = execute(node_type, inputs, config).map_err(|e| format!("{e:?}"))?;
+            if again["found"] != true || !choices.contains(&again["result"]) {
+                return Err(format!("{again} is not one of {choices:?}"));
+            }
+        }
+        return Ok(());
+    }
     let range = vector["expect_range"].as_array().ok_or("vector without expectation")?;
     let (lo, hi) = (range[0].as_f64().unwrap_or(0.0), range[1].as_f64().unwrap_or(0.0));
     let want_int = vector["expect_kind"] == "int";
@@ -41,17 +50,25 @@ fn check(vector: &Value) -> Result<(), String> {
     Ok(())
 }
 
-#[test]
-fn reference_vectors() {
-    let text = include_str!("../vectors.json");
-    let vectors: Vec<Value> = serde_json::from_str(text).expect("vectors.json is a JSON list");
-    assert!(vectors.len() >= 150, "only {} vectors", vectors.len());
+fn check_all(text: &str, at_least: usize) {
+    let vectors: Vec<Value> = serde_json::from_str(text).expect("vectors are a JSON list");
+    assert!(vectors.len() >= at_least, "only {} vectors", vectors.len());
     let failures: Vec<String> = vectors
         .iter()
         .enumerate()
         .filter_map(|(i, v)| check(v).err().map(|e| format!("#{i} {} {}: {e}", v["node_type"], v["inputs"])))
         .collect();
     assert!(failures.is_empty(), "{} of {} vectors fail:\n{}", failures.len(), vectors.len(), failures.join("\n"));
+}
+
+#[test]
+fn reference_vectors() {
+    check_all(include_str!("../vectors.json"), 150);
+}
+
+#[test]
+fn reference_data_vectors() {
+    check_all(include_str!("../data-vectors.json"), 500);
 }
 
 #[test]
