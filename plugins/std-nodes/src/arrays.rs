@@ -1,6 +1,8 @@
 //! Array nodes: `make_array`, `array_concat`, `array_map`, `array_filter`, `array_length`,
 //! `has_tools`, `array_append`, `array_dedup`, `get_element`, `get_random_element`.
 
+use std::collections::HashSet;
+
 use serde_json::{Map, Value, json};
 
 use crate::logic::py_eq;
@@ -130,13 +132,11 @@ fn array_dedup(inputs: &Map<String, Value>) -> Value {
         Some(k) if truthy(k) => py_strip(&py_str(k)).to_owned(),
         _ => String::new(),
     };
-    let mut seen: Vec<String> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
     let mut out = Vec::new();
     for item in items {
         let keyed = if key_path.is_empty() { None } else { get_path(item, &key_path).filter(|k| !k.is_null()) };
-        let fp = fingerprint(keyed.unwrap_or(item));
-        if !seen.contains(&fp) {
-            seen.push(fp);
+        if seen.insert(fingerprint(keyed.unwrap_or(item))) {
             out.push(item.clone());
         }
     }

@@ -138,12 +138,11 @@ fn stringify_json(inputs: &Map<String, Value>) -> NodeResult<String> {
     }
 
     let mut py = Py::from_value(value);
-    if let Value::String(s) = value {
-        if !py_strip(s).is_empty() {
-            if let Some(parsed) = parse_jsonish_maybe(s).map_err(|why| fail(&why))? {
-                py = parsed;
-            }
-        }
+    if let Value::String(s) = value
+        && !py_strip(s).is_empty()
+        && let Some(parsed) = parse_jsonish_maybe(s).map_err(|why| fail(&why))?
+    {
+        py = parsed;
     }
     let layout = match mode.as_str() {
         "minified" => Layout { indent: None, item_sep: ",", key_sep: ":", sort_keys },

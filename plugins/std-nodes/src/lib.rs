@@ -80,7 +80,8 @@ struct StdNodes;
 
 impl NodePlugin for StdNodes {
     fn describe() -> PluginInfo {
-        PluginInfo::new("std-nodes", env!("CARGO_PKG_VERSION")).description("Pure math, string, logic, object, array, JSON and agent-context nodes")
+        PluginInfo::new("std-nodes", env!("CARGO_PKG_VERSION"))
+            .description("Pure math, string, logic, object, array, JSON and agent-context nodes")
     }
 
     fn nodes() -> Vec<NodeSpec> {

@@ -97,7 +97,9 @@ pub fn py_dict(v: &Value, pin: &str) -> NodeResult<Map<String, Value>> {
         Value::Object(o) => return Ok(o.clone()),
         Value::Array(items) => items,
         Value::String(s) if s.is_empty() => return Ok(Map::new()),
-        Value::String(_) => return Err(invalid(pin, "dictionary update sequence element #0 has length 1; 2 is required")),
+        Value::String(_) => {
+            return Err(invalid(pin, "dictionary update sequence element #0 has length 1; 2 is required"));
+        }
         other => return Err(invalid(pin, &format!("'{}' object is not iterable", type_name(other)))),
     };
     let mut out = Map::new();
@@ -109,7 +111,10 @@ pub fn py_dict(v: &Value, pin: &str) -> NodeResult<Map<String, Value>> {
             other => {
                 return Err(invalid(
                     pin,
-                    &format!("cannot convert dictionary update sequence element #{n} ({}) to a sequence", type_name(other)),
+                    &format!(
+                        "cannot convert dictionary update sequence element #{n} ({}) to a sequence",
+                        type_name(other)
+                    ),
                 ));
             }
         };
@@ -214,22 +219,16 @@ fn break_object(inputs: &Map<String, Value>, config: &Value) -> NodeResult {
             return Err(invalid("breakConfig", &format!("'{}' object is not iterable", type_name(other))));
         }
     };
-    let paths: Vec<String> = selected
-        .iter()
-        .filter_map(Value::as_str)
-        .map(py_strip)
-        .filter(|p| !p.is_empty())
-        .map(str::to_owned)
-        .collect();
+    let paths: Vec<String> =
+        selected.iter().filter_map(Value::as_str).map(py_strip).filter(|p| !p.is_empty()).map(str::to_owned).collect();
     let mut source = inputs.get("object").cloned().unwrap_or(Value::Null);
     // JSON-ish text (an LLM answer) is parsed first; text that does not parse stays text.
-    if let Value::String(s) = &source {
-        if !py_strip(s).is_empty() {
-            if let Ok(parsed) = parse_text(&source) {
-                let parsed = parsed.to_value().map_err(|why| fail(&why))?;
-                source = if parsed.is_object() || parsed.is_array() { parsed } else { json!({ "value": parsed }) };
-            }
-        }
+    if let Value::String(s) = &source
+        && !py_strip(s).is_empty()
+        && let Ok(parsed) = parse_text(&source)
+    {
+        let parsed = parsed.to_value().map_err(|why| fail(&why))?;
+        source = if parsed.is_object() || parsed.is_array() { parsed } else { json!({ "value": parsed }) };
     }
     let mut out = Map::new();
     for path in paths {
@@ -257,10 +256,12 @@ fn iterate_or_empty(v: Option<&Value>) -> Result<Vec<Value>, String> {
 
 fn required_names(v: Option<&Value>, allowed: impl Fn(&str) -> bool, seen: &mut Vec<String>) -> Result<(), String> {
     for item in iterate_or_empty(v)? {
-        if let Value::String(s) = item {
-            if !py_strip(&s).is_empty() && !seen.contains(&s) && allowed(&s) {
-                seen.push(s);
-            }
+        if let Value::String(s) = item
+            && !py_strip(&s).is_empty()
+            && !seen.contains(&s)
+            && allowed(&s)
+        {
+            seen.push(s);
         }
     }
     Ok(())

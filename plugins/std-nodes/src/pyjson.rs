@@ -2,6 +2,7 @@
 //! over a value type that keeps what Python keeps and JSON numbers cannot (NaN, infinities,
 //! integers of any size), so `stringify_json` can render them the way the reference does.
 
+use indexmap::IndexMap;
 use serde_json::{Map, Number, Value};
 
 use crate::pyval::{dump_str, float_repr};
@@ -17,7 +18,7 @@ pub enum Py {
     Str(String),
     List(Vec<Py>),
     /// A dict with string keys, in insertion order.
-    Dict(Vec<(String, Py)>),
+    Dict(IndexMap<String, Py>),
 }
 
 /// Why text could not be decoded.
@@ -83,11 +84,8 @@ fn int_value(digits: &str) -> Result<Value, String> {
 }
 
 /// Inserts like a Python dict: an existing key keeps its place and takes the new value.
-pub fn dict_insert(entries: &mut Vec<(String, Py)>, key: String, value: Py) {
-    match entries.iter_mut().find(|(k, _)| *k == key) {
-        Some(slot) => slot.1 = value,
-        None => entries.push((key, value)),
-    }
+pub fn dict_insert(entries: &mut IndexMap<String, Py>, key: String, value: Py) {
+    entries.insert(key, value);
 }
 
 /// Canonical decimal text of an integer literal's digits (`-007` → `-7`, `-0` → `0`).
@@ -263,12 +261,13 @@ impl Decoder<'_> {
             }
             self.pos = save;
         }
-        char::from_u32(first).ok_or_else(|| DecodeError::Unsupported("a lone surrogate cannot be carried in JSON".into()))
+        char::from_u32(first)
+            .ok_or_else(|| DecodeError::Unsupported("a lone surrogate cannot be carried in JSON".into()))
     }
 
     fn object(&mut self, depth: usize) -> Result<Py, DecodeError> {
         self.pos += 1;
-        let mut entries = Vec::new();
+        let mut entries = IndexMap::new();
         self.ws();
         if self.eat("}") {
             return Ok(Py::Dict(entries));
@@ -367,10 +366,10 @@ fn dump(value: &Py, layout: Layout, level: usize, out: &mut String) {
         }
         Py::Dict(entries) if entries.is_empty() => out.push_str("{}"),
         Py::Dict(entries) => {
-            let mut entries: Vec<&(String, Py)> = entries.iter().collect();
+            let mut entries: Vec<(&String, &Py)> = entries.iter().collect();
             if layout.sort_keys {
                 // Python sorts str keys by code point, which is UTF-8 byte order.
-                entries.sort_by(|a, b| a.0.cmp(&b.0));
+                entries.sort_by(|a, b| a.0.cmp(b.0));
             }
             out.push('{');
             for (i, (k, v)) in entries.into_iter().enumerate() {

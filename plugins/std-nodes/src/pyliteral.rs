@@ -8,6 +8,10 @@
 //! inside brackets. Set, complex and `...` literals are valid Python but are reported as
 //! unsupported rather than rendered with `str()` like the reference does.
 
+use std::collections::HashMap;
+
+use indexmap::IndexMap;
+
 use crate::pyjson::{DecodeError, Py, canonical_int, dict_insert};
 use crate::pyval::{float_repr, str_repr};
 
@@ -406,7 +410,8 @@ impl Parser {
                     text.push_str(&more);
                     self.pos += 1;
                 }
-                let lit = if bytes { Lit::Bytes(text.chars().map(|c| c as u32 as u8).collect()) } else { Lit::Str(text) };
+                let lit =
+                    if bytes { Lit::Bytes(text.chars().map(|c| c as u32 as u8).collect()) } else { Lit::Str(text) };
                 Ok((lit, false))
             }
             Tok::Op('(') => {
@@ -456,13 +461,15 @@ impl Parser {
         }
         // `dict(zip(keys, values))`: keys must be hashable; equal keys (1, 1.0, True) merge.
         let mut out: Vec<(Lit, Lit)> = Vec::new();
+        let mut index: HashMap<String, usize> = HashMap::new();
         for (k, v) in entries {
-            if !hashable(&k) {
-                return syntax();
-            }
-            match out.iter_mut().find(|(existing, _)| key_eq(existing, &k)) {
-                Some(slot) => slot.1 = v,
-                None => out.push((k, v)),
+            let id = key_id(&k).ok_or(DecodeError::Syntax)?;
+            match index.get(&id) {
+                Some(&at) => out[at].1 = v,
+                None => {
+                    index.insert(id, out.len());
+                    out.push((k, v));
+                }
             }
         }
         Ok(Lit::Dict(out))
@@ -477,39 +484,24 @@ fn negate(digits: &str) -> String {
     }
 }
 
-fn hashable(k: &Lit) -> bool {
-    match k {
-        Lit::List(_) | Lit::Dict(_) => false,
-        Lit::Tuple(items) => items.iter().all(hashable),
-        _ => true,
-    }
-}
-
-/// A number as Python compares it for dict keys: `True == 1 == 1.0`.
-fn key_number(k: &Lit) -> Option<f64> {
-    match k {
-        Lit::Bool(b) => Some(if *b { 1.0 } else { 0.0 }),
-        Lit::Int(d) => d.parse::<f64>().ok(),
-        Lit::Float(f) => Some(*f),
-        _ => None,
-    }
-}
-
-fn key_eq(a: &Lit, b: &Lit) -> bool {
-    if let (Lit::Int(x), Lit::Int(y)) = (a, b) {
-        return x == y;
-    }
-    if let (Some(x), Some(y)) = (key_number(a), key_number(b)) {
-        // Integers beyond 2**53 only meet a float key that rounds to them; close enough here.
-        return x == y;
-    }
-    match (a, b) {
-        (Lit::None, Lit::None) => true,
-        (Lit::Str(x), Lit::Str(y)) => x == y,
-        (Lit::Bytes(x), Lit::Bytes(y)) => x == y,
-        (Lit::Tuple(x), Lit::Tuple(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| key_eq(p, q)),
-        _ => false,
-    }
+/// What makes two dict keys the same key in Python (`True == 1 == 1.0`, tuples item by
+/// item); `None` for an unhashable key (a list or dict, which makes Python raise).
+fn key_id(k: &Lit) -> Option<String> {
+    Some(match k {
+        Lit::None => "N".into(),
+        Lit::Bool(b) => format!("n{}", i32::from(*b)),
+        Lit::Int(d) => format!("n{d}"),
+        // An integral float is the int it equals; others keep their repr.
+        Lit::Float(f) if f.is_finite() && f.fract() == 0.0 && f.abs() < 1e38 => format!("n{}", *f as i128),
+        Lit::Float(f) => format!("f{}", float_repr(*f)),
+        Lit::Str(s) => format!("s{s}"),
+        Lit::Bytes(b) => format!("b{}", bytes_repr(b)),
+        Lit::Tuple(items) => {
+            let ids: Option<Vec<String>> = items.iter().map(key_id).collect();
+            format!("t({})", ids?.iter().map(|id| format!("{}:{id}", id.len())).collect::<String>())
+        }
+        Lit::List(_) | Lit::Dict(_) => return None,
+    })
 }
 
 /// `repr(bytes)`.
@@ -568,7 +560,7 @@ fn jsonify(lit: &Lit) -> Result<Py, DecodeError> {
         Lit::Bytes(b) => Py::Str(bytes_repr(b)),
         Lit::List(items) | Lit::Tuple(items) => Py::List(items.iter().map(jsonify).collect::<Result<_, _>>()?),
         Lit::Dict(entries) => {
-            let mut out = Vec::new();
+            let mut out = IndexMap::new();
             for (k, v) in entries {
                 dict_insert(&mut out, key_str(k), jsonify(v)?);
             }

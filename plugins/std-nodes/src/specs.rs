@@ -9,13 +9,7 @@ fn pure(node_type: &str, category: &str, inputs: &[(&str, &str)], out_kind: &str
 
 /// A pure node with any outputs (`break_object`'s outputs are the selected paths, so none
 /// are fixed).
-fn node(
-    node_type: &str,
-    category: &str,
-    inputs: &[(&str, &str)],
-    outputs: &[(&str, &str)],
-    about: &str,
-) -> NodeSpec {
+fn node(node_type: &str, category: &str, inputs: &[(&str, &str)], outputs: &[(&str, &str)], about: &str) -> NodeSpec {
     let spec = NodeSpec::pure(node_type, category).description(about);
     let spec = inputs.iter().fold(spec, |s, (id, kind)| s.input(id, kind));
     outputs.iter().fold(spec, |s, (id, kind)| s.output(id, kind))

@@ -68,7 +68,7 @@ fn reference_vectors() {
 
 #[test]
 fn reference_data_vectors() {
-    check_all(include_str!("../data-vectors.json"), 500);
+    check_all(include_str!("../data-vectors.json"), 800);
 }
 
 #[test]
@@ -86,5 +86,50 @@ fn specs_cover_dispatch() {
     for spec in crate::specs::all() {
         let name = format!("{spec:?}");
         assert!(!name.contains("unknown"), "{name}");
+    }
+}
+
+/// Every node, every declared pin, odd values: nodes answer or fail, never panic.
+#[test]
+fn odd_inputs_never_panic() {
+    let odd: Vec<Value> = serde_json::from_str(
+        r#"[null, true, 0, -1, 1.5e300, -0.0, 18446744073709551615, "", " ", "x", "{", "[[[", "(((",
+            "'unterminated", "\\", "0x", "1e", "1_", "{'a': [1, (2,), {3: 4}]}", "é😀", "```",
+            [], [null], [[1, 2], "ab", {"p": 1, "q": 2}], {}, {"a": {"b": [1]}}]"#,
+    )
+    .unwrap_or_default();
+    let configs = [
+        Value::Null,
+        serde_json::json!({"inputs": "junk", "breakConfig": {"selectedPaths": 5}, "literalValue": 7}),
+        serde_json::json!({"inputs": [{"id": "a"}, {"id": "in0"}], "breakConfig": {"selectedPaths": ["a.b", "0"]},
+                           "toolParametersConfig": {"tool": ["x"]}, "literalValue": {"required": 3}}),
+    ];
+    let mut pins_seen = 0;
+    for spec in crate::specs::all() {
+        let text = format!("{spec:?}");
+        let node_type = text.split('"').nth(1).unwrap_or_default().to_owned();
+        let pins: Vec<String> = text
+            .split("inputs: [")
+            .nth(1)
+            .and_then(|rest| rest.split(']').next())
+            .map(|list| list.split("(\"").skip(1).filter_map(|p| p.split('"').next()).map(str::to_owned).collect())
+            .unwrap_or_default();
+        pins_seen += pins.len();
+        for config in &configs {
+            for value in &odd {
+                let mut inputs = Map::new();
+                for pin in &pins {
+                    inputs.insert(pin.clone(), value.clone());
+                }
+                let _ = execute(&node_type, &inputs, config);
+                let _ = execute(&node_type, &Map::new(), config);
+            }
+        }
+    }
+    assert!(pins_seen > 80, "only {pins_seen} pins read from the specs");
+    // Deep nesting stays within the parsers' limits instead of exhausting the stack.
+    for text in ["[".repeat(100_000), "(".repeat(100_000), "{'a':".repeat(50_000), "-".repeat(10_000) + "1"] {
+        let inputs: Map<String, Value> = [("text".to_owned(), Value::String(text))].into_iter().collect();
+        assert!(execute("parse_json", &inputs, &Value::Null).is_err());
     }
 }

@@ -372,11 +372,66 @@ def agent_cases():
     return out
 
 
+def seeded_cases():
+    """Pseudo-random (seeded) values: JSON and Python-literal renderings with noise around
+    them, paths into nested values, dedup of near-duplicates."""
+    rng = random.Random(20261205)
+    scalars = [None, True, False, 0, 1, -7, 2**40, 0.5, -0.0, 1e16, 1e-7, 3.14159, "", "a", "é", "quote'", 'dq"',
+               "back\\slash", "line\nbreak", "tab\t", "😀", "{", "[", "}", "]", "None", "null"]
+
+    def value(depth=0):
+        r = rng.random()
+        if depth > 3 or r < 0.45:
+            return rng.choice(scalars)
+        if r < 0.7:
+            return [value(depth + 1) for _ in range(rng.randint(0, 4))]
+        return {rng.choice(["a", "b", "k", "é", "x y", "0", "1", "_p", "result", "value"]): value(depth + 1)
+                for _ in range(rng.randint(0, 4))}
+
+    def render(v):
+        style = rng.random()
+        if style < 0.4:
+            text = json.dumps(v, ensure_ascii=rng.random() < 0.3, indent=rng.choice([None, 2]))
+        elif style < 0.7:
+            text = repr(v)
+        else:
+            text = json.dumps(v, separators=(",", ":"))
+        if rng.random() < 0.25:
+            text = f"```{rng.choice(['', 'json', 'python'])}\n{text}\n```"
+        if rng.random() < 0.3:
+            text = rng.choice(["Sure! ", "Result: ", "{bad ", "[x] ", "noise\n"]) + text
+        if rng.random() < 0.3:
+            text += rng.choice([" trailing", "\n", " }", "]", " {\"z\": 1}"])
+        return text
+
+    out = []
+    for _ in range(120):
+        out.append(vector("parse_json", {"text": render(value())}))
+    for _ in range(60):
+        inp = {"value": render(value()) if rng.random() < 0.6 else value()}
+        if rng.random() < 0.5:
+            inp["mode"] = rng.choice(["none", "beautify", "minified", "other"])
+        if rng.random() < 0.3:
+            inp["indent"] = rng.choice([0, 1, 3, -2, "4"])
+        if rng.random() < 0.3:
+            inp["sort_keys"] = True
+        out.append(vector("stringify_json", inp))
+    for _ in range(60):
+        obj = value()
+        path = "".join(rng.choice(["a", "b", "k", "0", "1", ".", "[0]", "[1]", " ", "result"]) for _ in range(rng.randint(0, 5)))
+        out.append(vector("get", {"object": obj, "key": path, "default": "d"}))
+        out.append(vector("set", {"object": obj if isinstance(obj, dict) else {}, "key": path, "value": 1}))
+    for _ in range(30):
+        items = [rng.choice([value(2), {"id": rng.choice([1, 1.0, True, "1", None]), "v": rng.random() < 0.5}]) for _ in range(6)]
+        out.append(vector("array_dedup", {"array": items, "key": rng.choice([None, "id", "v", "[0]", "a"])}))
+    return out
+
+
 def main() -> None:
     default = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data-vectors.json")
     target = sys.argv[1] if len(sys.argv) > 1 else default
     random.seed(20261204)
-    vectors = object_cases() + array_cases() + random_element_cases() + json_cases() + agent_cases()
+    vectors = object_cases() + array_cases() + random_element_cases() + json_cases() + agent_cases() + seeded_cases()
     with open(target, "w", encoding="utf-8") as fh:
         json.dump(vectors, fh, ensure_ascii=False, indent=1, allow_nan=False)
         fh.write("\n")
