@@ -21,6 +21,7 @@ mod rng;
 mod specs;
 mod string;
 mod template;
+mod tools;
 
 #[cfg(test)]
 mod tests;
@@ -54,6 +55,7 @@ pub fn execute(node_type: &str, inputs: &Map<String, Value>, config: &Value) -> 
         .or_else(|| arrays::run(node_type, inputs, config))
         .or_else(|| json::run(node_type, inputs))
         .or_else(|| agent::run(node_type, inputs, config))
+        .or_else(|| tools::run(node_type, inputs))
         .unwrap_or_else(|| Err(fail(&format!("unknown node type '{node_type}'"))))?;
     Ok(outputs(returned))
 }

@@ -256,6 +256,13 @@ fn agent() -> Vec<NodeSpec> {
             &[("scratchpad", "object")],
             "A scratchpad/trace envelope",
         ),
+        pure(
+            "format_tool_results",
+            "agent",
+            &[("tool_results", "array")],
+            "string",
+            "One line per tool call: name(primary arg) [STATUS] : observation",
+        ),
         node("tools_allowlist", "agent", &[], &[("tools", "tools")], "The tools chosen in the editor (literalValue)"),
         node(
             "tool_parameters",

@@ -427,11 +427,45 @@ def seeded_cases():
     return out
 
 
+def tool_result_cases():
+    out = []
+    long_text = "word " * 120
+    results = [
+        {"call_id": "1", "name": "read_file", "success": True, "output": "line one\nline two\r\n\n  three", "arguments": {"file_path": "a.txt"}},
+        {"name": "write_file", "success": True, "output": {"rendered": "  wrote 3 bytes  "}, "arguments": {"file_path": "b.txt", "content": None}},
+        {"name": "execute_command", "success": False, "error": " boom ", "output": {"command": "ls -la", "code": 2}},
+        {"name": "execute_command", "success": False, "error": "", "output": None},
+        {"name": "web_search", "success": None, "output": {"query": "rust", "results": [1, {"b": 2, "a": 1}]}},
+        {"name": "custom_tool", "success": True, "output": {"zeta": 1.5, "alpha": [1, 2]}, "arguments": {" key ": "v", "": 1}},
+        {"name": "custom_tool", "success": True, "output": 42, "arguments": {"n": None}},
+        {"tool": "fallback_name", "success": "yes", "output": [1, "a", None]},
+        {"name": "", "tool": None, "output": True},
+        {"name": 5, "success": True, "output": long_text},
+        {"name": "list_files", "success": True, "output": {"rendered": "   "}, "arguments": {"pattern": "*.py", "directory_path": None}},
+        {"name": "skim_files", "success": True, "output": "", "arguments": {"paths": ["a", "b"]}},
+        {"name": "fetch_url", "success": True, "output": {"url": "http://x\ny", "body": "é" * 500}},
+        {"name": "analyze_code", "success": False, "error": 404, "output": "ignored"},
+        {"name": "edit_file", "success": True, "arguments": {"file_path": True, "pattern": "x"}, "output": {}},
+        "not a dict", None, 7,
+    ]
+    out.append(vector("format_tool_results", {"tool_results": results}))
+    for r in results:
+        out.append(vector("format_tool_results", {"tool_results": [r]}))
+    for inp in [
+        {}, {"tool_results": None, "results": results[:2]}, {"results": results[2]}, {"tool_results": results[3], "results": results},
+        {"tool_results": []}, {"tool_results": "text"}, {"tool_results": [{"name": "t", "output": {"a": 1e16, "b": -0.0}}]},
+        {"tool_results": [{"name": "t", "arguments": {"k": {"z": [1, "é"]}}, "output": None}]},
+        {"tool_results": [{"name": "t", "arguments": {"k": "x" * 200}}]},
+    ]:
+        out.append(vector("format_tool_results", inp))
+    return out
+
+
 def main() -> None:
     default = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data-vectors.json")
     target = sys.argv[1] if len(sys.argv) > 1 else default
     random.seed(20261204)
-    vectors = object_cases() + array_cases() + random_element_cases() + json_cases() + agent_cases() + seeded_cases()
+    vectors = object_cases() + array_cases() + random_element_cases() + json_cases() + agent_cases() + tool_result_cases() + seeded_cases()
     with open(target, "w", encoding="utf-8") as fh:
         json.dump(vectors, fh, ensure_ascii=False, indent=1, allow_nan=False)
         fh.write("\n")
