@@ -1,19 +1,27 @@
-//! `std-nodes`: the pure node library, with the reference's node types, pin ids and outputs.
+//! `std-nodes`: the pure node library (math, string, logic, objects, arrays, JSON and
+//! agent-context helpers), with the reference's node types, pin ids and outputs.
 //!
 //! Semantics follow the reference builtins (abstractruntime 0.13.0), which apply Python's
 //! `float()`, `int()`, `str()` and truthiness to whatever JSON arrives on a pin; `pyval`
 //! reproduces those conversions. The logic is plain functions over `serde_json` values so it
 //! can be tested natively; only the export glue needs the WIT bindings.
 
+mod agent;
+mod arrays;
 mod fmtspec;
 mod format;
+mod json;
 mod logic;
 mod math;
+mod objects;
+mod pyjson;
+mod pyliteral;
 mod pyval;
 mod rng;
 mod specs;
 mod string;
 mod template;
+mod tools;
 
 #[cfg(test)]
 mod tests;
@@ -43,6 +51,11 @@ pub fn execute(node_type: &str, inputs: &Map<String, Value>, config: &Value) -> 
     let returned = math::run(node_type, inputs)
         .or_else(|| string::run(node_type, inputs, config))
         .or_else(|| logic::run(node_type, inputs, config))
+        .or_else(|| objects::run(node_type, inputs, config))
+        .or_else(|| arrays::run(node_type, inputs, config))
+        .or_else(|| json::run(node_type, inputs))
+        .or_else(|| agent::run(node_type, inputs, config))
+        .or_else(|| tools::run(node_type, inputs))
         .unwrap_or_else(|| Err(fail(&format!("unknown node type '{node_type}'"))))?;
     Ok(outputs(returned))
 }
@@ -69,7 +82,8 @@ struct StdNodes;
 
 impl NodePlugin for StdNodes {
     fn describe() -> PluginInfo {
-        PluginInfo::new("std-nodes", env!("CARGO_PKG_VERSION")).description("Pure math, string and logic nodes")
+        PluginInfo::new("std-nodes", env!("CARGO_PKG_VERSION"))
+            .description("Pure math, string, logic, object, array, JSON and agent-context nodes")
     }
 
     fn nodes() -> Vec<NodeSpec> {

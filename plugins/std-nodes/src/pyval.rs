@@ -234,7 +234,8 @@ pub fn json_dumps(v: &Value, sort_keys: bool) -> String {
     out
 }
 
-fn dump_str(s: &str, out: &mut String) {
+/// A JSON string literal, `ensure_ascii=False`.
+pub fn dump_str(s: &str, out: &mut String) {
     out.push('"');
     for c in s.chars() {
         match c {

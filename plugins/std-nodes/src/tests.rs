@@ -1,5 +1,5 @@
-//! Checks every vector in `vectors.json` (generated from the reference by
-//! `tools/gen_vectors.py`). Run natively:
+//! Checks every vector in `vectors.json` and `data-vectors.json` (generated from the
+//! reference by `tools/gen_vectors.py` and `tools/gen_data_vectors.py`). Run natively:
 //! `cargo test --target x86_64-unknown-linux-gnu -p std-nodes` from `plugins/`.
 
 use serde_json::{Map, Value};
@@ -27,6 +27,15 @@ fn check(vector: &Value) -> Result<(), String> {
         }
         return Ok(());
     }
+    if let Some(choices) = vector.get("expect_one_of").and_then(Value::as_array) {
+        for _ in 0..50 {
+            let again = execute(node_type, inputs, config).map_err(|e| format!("{e:?}"))?;
+            if again["found"] != true || !choices.contains(&again["result"]) {
+                return Err(format!("{again} is not one of {choices:?}"));
+            }
+        }
+        return Ok(());
+    }
     let range = vector["expect_range"].as_array().ok_or("vector without expectation")?;
     let (lo, hi) = (range[0].as_f64().unwrap_or(0.0), range[1].as_f64().unwrap_or(0.0));
     let want_int = vector["expect_kind"] == "int";
@@ -41,17 +50,25 @@ fn check(vector: &Value) -> Result<(), String> {
     Ok(())
 }
 
-#[test]
-fn reference_vectors() {
-    let text = include_str!("../vectors.json");
-    let vectors: Vec<Value> = serde_json::from_str(text).expect("vectors.json is a JSON list");
-    assert!(vectors.len() >= 150, "only {} vectors", vectors.len());
+fn check_all(text: &str, at_least: usize) {
+    let vectors: Vec<Value> = serde_json::from_str(text).expect("vectors are a JSON list");
+    assert!(vectors.len() >= at_least, "only {} vectors", vectors.len());
     let failures: Vec<String> = vectors
         .iter()
         .enumerate()
         .filter_map(|(i, v)| check(v).err().map(|e| format!("#{i} {} {}: {e}", v["node_type"], v["inputs"])))
         .collect();
     assert!(failures.is_empty(), "{} of {} vectors fail:\n{}", failures.len(), vectors.len(), failures.join("\n"));
+}
+
+#[test]
+fn reference_vectors() {
+    check_all(include_str!("../vectors.json"), 150);
+}
+
+#[test]
+fn reference_data_vectors() {
+    check_all(include_str!("../data-vectors.json"), 800);
 }
 
 #[test]
@@ -69,5 +86,50 @@ fn specs_cover_dispatch() {
     for spec in crate::specs::all() {
         let name = format!("{spec:?}");
         assert!(!name.contains("unknown"), "{name}");
+    }
+}
+
+/// Every node, every declared pin, odd values: nodes answer or fail, never panic.
+#[test]
+fn odd_inputs_never_panic() {
+    let odd: Vec<Value> = serde_json::from_str(
+        r#"[null, true, 0, -1, 1.5e300, -0.0, 18446744073709551615, "", " ", "x", "{", "[[[", "(((",
+            "'unterminated", "\\", "0x", "1e", "1_", "{'a': [1, (2,), {3: 4}]}", "é😀", "```",
+            [], [null], [[1, 2], "ab", {"p": 1, "q": 2}], {}, {"a": {"b": [1]}}]"#,
+    )
+    .unwrap_or_default();
+    let configs = [
+        Value::Null,
+        serde_json::json!({"inputs": "junk", "breakConfig": {"selectedPaths": 5}, "literalValue": 7}),
+        serde_json::json!({"inputs": [{"id": "a"}, {"id": "in0"}], "breakConfig": {"selectedPaths": ["a.b", "0"]},
+                           "toolParametersConfig": {"tool": ["x"]}, "literalValue": {"required": 3}}),
+    ];
+    let mut pins_seen = 0;
+    for spec in crate::specs::all() {
+        let text = format!("{spec:?}");
+        let node_type = text.split('"').nth(1).unwrap_or_default().to_owned();
+        let pins: Vec<String> = text
+            .split("inputs: [")
+            .nth(1)
+            .and_then(|rest| rest.split(']').next())
+            .map(|list| list.split("(\"").skip(1).filter_map(|p| p.split('"').next()).map(str::to_owned).collect())
+            .unwrap_or_default();
+        pins_seen += pins.len();
+        for config in &configs {
+            for value in &odd {
+                let mut inputs = Map::new();
+                for pin in &pins {
+                    inputs.insert(pin.clone(), value.clone());
+                }
+                let _ = execute(&node_type, &inputs, config);
+                let _ = execute(&node_type, &Map::new(), config);
+            }
+        }
+    }
+    assert!(pins_seen > 80, "only {pins_seen} pins read from the specs");
+    // Deep nesting stays within the parsers' limits instead of exhausting the stack.
+    for text in ["[".repeat(100_000), "(".repeat(100_000), "{'a':".repeat(50_000), "-".repeat(10_000) + "1"] {
+        let inputs: Map<String, Value> = [("text".to_owned(), Value::String(text))].into_iter().collect();
+        assert!(execute("parse_json", &inputs, &Value::Null).is_err());
     }
 }
