@@ -11,7 +11,7 @@
 //! <data>/audit_log.jsonl                                    the HTTP audit log
 //! ```
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// The data dir of one gateway.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,11 +22,6 @@ pub struct DataDir {
 impl DataDir {
     pub fn new(root: impl Into<PathBuf>) -> Self {
         Self { root: root.into() }
-    }
-
-    /// The data dir itself (the file store's runs, ledgers and inbox live here).
-    pub fn root(&self) -> &Path {
-        &self.root
     }
 
     /// The SQLite database when no other path is configured.

@@ -64,11 +64,6 @@ impl App {
         Self { store, artifacts, catalog, runs, env, wake }
     }
 
-    /// The bundles and compiled flows.
-    pub fn catalog(&self) -> &Arc<Catalog> {
-        &self.catalog
-    }
-
     /// The gateway's time now, ISO 8601.
     pub fn now_iso(&self) -> String {
         self.env.now_iso()

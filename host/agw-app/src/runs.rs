@@ -93,20 +93,20 @@ impl Runs {
         self.store.create_run(run)
     }
 
-    /// The state of the child `spawn` asks for, with its flow's snapshot. A child whose flow
-    /// cannot run (bundle gone, flow does not compile, no workspace) starts failed, which
-    /// hands the failure to its parent.
+    /// The state of the child `spawn` asks for, with its flow's snapshot (none when the
+    /// bundle is gone). A child whose flow cannot run (bundle gone, flow does not compile, no
+    /// workspace) starts failed, which hands the failure to its parent.
     pub fn child(&self, parent: &RunState, spawn: &Spawn) -> (Child, Option<Value>) {
-        let compiled = self
-            .workflows
-            .resolve(&spawn.flow)
-            .and_then(|flow| self.workflows.compile(&flow).map(|compiled| (flow, compiled)));
-        let (flow, entry_node, problem, compiled) = match compiled {
-            Ok((flow, compiled)) => {
+        let resolved = self.workflows.resolve(&spawn.flow);
+        let compiled = resolved.clone().and_then(|flow| self.workflows.compile(&flow));
+        // The resolved version when there is one, even if it does not compile.
+        let flow = resolved.unwrap_or_else(|_| spawn.flow.clone());
+        let (entry_node, problem, compiled) = match compiled {
+            Ok(compiled) => {
                 let entry = spawn.entry_node.clone().unwrap_or_else(|| compiled.entry.clone());
-                (flow, entry, None, Some(compiled))
+                (entry, None, Some(compiled))
             }
-            Err(message) => (spawn.flow.clone(), String::new(), Some(message), None),
+            Err(message) => (String::new(), Some(message), None),
         };
         let (mut run, made) = self.initial(Birth {
             run_id: spawn.run_id.clone(),
@@ -121,11 +121,12 @@ impl Runs {
         if let Some(workflow_id) = &spawn.workflow_id {
             run.workflow_id = workflow_id.clone();
         }
+        // Whatever its fate, a child keeps the flow it was asked to run, when that exists.
+        let snapshot = self.workflows.flow_json(&run.flow);
         if let Some(message) = problem {
             run.fail(self.env.as_ref(), "", &format!("Subflow '{}' cannot run: {message}", spawn.flow.workflow_id()));
-            return (Child { run, first_tick: None }, None);
+            return (Child { run, first_tick: None }, snapshot);
         }
-        let snapshot = self.workflows.flow_json(&run.flow);
         let first_tick = compiled.filter(|_| spawn.workflow_id.is_some());
         (Child { run, first_tick }, snapshot)
     }

@@ -116,10 +116,6 @@ impl FakeProvider {
         format!("http://{}/v1", self.addr)
     }
 
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
     /// The next request to a model endpoint gets `fault` (faults queue up in order).
     pub fn fail_next(&self, fault: Fault) {
         self.shared.faults.lock().unwrap_or_else(PoisonError::into_inner).push_back(fault);
