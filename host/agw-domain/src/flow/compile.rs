@@ -31,6 +31,8 @@ pub enum NodeKind {
     FlowEnd,
     Literal,
     GetVar,
+    /// A pure read of the run's variables configured by the node's `data`.
+    VarRead(VarRead),
     SetVar,
     If,
     Switch,
@@ -56,6 +58,10 @@ impl NodeKind {
             "literal_string" | "literal_number" | "literal_boolean" | "literal_json" | "literal_array"
             | "json_schema" => Self::Literal,
             "get_var" => Self::GetVar,
+            "get_vars" => Self::VarRead(VarRead::Vars),
+            "get_context" => Self::VarRead(VarRead::Context),
+            "bool_var" => Self::VarRead(VarRead::Bool),
+            "var_decl" => Self::VarRead(VarRead::Decl),
             "set_var" => Self::SetVar,
             "if" => Self::If,
             "switch" => Self::Switch,
@@ -70,8 +76,21 @@ impl NodeKind {
 
     /// Whether the node is evaluated on demand rather than stepped through.
     pub fn is_pure(self) -> bool {
-        matches!(self, Self::Literal | Self::GetVar | Self::Reroute | Self::Plugin { pure: true })
+        matches!(self, Self::Literal | Self::GetVar | Self::VarRead(_) | Self::Reroute | Self::Plugin { pure: true })
     }
+}
+
+/// The engine's pure readers of run variables besides `get_var` (see `flow::vars`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VarRead {
+    /// `get_vars`: one output per declared output pin, named by the variable's dotted path.
+    Vars,
+    /// `get_context`: `context`, its `task` and its `messages`.
+    Context,
+    /// `bool_var`: a boolean variable, with a default.
+    Bool,
+    /// `var_decl`: a typed variable, with a default.
+    Decl,
 }
 
 /// One node, ready to execute.

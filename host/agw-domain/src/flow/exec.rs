@@ -340,9 +340,11 @@ impl Interp<'_> {
             NodeKind::Effect(kind) => self.effect_step(node, kind),
             NodeKind::Plugin { pure: false } => self.plugin_step(node),
             // A pure node wired into the execution chain passes control straight on.
-            NodeKind::Reroute | NodeKind::Literal | NodeKind::GetVar | NodeKind::Plugin { pure: true } => {
-                self.follow(node, "exec-out")
-            }
+            NodeKind::Reroute
+            | NodeKind::Literal
+            | NodeKind::GetVar
+            | NodeKind::VarRead(_)
+            | NodeKind::Plugin { pure: true } => self.follow(node, "exec-out"),
         }
     }
 

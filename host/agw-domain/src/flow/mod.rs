@@ -6,9 +6,10 @@ mod exec;
 mod model;
 mod resolve;
 mod value;
+mod vars;
 mod waits;
 
-pub use compile::{CompiledFlow, FlowError, NodeKind};
+pub use compile::{CompiledFlow, FlowError, NodeKind, VarRead};
 pub use effects::{EffectKind, WaitStep};
 pub use exec::{ExecState, NodeCall, NodeExecutor, NodeFailure, TickLimits, TickOutcome, tick};
 pub use model::{Edge, Pin, VisualFlow, VisualNode};

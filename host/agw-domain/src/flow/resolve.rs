@@ -148,6 +148,7 @@ impl Interp<'_> {
                 };
                 Offer::Outputs(obj(json!({ "value": value })))
             }
+            NodeKind::VarRead(read) => Offer::Outputs(super::vars::read(read, node, &self.exec().vars)),
             NodeKind::Reroute => {
                 let value = pending.pins.first().and_then(|pin| pending.inputs.remove(pin));
                 Offer::Through(value)
@@ -185,7 +186,7 @@ impl Interp<'_> {
 /// Nodes evaluated when read (`get_var`, `reroute`, pure plugin nodes); every other node
 /// offers what it holds.
 fn on_demand(node: &CNode) -> bool {
-    matches!(node.kind, NodeKind::GetVar | NodeKind::Reroute | NodeKind::Plugin { pure: true })
+    matches!(node.kind, NodeKind::GetVar | NodeKind::VarRead(_) | NodeKind::Reroute | NodeKind::Plugin { pure: true })
 }
 
 /// A variable name as a pin gives it (null means none).
@@ -242,6 +243,7 @@ impl<'f> Pending<'f> {
     fn new(flow: &'f CompiledFlow, node: &'f CNode) -> Self {
         let pins = match node.kind {
             NodeKind::GetVar => vec!["name".to_owned()],
+            NodeKind::VarRead(_) => Vec::new(),
             NodeKind::Reroute => {
                 flow.connected_inputs(&node.id).first().map(|p| vec![(*p).to_owned()]).unwrap_or_default()
             }
