@@ -236,10 +236,17 @@ async fn a_run_that_panics_fails_with_the_reason_and_the_runner_carries_on() {
     let boom = h.start_run("boom");
     let failed = h.terminal(&boom).await;
     assert_eq!(failed.status, RunStatus::Failed);
-    let error = failed.error.unwrap_or_default();
+    let error = failed.error.clone().unwrap_or_default();
     assert!(error.contains("internal error: a bug met by this run"), "{error}");
-    let ledger = h.store.read_ledger(&boom, 0, 100).unwrap();
-    assert_eq!(ledger.last().unwrap().idempotency_key.as_deref(), Some("system:terminal_status:failed"));
+    // The state is saved before its records reach the ledger: wait for the records.
+    let committed = failed.committed_ledger_len();
+    let last = h
+        .until("the failed run's records", || {
+            let ledger = h.store.read_ledger(&boom, 0, 100).unwrap();
+            (ledger.len() as u64 >= committed).then(|| ledger.last().cloned()).flatten()
+        })
+        .await;
+    assert_eq!(last.idempotency_key.as_deref(), Some("system:terminal_status:failed"));
     // Every other run, and later ones, carry on.
     for _ in 0..3 {
         let ok = h.start_run("ok");
