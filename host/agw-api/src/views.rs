@@ -82,6 +82,11 @@ pub struct RunView {
 
 /// `GET /runs/{id}`.
 pub fn run(run: &RunState) -> RunView {
+    view(run, run.output.clone())
+}
+
+/// The run view with `output` given: a summary, which has none, does not copy it.
+fn view(run: &RunState, output: Option<Value>) -> RunView {
     let scheduled = run.schedule.is_some();
     RunView {
         run_id: run.run_id.clone(),
@@ -105,7 +110,7 @@ pub fn run(run: &RunState) -> RunView {
         limits: None,
         run_lifecycle: None,
         is_draft: false,
-        output: run.output.clone(),
+        output,
         session_history: None,
         automation_id: None,
         role: scheduled.then(|| "legacy_schedule".to_owned()),
@@ -205,7 +210,7 @@ pub fn run_summary(run: &RunState, ledger_len: u64) -> RunSummary {
         legacy,
         workspace_root,
         ..
-    } = self::run(run);
+    } = view(run, None);
     RunSummary {
         run_id,
         workflow_id,
