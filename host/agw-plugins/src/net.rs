@@ -39,6 +39,21 @@ pub(crate) struct HostRule {
     pub(crate) methods: Vec<String>,
     /// `None` allows any port.
     pub(crate) port: Option<u16>,
+    /// Named by the operator's own settings (an LLM provider's base URL): its addresses may be
+    /// loopback or private, as for an IP literal a grant names.
+    pub(crate) operator_named: bool,
+}
+
+/// The host and port an `http://` or `https://` URL points at (the scheme's port by default).
+pub(crate) fn url_host_port(url: &str) -> Option<(String, u16)> {
+    let uri: http::Uri = url.trim().parse().ok()?;
+    let default_port = match uri.scheme_str()? {
+        "http" => 80,
+        "https" => 443,
+        _ => return None,
+    };
+    let host = normalize_host(uri.host()?);
+    (!host.is_empty()).then(|| (host, uri.port_u16().unwrap_or(default_port)))
 }
 
 /// Everything a plugin may do on the network.
@@ -314,9 +329,10 @@ impl NetPolicy {
             return Err(self.refuse(Error::DestinationIpProhibited, &label, why));
         }
         let literal = normalized.parse::<IpAddr>().ok();
-        let named_exactly = literal.is_some_and(|ip| {
-            matching.iter().any(|r| normalize_host(&r.granted).parse::<IpAddr>().is_ok_and(|g| g == ip))
-        });
+        let named_exactly = matching.iter().any(|r| r.operator_named)
+            || literal.is_some_and(|ip| {
+                matching.iter().any(|r| normalize_host(&r.granted).parse::<IpAddr>().is_ok_and(|g| g == ip))
+            });
         let tls = match (tls, literal) {
             (false, _) => None,
             (true, Some(ip)) => Some(ServerName::from(ip)),
@@ -646,6 +662,7 @@ mod tests {
             granted: granted.into(),
             methods: methods.iter().map(|m| (*m).to_owned()).collect(),
             port,
+            operator_named: false,
         }
     }
 

@@ -13,6 +13,7 @@ use super::compile::{CNode, CompiledFlow, NodeKind};
 use super::effects::WaitStep;
 use super::value::{number, py_str, set_path, truthy};
 use crate::env::Env;
+use crate::llm::{CallRef, ChatAnswer, ChatRequest};
 use crate::run::{RunState, RunStatus, Wait};
 
 /// A call of a plugin-provided node.
@@ -46,6 +47,13 @@ pub trait NodeExecutor {
     /// What the last [`NodeExecutor::execute`] cost, in fuel, when that is metered.
     fn last_fuel(&self) -> Option<u64> {
         None
+    }
+
+    /// Sends `request` to the provider that serves it (an `llm_call` step). Streamed text goes
+    /// to the host's live frames under `call`. The failure names the provider and the cause.
+    fn llm(&mut self, call: &CallRef, request: &ChatRequest) -> std::result::Result<ChatAnswer, NodeFailure> {
+        let _ = (call, request);
+        Err(NodeFailure { message: "no LLM provider plugin is loaded".to_owned() })
     }
 }
 
@@ -177,6 +185,7 @@ pub fn tick(
     for _ in 0..limits.max_steps {
         match interp.step() {
             Ok(Step::Continue) => {}
+            Ok(Step::Checkpoint) => break,
             Ok(Step::Wait(wait)) => {
                 interp.run.status = RunStatus::Waiting;
                 interp.run.waiting = Some(wait);
@@ -200,6 +209,9 @@ pub fn tick(
 
 pub(super) enum Step {
     Continue,
+    /// Continue, but in the next tick: what this step did is checkpointed first (an LLM
+    /// call's answer is journaled before anything else runs, so a crash never repeats it).
+    Checkpoint,
     Wait(Wait),
     End { node_id: String, output: Map<String, Value> },
 }

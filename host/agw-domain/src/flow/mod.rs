@@ -3,6 +3,7 @@
 mod compile;
 mod effects;
 mod exec;
+mod llm_call;
 mod model;
 mod resolve;
 mod value;
