@@ -36,8 +36,9 @@ pub struct LiveFrame {
     pub reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// The top of the run tree as far as the call knows it (its parent, else itself).
+    pub root_run_id: String,
     /// A frame that gives the text so far to a reader who joined mid-call.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub snapshot: bool,
 }
 
@@ -101,6 +102,7 @@ fn text_frame(call: &CallRef, seq: u64, text: String) -> LiveFrame {
         channel: Some("content"),
         reason: None,
         detail: None,
+        root_run_id: call.parent_run_id.clone().unwrap_or_else(|| call.run_id.clone()),
         snapshot: false,
     }
 }

@@ -46,7 +46,7 @@ pub struct ToolCall {
 }
 
 /// One chat completion request, provider and model resolved or left to the host's defaults.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ChatRequest {
     /// `None`: the host's `output.text` default.
     pub provider: Option<String>,

@@ -129,6 +129,9 @@ pub struct ExecState {
     /// Events emitted so far per `emit_event` node, for their ids.
     #[serde(default)]
     pub event_seq: Map<String, Value>,
+    /// An LLM call whose `started` record is journaled and whose answer is not yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_call: Option<super::llm_call::PendingCall>,
 }
 
 impl ExecState {
@@ -230,12 +233,14 @@ pub(super) struct Failure {
     pub(super) message: String,
     /// The `started` record of the effect that failed, closed by a `failed` record.
     pub(super) effect: Option<Box<crate::record::StepRecord>>,
+    /// That `started` record is already in the ledger (an LLM call journals it first).
+    pub(super) journaled: bool,
 }
 
 pub(super) type Result<T> = std::result::Result<T, Failure>;
 
 pub(super) fn failure(node: &CNode, message: impl Into<String>) -> Failure {
-    Failure { node_id: node.id.clone(), message: message.into(), effect: None }
+    Failure { node_id: node.id.clone(), message: message.into(), effect: None, journaled: false }
 }
 
 impl Interp<'_> {
@@ -253,6 +258,7 @@ impl Interp<'_> {
             message: format!("node '{node_id}' is not in the flow"),
             node_id,
             effect: None,
+            journaled: false,
         })?;
         self.run.current_node = Some(node.id.clone());
         match node.kind {
@@ -408,6 +414,7 @@ impl Interp<'_> {
             node_id: frame.node().to_owned(),
             message: format!("node '{}' is not in the flow", frame.node()),
             effect: None,
+            journaled: false,
         })?;
         self.run.current_node = Some(node.id.clone());
         let max = self.limits.max_loop_iterations;
@@ -504,7 +511,7 @@ impl Interp<'_> {
 
     fn fail(self, env: &dyn Env, failure: Failure) -> TickOutcome {
         match failure.effect {
-            Some(started) => self.run.fail_effect(env, *started, &failure.message),
+            Some(started) => self.run.fail_effect(env, *started, failure.journaled, &failure.message),
             None => self.run.fail(env, &failure.node_id, &failure.message),
         }
         TickOutcome::Finished(RunStatus::Failed)

@@ -2,15 +2,24 @@
 //!
 //! The node's pins become a [`ChatRequest`]; the host routes it (the node's provider and
 //! model, else the `output.text` default) and answers. The step is journaled as an
-//! `llm_call` effect (`started`, then `completed` or `failed`) with the request summary and
-//! the answer, in the reference's shape, plus the provider plugin that did the work. The tick
-//! ends right after the step, so the answer is checkpointed before anything else runs: a
-//! restart never calls the provider again for a journaled step.
+//! `llm_call` effect in the reference's shape, in two checkpoints:
+//!
+//! 1. `started`, with the request summary; the request itself is kept in the run's state
+//!    ([`PendingCall`]) and the tick ends, so the record is durable before the provider is
+//!    called;
+//! 2. the next tick makes the call and journals `completed` (with the answer and the provider
+//!    plugin that gave it) or `failed`, and ends again, so the answer is durable before
+//!    anything else runs.
+//!
+//! So a restart never calls the provider again for a journaled answer, and a crash during a
+//! call re-issues it once, under the same step id.
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::compile::CNode;
 use super::effects::effect_failure;
+use super::exec::Failure;
 use super::exec::{Interp, Result, Step};
 use super::value::{number, py_str, truthy};
 use crate::llm::{CallRef, ChatAnswer, ChatRequest, Message, ToolSpec};
@@ -19,11 +28,33 @@ use crate::record::StepStatus;
 /// The reference's default sampling temperature.
 const DEFAULT_TEMPERATURE: f64 = 0.7;
 
+/// What the reference tells the model about the envelope it puts before every prompt.
+const GROUNDING: &str = "RUNTIME GROUNDING: a user message may begin with a machine-generated \
+<runtime_metadata>{...}</runtime_metadata> envelope carrying the local date/time that message was sent (and \
+optionally timezone, country, or OS user) for grounding; the newest one is the current time. It is not written \
+by the user and it is not a language or locale preference. Always respond in the language of the user's request \
+itself unless the user explicitly asks otherwise.";
+
+/// A call journaled as `started` and not yet answered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingCall {
+    pub node_id: String,
+    pub started: crate::record::StepRecord,
+    pub request: ChatRequest,
+}
+
 impl Interp<'_> {
     pub(super) fn llm_call(&mut self, node: &CNode) -> Result<Step> {
-        let request = self.llm_request(node)?;
-        let payload = llm_payload(&request, self.resume_to(node), self.use_context(node)?);
-        let started = self.started(node, "llm_call", payload);
+        let pending = self.exec().pending_call.take();
+        let Some(PendingCall { started, request, .. }) = pending.filter(|p| p.node_id == node.id) else {
+            let request = self.llm_request(node)?;
+            let payload = llm_payload(&request, self.resume_to(node), self.use_context(node)?);
+            let started = self.started(node, "llm_call", payload);
+            self.run.outbox.push(started.clone());
+            self.exec().pending_call = Some(PendingCall { node_id: node.id.clone(), started, request });
+            self.exec().cursor = Some(node.id.clone());
+            return Ok(Step::Checkpoint);
+        };
         let call = CallRef {
             run_id: self.run.run_id.clone(),
             parent_run_id: self.run.parent_run_id.clone(),
@@ -32,7 +63,7 @@ impl Interp<'_> {
         };
         let answer = match self.executor.llm(&call, &request) {
             Ok(answer) => answer,
-            Err(failure) => return Err(effect_failure(node, started, failure.message)),
+            Err(failure) => return Err(journaled_failure(node, started, failure.message)),
         };
         let structured = match &request.response_schema {
             Some(schema) => match structured_answer(schema, &answer.text) {
@@ -42,7 +73,7 @@ impl Interp<'_> {
                         "llm_call node '{}': the answer of '{}' does not match resp_schema: {why}",
                         node.id, answer.provider
                     );
-                    return Err(effect_failure(node, started, message));
+                    return Err(journaled_failure(node, started, message));
                 }
             },
             None => None,
@@ -54,7 +85,7 @@ impl Interp<'_> {
         }
         let result = llm_result(&answer, structured);
         let done = self.run.record_ctx().effect_ended(&started, StepStatus::Completed, result, &self.env.now_iso());
-        self.run.outbox.extend([started, done]);
+        self.run.outbox.push(done);
         self.effect_output(node, outputs);
         match self.follow(node, "exec-out")? {
             Step::Continue => Ok(Step::Checkpoint),
@@ -71,7 +102,11 @@ impl Interp<'_> {
         messages.extend(self.context_messages(node)?);
         let prompt = self.text_input(node, "prompt")?.unwrap_or_default();
         if !prompt.is_empty() || messages.iter().all(|m| m.role == "system") {
-            messages.push(Message::new("user", prompt));
+            messages.push(Message::new("user", format!("{}{prompt}", self.envelope())));
+        }
+        match messages.first_mut().filter(|m| m.role == "system") {
+            Some(system) => system.content = format!("{}\n\n{GROUNDING}", system.content),
+            None => messages.insert(0, Message::new("system", GROUNDING)),
         }
         let config = node.data.get("effectConfig");
         let number_setting = |this: &mut Self, pin: &str| -> Result<Option<f64>> {
@@ -109,6 +144,15 @@ impl Interp<'_> {
         })
     }
 
+    /// The envelope the reference puts before every prompt: the time the message was sent.
+    fn envelope(&self) -> String {
+        let now = self.env.now();
+        let (date, time) = (now.format("%Y-%m-%d"), now.format("%H:%M:%S"));
+        format!(
+            "<runtime_metadata>{{\"display\":\"[{date} {time}]\",\"local_datetime\":\"{date}T{time}+00:00\"}}</runtime_metadata>\n"
+        )
+    }
+
     /// Whether the run's context messages go with the call: the wired pin, else the node's
     /// checkbox.
     fn use_context(&mut self, node: &CNode) -> Result<bool> {
@@ -132,6 +176,11 @@ impl Interp<'_> {
         };
         Ok(items.iter().filter_map(message_of).collect())
     }
+}
+
+/// The call failed after its `started` record was journaled.
+fn journaled_failure(node: &CNode, started: crate::record::StepRecord, message: String) -> Failure {
+    Failure { journaled: true, ..effect_failure(node, started, message) }
 }
 
 /// A context message (`{role, content}`); anything else is skipped.
@@ -207,7 +256,9 @@ fn structured_answer(schema: &Value, text: &str) -> std::result::Result<Value, S
 /// The `started` payload, as the reference writes it.
 fn llm_payload(request: &ChatRequest, resume_to: Option<String>, include_context: bool) -> Value {
     let text_of = |role: &str| {
-        request.messages.iter().filter(|m| m.role == role).map(|m| m.content.as_str()).collect::<Vec<_>>().join("\n\n")
+        let text = request.messages.iter().filter(|m| m.role == role).map(|m| m.content.as_str()).collect::<Vec<_>>();
+        let text = text.join("\n\n");
+        text.strip_suffix(GROUNDING).unwrap_or(&text).trim_end().to_owned()
     };
     let mut params = Map::new();
     params.insert("temperature".into(), json!(request.temperature));
@@ -215,7 +266,7 @@ fn llm_payload(request: &ChatRequest, resume_to: Option<String>, include_context
         params.insert("seed".into(), json!(seed));
     }
     if let Some(max) = request.max_tokens {
-        params.insert("max_tokens".into(), json!(max));
+        params.insert("max_output_tokens".into(), json!(max));
     }
     let mut payload = json!({
         "type": "llm_call",
@@ -231,11 +282,8 @@ fn llm_payload(request: &ChatRequest, resume_to: Option<String>, include_context
     if let Some(schema) = &request.response_schema {
         payload["response_schema"] = schema.clone();
     }
-    if request.messages.iter().any(|m| !matches!(m.role.as_str(), "system")) && request.messages.len() > 2 {
+    if request.messages.len() > 2 {
         payload["messages"] = json!(request.messages);
-    }
-    if request.stream {
-        payload["stream"] = json!(true);
     }
     payload
 }
@@ -259,34 +307,40 @@ fn tool_calls_of(answer: &ChatAnswer) -> Vec<Value> {
 }
 
 /// The `completed` result, as the reference writes it, plus who answered.
+/// As the reference, a structured answer is only `data`: its text, usage and model are null.
 fn llm_result(answer: &ChatAnswer, structured: Option<Value>) -> Value {
+    let is_structured = structured.is_some();
+    let unless_structured = |value: Value| if is_structured { Value::Null } else { value };
     json!({
-        "content": answer.text,
+        "content": unless_structured(json!(answer.text)),
         "reasoning": null,
         "data": structured,
         "tool_calls": if answer.tool_calls.is_empty() { Value::Null } else { json!(tool_calls_of(answer)) },
-        "usage": usage_of(answer),
-        "model": answer.model,
+        "usage": unless_structured(usage_of(answer)),
+        "model": unless_structured(json!(answer.model)),
         "finish_reason": answer.finish_reason,
-        "metadata": { "provider": answer.provider, "attempts": answer.attempts },
+        "metadata": { "provider": answer.provider, "model": answer.model, "attempts": answer.attempts },
     })
 }
 
 /// The node's outputs: `response`, `success`, `meta` and `tool_calls`.
+/// The structured answer is `response` as compact JSON text, and `meta` says only its mode.
 fn llm_outputs(answer: &ChatAnswer, structured: Option<&Value>) -> Map<String, Value> {
     let response = match structured {
-        Some(value) => value.clone(),
+        Some(value) => Value::String(value.to_string()),
         None => Value::String(answer.text.clone()),
     };
-    let meta = json!({
+    let mut meta = json!({
         "schema": "abstractflow.llm_call.v1.meta",
         "version": 1,
         "output_mode": if structured.is_some() { "structured" } else { "unstructured" },
         "tool_calls": answer.tool_calls.len(),
-        "model": answer.model,
-        "finish_reason": answer.finish_reason,
-        "usage": usage_of(answer),
     });
+    if structured.is_none() {
+        meta["model"] = json!(answer.model);
+        meta["finish_reason"] = json!(answer.finish_reason);
+        meta["usage"] = usage_of(answer);
+    }
     let mut outputs = Map::new();
     outputs.insert("response".into(), response);
     outputs.insert("success".into(), Value::Bool(true));
