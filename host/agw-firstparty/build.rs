@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Plugins embedded in the binary: (plugin name, file cargo writes).
-const EMBEDDED: &[(&str, &str)] = &[("std-nodes", "std_nodes.wasm")];
+const EMBEDDED: &[(&str, &str)] =
+    &[("std-nodes", "std_nodes.wasm"), ("openai-compatible", "openai_compatible.wasm")];
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
