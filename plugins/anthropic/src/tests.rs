@@ -77,6 +77,8 @@ fn a_plain_request_body() {
             "stop_sequences": ["END"],
         })
     );
+    req.tool_choice = Some(ToolChoice::Auto);
+    assert!(chat_body(&req).unwrap().0.get("tool_choice").is_none(), "no tools, no tool choice");
     req.max_tokens = Some(50);
     req.stream = true;
     let (body, _) = chat_body(&req).unwrap();

@@ -105,11 +105,12 @@ pub fn chat_body(request: &ChatRequest) -> Result<(Value, Option<AnswerTool>), S
             Some(AnswerTool { name: name.to_owned(), wrapped })
         }
     };
+    // A tool choice without tools is refused by the API; it has nothing to choose from anyway.
     if !tools.is_empty() {
         body.insert("tools".into(), Value::Array(tools));
-    }
-    if let Some(choice) = tool_choice {
-        body.insert("tool_choice".into(), choice);
+        if let Some(choice) = tool_choice {
+            body.insert("tool_choice".into(), choice);
+        }
     }
     if let Some(t) = request.temperature.filter(|t| t.is_finite()) {
         // Through the shortest decimal form, so 0.7f32 is sent as 0.7, not 0.699999988079071.

@@ -145,6 +145,7 @@ fn unconfigured_providers_say_what_to_set() {
 fn a_plain_request_body() {
     let mut req = request(vec![text(Role::System, "Be brief."), text(Role::User, "Hi")]);
     req.temperature = Some(0.7);
+    req.tool_choice = Some(ToolChoice::None); // no tools: not sent
     req.max_tokens = Some(64);
     req.seed = Some(42);
     req.stop = vec!["END".into()];
