@@ -38,14 +38,13 @@ fn authorized(endpoint: &Endpoint, method: &str, path: &str) -> http::Request {
 
 impl LlmProvider for OpenAiCompatible {
     fn describe() -> PluginInfo {
-        let (keys, secrets) = providers::requested();
         let info = PluginInfo::new("openai-compatible", env!("CARGO_PKG_VERSION"))
             .description(
                 "LLM provider for OpenAI-compatible endpoints (OpenAI, LM Studio, Ollama, vLLM, OpenRouter...)",
             )
             .outbound_host("*", &["GET", "POST"]);
-        let info = keys.into_iter().fold(info, PluginInfo::config_key);
-        secrets.into_iter().fold(info, PluginInfo::secret)
+        let info = providers::CONFIG_KEYS.iter().copied().fold(info, PluginInfo::config_key);
+        providers::SECRETS.iter().copied().fold(info, PluginInfo::secret)
     }
 
     fn providers() -> Vec<ProviderInfo> {

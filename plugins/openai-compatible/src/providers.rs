@@ -72,7 +72,7 @@ pub const PROVIDERS: &[Spec] = &[
     Spec {
         id: "openrouter",
         display_name: "OpenRouter",
-        base_url_key: None,
+        base_url_key: Some("OPENROUTER_BASE_URL"),
         default_base_url: Some("https://openrouter.ai/api/v1"),
         key_secret: Some("OPENROUTER_API_KEY"),
         configured: Configured::Key,
@@ -139,16 +139,25 @@ impl Resolved {
         let endpoint = Endpoint::new(id, base_url).with_key(self.key.clone());
         if !self.configured {
             let secret = self.spec.key_secret.unwrap_or("its API key");
-            let or_base = self.spec.base_url_key.map(|k| format!(" (or {k} for an endpoint without a key)"));
+            let or_base = (self.spec.configured == Configured::KeyOrBaseUrl)
+                .then_some(self.spec.base_url_key)
+                .flatten()
+                .map(|k| format!(" (or {k} for an endpoint without a key)"));
             return Err(endpoint.auth(&format!("has no API key: set {secret}{}", or_base.unwrap_or_default())));
         }
         Ok(endpoint)
     }
 }
 
-/// The configuration keys and secrets `describe()` requests, in table order.
-pub fn requested() -> (Vec<&'static str>, Vec<&'static str>) {
-    let keys = PROVIDERS.iter().filter_map(|s| s.base_url_key).collect();
-    let secrets = PROVIDERS.iter().filter_map(|s| s.key_secret).collect();
-    (keys, secrets)
-}
+/// The configuration keys `describe()` requests: every provider's base URL key.
+pub const CONFIG_KEYS: &[&str] = &[
+    "OPENAI_BASE_URL",
+    "LMSTUDIO_BASE_URL",
+    "OLLAMA_BASE_URL",
+    "VLLM_BASE_URL",
+    "OPENROUTER_BASE_URL",
+    "OPENAI_COMPATIBLE_BASE_URL",
+];
+
+/// The secrets `describe()` requests: every provider's key.
+pub const SECRETS: &[&str] = &["OPENAI_API_KEY", "OPENROUTER_API_KEY", "VLLM_API_KEY", "OPENAI_COMPATIBLE_API_KEY"];

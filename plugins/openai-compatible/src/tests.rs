@@ -97,12 +97,19 @@ fn providers_default_and_configured() {
     assert!(resolve("openrouter", &set, &secrets).unwrap().configured);
     assert!(!resolve("openai-compatible", &set, &secrets).unwrap().configured, "a blank value is unset");
 
-    let (keys, secrets) = providers::requested();
-    assert_eq!(
-        keys,
-        ["OPENAI_BASE_URL", "LMSTUDIO_BASE_URL", "OLLAMA_BASE_URL", "VLLM_BASE_URL", "OPENAI_COMPATIBLE_BASE_URL"]
-    );
-    assert_eq!(secrets, ["OPENAI_API_KEY", "VLLM_API_KEY", "OPENROUTER_API_KEY", "OPENAI_COMPATIBLE_API_KEY"]);
+    let openrouter = settings(&[("OPENROUTER_BASE_URL", "http://127.0.0.1:8081/v1")]);
+    let r = resolve("openrouter", &openrouter, &no_secret).unwrap();
+    assert_eq!((r.base_url.as_deref(), r.configured), (Some("http://127.0.0.1:8081/v1"), false), "still needs its key");
+
+    // describe() requests exactly the table's keys and secrets.
+    let mut keys: Vec<&str> = providers::PROVIDERS.iter().filter_map(|s| s.base_url_key).collect();
+    let mut secrets: Vec<&str> = providers::PROVIDERS.iter().filter_map(|s| s.key_secret).collect();
+    keys.sort_unstable();
+    secrets.sort_unstable();
+    let (mut requested_keys, mut requested_secrets) = (providers::CONFIG_KEYS.to_vec(), providers::SECRETS.to_vec());
+    requested_keys.sort_unstable();
+    requested_secrets.sort_unstable();
+    assert_eq!((keys, secrets), (requested_keys, requested_secrets));
 }
 
 #[test]
@@ -120,6 +127,13 @@ fn unconfigured_providers_say_what_to_set() {
     );
     let err = resolve("vllm", &none, &no_secret).unwrap().endpoint().unwrap_err();
     assert_eq!(err, LlmError::Other("provider 'vllm' is not configured: set VLLM_BASE_URL".into()));
+    let err = resolve("openrouter", &none, &no_secret).unwrap().endpoint().unwrap_err();
+    assert_eq!(
+        err,
+        LlmError::Auth(
+            "provider 'openrouter' (https://openrouter.ai/api/v1) has no API key: set OPENROUTER_API_KEY".into()
+        )
+    );
     let with_key = |_: &str| Some(Secret::new("sk-1"));
     let endpoint = resolve("openai", &none, &with_key).unwrap().endpoint().unwrap();
     assert_eq!(endpoint.key().map(Secret::expose), Some("sk-1"));
@@ -131,6 +145,7 @@ fn unconfigured_providers_say_what_to_set() {
 fn a_plain_request_body() {
     let mut req = request(vec![text(Role::System, "Be brief."), text(Role::User, "Hi")]);
     req.temperature = Some(0.7);
+    req.tool_choice = Some(ToolChoice::None); // no tools: not sent
     req.max_tokens = Some(64);
     req.seed = Some(42);
     req.stop = vec!["END".into()];

@@ -36,7 +36,8 @@ pub fn chat_body(request: &ChatRequest) -> Result<Value, String> {
             .collect::<Result<Vec<_>, String>>()?;
         body.insert("tools".into(), Value::Array(tools));
     }
-    if let Some(choice) = &request.tool_choice {
+    // A tool choice without tools is refused by the API; it has nothing to choose from anyway.
+    if let Some(choice) = request.tool_choice.as_ref().filter(|_| !request.tools.is_empty()) {
         let choice = match choice {
             ToolChoice::Auto => json!("auto"),
             ToolChoice::None => json!("none"),

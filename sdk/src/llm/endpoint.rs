@@ -76,29 +76,36 @@ impl Endpoint {
         }
     }
 
-    fn say(&self, what: &str) -> String {
+    /// `provider 'id' (base URL) <what>`, minus the key: the start of every error message.
+    pub fn message(&self, what: &str) -> String {
         self.scrub(&format!("provider '{}' ({}) {what}", self.provider, self.base_url))
     }
 
     /// [`LlmError::Auth`]: `provider 'id' (base URL) <what>`.
     pub fn auth(&self, what: &str) -> LlmError {
-        LlmError::Auth(self.say(what))
+        LlmError::Auth(self.message(what))
     }
 
     /// [`LlmError::InvalidRequest`]: `provider 'id' (base URL) <what>`.
     pub fn invalid_request(&self, what: &str) -> LlmError {
-        LlmError::InvalidRequest(self.say(what))
+        LlmError::InvalidRequest(self.message(what))
     }
 
     /// [`LlmError::Unavailable`]: `provider 'id' (base URL) <what>`; also for a malformed or
     /// cut answer.
     pub fn unavailable(&self, what: &str) -> LlmError {
-        LlmError::Unavailable(self.say(what))
+        LlmError::Unavailable(self.message(what))
+    }
+
+    /// [`LlmError::RateLimited`]: `provider 'id' (base URL) <what>`, with the wait the provider
+    /// asked for, if any.
+    pub fn rate_limited(&self, what: &str, retry_after_ms: Option<u64>) -> LlmError {
+        LlmError::RateLimited(RateLimit { message: self.message(what), retry_after_ms })
     }
 
     /// [`LlmError::Other`]: `provider 'id' (base URL) <what>`.
     pub fn other(&self, what: &str) -> LlmError {
-        LlmError::Other(self.say(what))
+        LlmError::Other(self.message(what))
     }
 
     /// The error for a non-2xx answer: 401/403 are `auth`; 429 is `rate-limited`, with the
@@ -115,10 +122,7 @@ impl Endpoint {
         };
         match status {
             401 | 403 => self.auth(&what),
-            429 => LlmError::RateLimited(RateLimit {
-                message: self.say(&what),
-                retry_after_ms: retry_after_ms(headers, SystemTime::now()),
-            }),
+            429 => self.rate_limited(&what, retry_after_ms(headers, SystemTime::now())),
             400 | 404 | 409 | 413 | 415 | 422 => self.invalid_request(&what),
             408 | 425 | 500..=599 => self.unavailable(&what),
             _ => self.other(&what),
