@@ -86,6 +86,10 @@ pub struct ChatAnswer {
     pub plugin: Value,
     /// Calls made, retries for rate limits included.
     pub attempts: u32,
+    /// How long the provider took, in milliseconds (retries included).
+    pub elapsed_ms: f64,
+    /// Milliseconds until the first streamed text, when streamed.
+    pub ttft_ms: Option<f64>,
 }
 
 /// Which call a live frame belongs to.

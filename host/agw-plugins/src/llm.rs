@@ -1,8 +1,8 @@
 //! LLM provider plugins (`llm-provider` world): which provider ids they serve, routing a
 //! request to one, rate-limit retries, and forwarding streamed text while a call runs.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use agw_domain::NodeFailure;
 use agw_domain::llm::{CallRef, ChatAnswer, ChatRequest, Delta, DeltaSink, ToolCall, Usage};
@@ -155,12 +155,15 @@ fn route_and_call(
     let grant = plugin.grant.clone();
     let scrubbed = |failure: NodeFailure| NodeFailure { message: grant.scrub(&failure.message) };
     let mut live = instantiate(shared, plugin).map_err(fail)?;
+    let began = Instant::now();
+    let first_text: Arc<OnceLock<Instant>> = Arc::default();
     if let Some(sink) = sink {
-        let (sink, call) = (sink.clone(), call.clone());
+        let (sink, call, first_text) = (sink.clone(), call.clone(), first_text.clone());
         live.store.data_mut().deltas = Some(Box::new(move |delta| {
             if let StreamDelta::Text(text) = delta
                 && !text.is_empty()
             {
+                first_text.get_or_init(Instant::now);
                 sink.publish(&call, Delta::Text(text));
             }
         }));
@@ -181,6 +184,8 @@ fn route_and_call(
                 });
                 let mut answer = from_wit(response, provider, plugin_ref, attempts);
                 answer.text = grant.scrub(&answer.text);
+                answer.elapsed_ms = began.elapsed().as_secs_f64() * 1000.0;
+                answer.ttft_ms = first_text.get().map(|t| t.duration_since(began).as_secs_f64() * 1000.0);
                 return Ok(answer);
             }
             Ok(Err(llm::LlmError::RateLimited(limit))) if attempts <= MAX_RATE_LIMIT_RETRIES => {
@@ -337,6 +342,8 @@ fn from_wit(response: llm::ChatResponse, provider: String, plugin: Value, attemp
         }),
         plugin,
         attempts,
+        elapsed_ms: 0.0,
+        ttft_ms: None,
     }
 }
 

@@ -78,7 +78,7 @@ impl Interp<'_> {
             },
             None => None,
         };
-        let outputs = llm_outputs(&answer, structured.as_ref());
+        let outputs = llm_outputs(&answer, structured.as_ref(), &call.call_id);
         let mut started = started;
         if let Some(effect) = started.effect.as_mut() {
             effect.payload["plugin"] = answer.plugin.clone();
@@ -325,7 +325,7 @@ fn llm_result(answer: &ChatAnswer, structured: Option<Value>) -> Value {
 
 /// The node's outputs: `response`, `success`, `meta` and `tool_calls`.
 /// The structured answer is `response` as compact JSON text, and `meta` says only its mode.
-fn llm_outputs(answer: &ChatAnswer, structured: Option<&Value>) -> Map<String, Value> {
+fn llm_outputs(answer: &ChatAnswer, structured: Option<&Value>, trace_id: &str) -> Map<String, Value> {
     let response = match structured {
         Some(value) => Value::String(value.to_string()),
         None => Value::String(answer.text.clone()),
@@ -340,6 +340,11 @@ fn llm_outputs(answer: &ChatAnswer, structured: Option<&Value>) -> Map<String, V
         meta["model"] = json!(answer.model);
         meta["finish_reason"] = json!(answer.finish_reason);
         meta["usage"] = usage_of(answer);
+        meta["trace"] = json!({ "trace_id": trace_id });
+        meta["gen_time"] = json!((answer.elapsed_ms * 10.0).round() / 10.0);
+        if let Some(ttft) = answer.ttft_ms {
+            meta["ttft_ms"] = json!((ttft * 10.0).round() / 10.0);
+        }
     }
     let mut outputs = Map::new();
     outputs.insert("response".into(), response);

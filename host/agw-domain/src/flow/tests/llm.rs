@@ -26,6 +26,8 @@ impl NodeExecutor for FakeLlm {
             usage: Some(Usage { input_tokens: 3, output_tokens: 2, total_tokens: 5 }),
             plugin: json!({"name": "fake-llm", "version": "1", "sha256": "cd34"}),
             attempts: 1,
+            elapsed_ms: 5.0,
+            ttft_ms: None,
         })
     }
 }
