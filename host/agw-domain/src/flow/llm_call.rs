@@ -340,11 +340,12 @@ fn llm_outputs(answer: &ChatAnswer, structured: Option<&Value>, trace_id: &str) 
         meta["model"] = json!(answer.model);
         meta["finish_reason"] = json!(answer.finish_reason);
         meta["usage"] = usage_of(answer);
-        meta["trace"] = json!({ "trace_id": trace_id });
-        meta["gen_time"] = json!((answer.elapsed_ms * 10.0).round() / 10.0);
-        if let Some(ttft) = answer.ttft_ms {
-            meta["ttft_ms"] = json!((ttft * 10.0).round() / 10.0);
+        // As the reference: a streamed call's meta has the time to first text, not a trace.
+        match answer.ttft_ms {
+            Some(ttft) => meta["ttft_ms"] = json!((ttft * 10.0).round() / 10.0),
+            None => meta["trace"] = json!({ "trace_id": trace_id }),
         }
+        meta["gen_time"] = json!((answer.elapsed_ms * 10.0).round() / 10.0);
     }
     let mut outputs = Map::new();
     outputs.insert("response".into(), response);
