@@ -98,7 +98,8 @@ pub(crate) fn load_one(
     let mut summary = summarize(info, nodes, sha256, source.origin, label, signature);
     summary.worlds = [(worlds.nodes, "node-executor"), (worlds.llm, "llm-provider")]
         .into_iter()
-        .filter_map(|(has, world)| has.then(|| world.to_owned()))
+        .filter(|(has, _)| *has)
+        .map(|(_, world)| world.to_owned())
         .collect();
     granted(shared, policy, source, summary, pre, llm)
 }

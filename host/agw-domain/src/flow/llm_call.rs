@@ -47,9 +47,17 @@ impl Interp<'_> {
     pub(super) fn llm_call(&mut self, node: &CNode) -> Result<Step> {
         let pending = self.exec().pending_call.take();
         let Some(PendingCall { started, request, .. }) = pending.filter(|p| p.node_id == node.id) else {
-            let request = self.llm_request(node)?;
+            let (request, has_input) = self.llm_request(node)?;
             let payload = llm_payload(&request, self.resume_to(node), self.use_context(node)?);
             let started = self.started(node, "llm_call", payload);
+            if !has_input {
+                let message = format!(
+                    "llm_call (node {}) requires payload.prompt or payload.messages; both were empty. Supply the \
+                     flow's prompt input when starting the run (input_data.<prompt pin>), or connect/pin it in the flow.",
+                    node.id
+                );
+                return Err(effect_failure(node, started, message));
+            }
             self.run.outbox.push(started.clone());
             self.exec().pending_call = Some(PendingCall { node_id: node.id.clone(), started, request });
             self.exec().cursor = Some(node.id.clone());
@@ -93,14 +101,16 @@ impl Interp<'_> {
         }
     }
 
-    /// The request the node's pins (or, unwired, its `pinDefaults` and `effectConfig`) make.
-    fn llm_request(&mut self, node: &CNode) -> Result<ChatRequest> {
+    /// The request the node's pins (or, unwired, its `pinDefaults` and `effectConfig`) make,
+    /// and whether it has anything to ask (a prompt or context messages).
+    fn llm_request(&mut self, node: &CNode) -> Result<(ChatRequest, bool)> {
         let mut messages = Vec::new();
         if let Some(system) = self.text_input(node, "system")?.filter(|s| !s.is_empty()) {
             messages.push(Message::new("system", system));
         }
         messages.extend(self.context_messages(node)?);
         let prompt = self.text_input(node, "prompt")?.unwrap_or_default();
+        let has_input = !prompt.trim().is_empty() || messages.iter().any(|m| m.role != "system");
         if !prompt.is_empty() || messages.iter().all(|m| m.role == "system") {
             messages.push(Message::new("user", format!("{}{prompt}", self.envelope())));
         }
@@ -130,7 +140,7 @@ impl Interp<'_> {
             _ => None,
         };
         let stream = self.run.input_data.get("_runtime").and_then(|r| r.get("stream")).is_some_and(truthy);
-        Ok(ChatRequest {
+        let request = ChatRequest {
             provider: self.setting(node, "effectConfig", &["provider"])?,
             model: self.setting(node, "effectConfig", &["model"])?,
             messages,
@@ -141,7 +151,8 @@ impl Interp<'_> {
             seed,
             stop: Vec::new(),
             stream,
-        })
+        };
+        Ok((request, has_input))
     }
 
     /// The envelope the reference puts before every prompt: the time the message was sent.
