@@ -7,6 +7,7 @@ mod commands;
 mod flow_cases;
 mod hostile_bundles;
 mod http_contract;
+mod llm_calls;
 mod ledger_shapes;
 mod openapi;
 mod openapi_shapes;
