@@ -8,6 +8,7 @@ mod flow_cases;
 mod hostile_bundles;
 mod http_contract;
 mod llm_calls;
+mod llm_guide;
 mod ledger_shapes;
 mod openapi;
 mod openapi_shapes;
