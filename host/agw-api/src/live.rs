@@ -112,9 +112,11 @@ impl DeltaSink for LiveDeltas {
         let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
         let frame = match delta {
             Delta::Text(text) => {
-                let entry = open
-                    .entry(call.call_id.clone())
-                    .or_insert_with(|| Open { call: call.clone(), text: String::new(), seq: 0 });
+                let entry = open.entry(call.call_id.clone()).or_insert_with(|| Open {
+                    call: call.clone(),
+                    text: String::new(),
+                    seq: 0,
+                });
                 entry.seq += 1;
                 entry.text.push_str(&text);
                 text_frame(call, entry.seq, text)
@@ -173,12 +175,15 @@ mod tests {
                 seen.push((frame.kind, frame.seq, frame.text.clone()));
             }
         }
-        assert_eq!(seen, vec![
-            ("llm.delta", 1, Some("Hel".to_owned())),
-            ("llm.delta", 1, Some("x".to_owned())),
-            ("llm.delta", 2, Some("lo".to_owned())),
-            ("llm.delta_end", 3, None),
-        ]);
+        assert_eq!(
+            seen,
+            vec![
+                ("llm.delta", 1, Some("Hel".to_owned())),
+                ("llm.delta", 1, Some("x".to_owned())),
+                ("llm.delta", 2, Some("lo".to_owned())),
+                ("llm.delta_end", 3, None),
+            ]
+        );
         let end = LiveFrame { snapshot: false, ..text_frame(&call("root", None), 3, String::new()) };
         assert!(end.sse().starts_with("event: llm.delta\ndata: {"), "{}", end.sse());
         assert!(!end.sse().contains("\nid:"));

@@ -58,13 +58,13 @@ mod llm_generated {
 }
 
 pub(crate) use generated::abstractgateway::plugin::types::{PluginInfo, WorkspaceAccess};
-pub(crate) use llm_generated::abstractgateway::plugin::llm_stream::{self, StreamDelta};
-pub(crate) use llm_generated::exports::abstractgateway::plugin::llm;
-pub(crate) use llm_generated::{LlmProvider, LlmProviderPre};
 use generated::abstractgateway::plugin::{config, host, types};
 pub(crate) use generated::exports::abstractgateway::plugin::nodes::{NodeContext, NodeError, NodeSpec};
 use generated::exports::abstractgateway::plugin::plugin;
 pub(crate) use generated::{NodeExecutor, NodeExecutorPre};
+pub(crate) use llm_generated::abstractgateway::plugin::llm_stream::{self, StreamDelta};
+pub(crate) use llm_generated::exports::abstractgateway::plugin::llm;
+pub(crate) use llm_generated::{LlmProvider, LlmProviderPre};
 
 /// Interfaces a `node-executor` component must export, `plugin` first (the generated code knows
 /// them too, but only reports the first one missing, and only after linking).

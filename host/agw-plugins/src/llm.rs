@@ -96,7 +96,8 @@ pub(crate) fn list_models(shared: &Shared, registry: &Registry, provider: &str) 
     let plugin = registry.llm_provider(provider)?;
     let mut live = instantiate(shared, plugin)?;
     let clock = live.store.data().clock();
-    let answer = bounded(&clock, live.bindings.abstractgateway_plugin_llm().call_list_models(&mut live.store, provider));
+    let answer =
+        bounded(&clock, live.bindings.abstractgateway_plugin_llm().call_list_models(&mut live.store, provider));
     let grant = plugin.grant.clone();
     match answer {
         Ok(Ok(models)) => Ok(models
@@ -362,7 +363,8 @@ mod tests {
 
     #[test]
     fn a_node_s_own_provider_and_model_win_and_auto_nodes_take_the_default() {
-        let mut request = ChatRequest { provider: Some("openai".into()), model: Some("gpt".into()), ..Default::default() };
+        let mut request =
+            ChatRequest { provider: Some("openai".into()), model: Some("gpt".into()), ..Default::default() };
         let d = defaults(Some("lmstudio"), Some("qwen"));
         assert_eq!(route(&request, &d).unwrap(), ("openai".into(), "gpt".into()));
         request.provider = None;

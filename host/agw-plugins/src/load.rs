@@ -8,9 +8,9 @@ use sha2::{Digest, Sha256};
 use crate::bindings::{InstantiateError, LlmProviderPre, NodeExecutorPre, PluginState, worlds};
 use crate::cache::Obtained;
 use crate::call::bounded;
+use crate::llm::LiveLlm;
 use crate::policy::{Denied, Policy};
 use crate::registry::LoadedPlugin;
-use crate::llm::LiveLlm;
 use crate::session::{Live, explain};
 use crate::summary::{CapabilitiesSummary, PluginOrigin, PluginSummary, summarize};
 use crate::{PluginSource, Shared, signing};
@@ -48,7 +48,8 @@ pub(crate) fn load_one(
         .map_err(|e| format!("not a WebAssembly component: {e:#}"))?;
     *obtained = Some(how);
 
-    let worlds = worlds(&component).map_err(|why| format!("does not implement a known world ({KNOWN_WORLDS}): {why}"))?;
+    let worlds =
+        worlds(&component).map_err(|why| format!("does not implement a known world ({KNOWN_WORLDS}): {why}"))?;
     let instance_pre = shared
         .linker
         .instantiate_pre(&component)

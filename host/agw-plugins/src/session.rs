@@ -62,14 +62,9 @@ impl TickSession {
         let live = match self.live.entry(index) {
             std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
             std::collections::hash_map::Entry::Vacant(entry) => {
-                let live = Live::new(
-                    &self.shared,
-                    plugin.name.clone(),
-                    plugin.grant.clone(),
-                    self.workspace.as_deref(),
-                    pre,
-                )
-                .map_err(|e| fail(format!("could not be instantiated: {}", first_line(&e))))?;
+                let live =
+                    Live::new(&self.shared, plugin.name.clone(), plugin.grant.clone(), self.workspace.as_deref(), pre)
+                        .map_err(|e| fail(format!("could not be instantiated: {}", first_line(&e))))?;
                 entry.insert(live)
             }
         };

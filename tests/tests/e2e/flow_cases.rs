@@ -212,7 +212,9 @@ fn matches(have: &Value, want: &Value, base_url: &str) -> bool {
         (Value::Object(h), Value::Object(w)) => {
             h.len() == w.len() && w.iter().all(|(k, v)| h.get(k).is_some_and(|hv| matches(hv, v, base_url)))
         }
-        (Value::Array(h), Value::Array(w)) => h.len() == w.len() && h.iter().zip(w).all(|(a, b)| matches(a, b, base_url)),
+        (Value::Array(h), Value::Array(w)) => {
+            h.len() == w.len() && h.iter().zip(w).all(|(a, b)| matches(a, b, base_url))
+        }
         _ => have == want,
     }
 }

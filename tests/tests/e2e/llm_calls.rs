@@ -46,7 +46,10 @@ async fn a_streamed_call_sends_live_deltas_that_are_never_persisted() {
         .collect();
     let deltas: Vec<&Value> = frames.iter().filter(|f| f.0 == "llm.delta").map(|f| &f.2).collect();
     assert!(deltas.len() >= 2, "expected several live deltas: {text}");
-    assert!(frames.iter().filter(|f| f.0.starts_with("llm.")).all(|f| f.1.is_none()), "live frames carry no id: {text}");
+    assert!(
+        frames.iter().filter(|f| f.0.starts_with("llm.")).all(|f| f.1.is_none()),
+        "live frames carry no id: {text}"
+    );
     let end = frames.iter().find(|f| f.0 == "llm.delta_end").map(|f| &f.2).expect("a delta_end frame");
     assert_eq!(end["reason"], "completed");
 

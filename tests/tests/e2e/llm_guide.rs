@@ -15,8 +15,12 @@ fn build_hello_llm() -> PathBuf {
     let example = repo().join("sdk/examples/hello-llm");
     let target_dir = repo().join("target/wasm-plugins");
     let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    cmd.current_dir(&example).args(["build", "--release", "--target", "wasm32-wasip2", "--target-dir"]).arg(&target_dir);
-    for var in ["CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS", "CARGO_BUILD_TARGET", "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET_DIR"] {
+    cmd.current_dir(&example)
+        .args(["build", "--release", "--target", "wasm32-wasip2", "--target-dir"])
+        .arg(&target_dir);
+    for var in
+        ["CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS", "CARGO_BUILD_TARGET", "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET_DIR"]
+    {
         cmd.env_remove(var);
     }
     let output = cmd.output().expect("run cargo");
@@ -43,7 +47,10 @@ fn write_bundle(flows: &Path) {
     let manifest = json!({"bundle_format_version": "1", "bundle_id": "hello-llm-flow", "bundle_version": "0.1.0",
         "created_at": "2026-12-05T12:00:00+00:00", "entrypoints": [{"flow_id": "ask", "name": "ask", "interfaces": []}],
         "default_entrypoint": "ask", "flows": {"ask": "flows/ask.json"}});
-    let files = [("manifest.json".to_owned(), manifest.to_string().into_bytes()), ("flows/ask.json".to_owned(), flow.to_string().into_bytes())];
+    let files = [
+        ("manifest.json".to_owned(), manifest.to_string().into_bytes()),
+        ("flows/ask.json".to_owned(), flow.to_string().into_bytes()),
+    ];
     let zip = agw_domain::bundle::pack_zip(&files.into_iter().collect()).expect("pack");
     std::fs::write(flows.join("hello-llm-flow@0.1.0.flow"), zip).expect("write bundle");
 }
@@ -70,7 +77,10 @@ async fn the_guide_s_llm_provider_serves_a_flow_once_dropped_in() {
     // Before the plugin is there, the flow's provider is named as missing.
     let run_id = gw.start_run(json!({"bundle_id": "hello-llm-flow", "input_data": {"prompt": "hi"}})).await;
     let run = gw.wait_terminal(&run_id).await;
-    assert!(run["error"].as_str().unwrap_or_default().contains("no loaded plugin serves the LLM provider 'hello-llm'"), "{run}");
+    assert!(
+        run["error"].as_str().unwrap_or_default().contains("no loaded plugin serves the LLM provider 'hello-llm'"),
+        "{run}"
+    );
 
     // Dropped in while serving: the watcher loads it.
     std::fs::copy(&wasm, plugins.join("hello_llm.wasm")).expect("drop the plugin in");

@@ -31,12 +31,16 @@ async fn upstream_bundles_load_and_name_what_they_still_need() {
     // The LLM bundles start (their runs are checked against the reference in the flow cases
     // `upstream-*`); the agent bundle waits for the tools-and-agents work and says so.
     for bundle in ["basic-llm-test", "yoda"] {
-        let (status, answer) = gw.post("/api/gateway/runs/start", json!({"bundle_id": bundle, "input_data": {"prompt": 1}})).await;
+        let (status, answer) =
+            gw.post("/api/gateway/runs/start", json!({"bundle_id": bundle, "input_data": {"prompt": 1}})).await;
         assert_eq!(status, StatusCode::OK, "{bundle}: {answer}");
     }
     let (status, answer) = gw.post("/api/gateway/runs/start", json!({"bundle_id": "basic-followup"})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
     let detail = answer["detail"].as_str().unwrap_or_default();
-    assert!(detail.contains("which no engine builtin or loaded plugin provides") && detail.contains("'agent'"), "{detail}");
+    assert!(
+        detail.contains("which no engine builtin or loaded plugin provides") && detail.contains("'agent'"),
+        "{detail}"
+    );
     gw.stop().await;
 }

@@ -575,7 +575,12 @@ pub(super) fn effect_failure(
     started: crate::record::StepRecord,
     message: impl Into<String>,
 ) -> super::exec::Failure {
-    super::exec::Failure { node_id: node.id.clone(), message: message.into(), effect: Some(Box::new(started)), journaled: false }
+    super::exec::Failure {
+        node_id: node.id.clone(),
+        message: message.into(),
+        effect: Some(Box::new(started)),
+        journaled: false,
+    }
 }
 
 fn millis(seconds: f64) -> Duration {

@@ -216,7 +216,10 @@ pub(super) enum Step {
     /// call's answer is journaled before anything else runs, so a crash never repeats it).
     Checkpoint,
     Wait(Wait),
-    End { node_id: String, output: Map<String, Value> },
+    End {
+        node_id: String,
+        output: Map<String, Value>,
+    },
 }
 
 pub(super) struct Interp<'a> {

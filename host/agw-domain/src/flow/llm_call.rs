@@ -260,7 +260,8 @@ fn structured_answer(schema: &Value, text: &str) -> std::result::Result<Value, S
         .unwrap_or(trimmed);
     let value: Value = serde_json::from_str(body.trim()).map_err(|e| format!("it is not JSON ({e})"))?;
     let validator = jsonschema::validator_for(schema).map_err(|e| format!("the schema itself is invalid ({e})"))?;
-    let errors: Vec<String> = validator.iter_errors(&value).take(3).map(|e| format!("{} at '{}'", e, e.instance_path())).collect();
+    let errors: Vec<String> =
+        validator.iter_errors(&value).take(3).map(|e| format!("{} at '{}'", e, e.instance_path())).collect();
     if errors.is_empty() { Ok(value) } else { Err(errors.join("; ")) }
 }
 

@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use agw_api::{ApiConfig, SecurityPolicy};
 use agw_domain::bundle::BundleLimits;
-use agw_plugins::{HostConfig, LlmDefaults};
 use agw_plugins::signing::TrustedKeys;
+use agw_plugins::{HostConfig, LlmDefaults};
 use agw_runner::RunnerConfig;
 use anyhow::{Context, bail};
 
@@ -422,14 +422,19 @@ fn llm_defaults(r: &mut Reader) -> anyhow::Result<LlmDefaults> {
     let show = |v: &Option<String>| v.clone().unwrap_or_default();
     let provider = r.text("PROVIDER", None, opt, show);
     let model = r.text("MODEL", None, opt, show);
-    let file = r.text("CAPABILITY_DEFAULTS", None, |raw| Some(PathBuf::from(raw)), |p| {
-        p.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
-    });
+    let file = r.text(
+        "CAPABILITY_DEFAULTS",
+        None,
+        |raw| Some(PathBuf::from(raw)),
+        |p| p.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+    );
     let file = file.or_else(|| r.foreign("ABSTRACTCORE_CONFIG_FILE").map(PathBuf::from));
     if let Some(path) = file {
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("cannot read the capability defaults file {}", path.display()))?;
-        if let Some(route) = text_route(&text).with_context(|| format!("capability defaults file {}", path.display()))? {
+        if let Some(route) =
+            text_route(&text).with_context(|| format!("capability defaults file {}", path.display()))?
+        {
             return Ok(LlmDefaults {
                 provider: route.0.or(provider),
                 model: route.1.or(model),

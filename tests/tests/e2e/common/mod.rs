@@ -29,9 +29,10 @@ fn plugin_cache() -> PathBuf {
 pub fn standard_flows(into: &Path) {
     std::fs::create_dir_all(into).expect("flows dir");
     let upstream = std::env::var_os("AGW_UPSTREAM_BUNDLES").map(PathBuf::from);
-    for dir in [repo().join("flows"), repo().join("tests/data/reference-flows"), repo().join("tests/data/durable-flows")]
-        .into_iter()
-        .chain(upstream)
+    for dir in
+        [repo().join("flows"), repo().join("tests/data/reference-flows"), repo().join("tests/data/durable-flows")]
+            .into_iter()
+            .chain(upstream)
     {
         for entry in std::fs::read_dir(&dir).expect("read flows").flatten() {
             let path = entry.path();

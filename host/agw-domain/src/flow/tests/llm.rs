@@ -50,7 +50,12 @@ fn llm_flow(resp_schema: Option<Value>) -> Value {
             llm,
             node("end", "on_flow_end", &[">", "response"], &[], json!({})),
         ],
-        vec![edge("start", "llm"), edge("start.prompt", "llm.prompt"), edge("llm", "end"), edge("llm.response", "end.response")],
+        vec![
+            edge("start", "llm"),
+            edge("start.prompt", "llm.prompt"),
+            edge("llm", "end"),
+            edge("llm.response", "end.response"),
+        ],
     )
 }
 
