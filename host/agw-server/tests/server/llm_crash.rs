@@ -7,6 +7,9 @@
 //!   once;
 //! - killed after the answer is journaled (the run waits on an event after the call), the
 //!   provider is never called again.
+//!
+//! And a provider key set in the gateway's environment reaches the provider, and nothing else:
+//! not the log, not the ledger, not an answer, not an error.
 
 use crate::common;
 
@@ -48,12 +51,16 @@ fn edge(n: usize, (source, source_pin): (&str, &str), (target, target_pin): (&st
 
 /// The `llm_call` node both flows share: the lmstudio provider, the slow model, prompt "hi".
 fn llm_node() -> Value {
+    llm_node_for("lmstudio", MODEL)
+}
+
+fn llm_node_for(provider: &str, model: &str) -> Value {
     node(
         "llm",
         "llm_call",
-        &["exec-in", "prompt"],
+        &["exec-in", "prompt", "model"],
         &["exec-out", "response", "success", "meta", "tool_calls"],
-        json!({"pinDefaults": {"prompt": "hi"}, "effectConfig": {"provider": "lmstudio", "model": MODEL}}),
+        json!({"pinDefaults": {"prompt": "hi"}, "effectConfig": {"provider": provider, "model": model}}),
     )
 }
 
@@ -92,18 +99,39 @@ fn write_bundle(flows_dir: &Path) {
         ],
         "entryNode": "start",
     });
+    // `openai`: the model comes from the run's input (`fake-chat`, or `fake-401`).
+    let openai = json!({
+        "id": "openai", "name": "openai",
+        "nodes": [
+            node("start", "on_flow_start", &[], &["exec-out", "model"], json!({})),
+            llm_node_for("openai", "fake-chat"),
+            node("end", "on_flow_end", &["exec-in", "response"], &[], json!({})),
+        ],
+        "edges": [
+            edge(0, ("start", "exec-out"), ("llm", "exec-in")),
+            edge(1, ("llm", "exec-out"), ("end", "exec-in")),
+            edge(2, ("llm", "response"), ("end", "response")),
+            edge(3, ("start", "model"), ("llm", "model")),
+        ],
+        "entryNode": "start",
+    });
     let manifest = json!({
         "bundle_format_version": "1",
         "bundle_id": BUNDLE,
         "bundle_version": "0.1.0",
-        "entrypoints": [{"flow_id": "call", "name": "call"}, {"flow_id": "call-then-wait", "name": "call-then-wait"}],
+        "entrypoints": [
+            {"flow_id": "call", "name": "call"},
+            {"flow_id": "call-then-wait", "name": "call-then-wait"},
+            {"flow_id": "openai", "name": "openai"},
+        ],
         "default_entrypoint": "call",
-        "flows": {"call": "flows/call.json", "call-then-wait": "flows/call-then-wait.json"},
+        "flows": {"call": "flows/call.json", "call-then-wait": "flows/call-then-wait.json", "openai": "flows/openai.json"},
     });
     let files = BTreeMap::from([
         ("manifest.json".to_owned(), manifest.to_string().into_bytes()),
         ("flows/call.json".to_owned(), call.to_string().into_bytes()),
         ("flows/call-then-wait.json".to_owned(), call_then_wait.to_string().into_bytes()),
+        ("flows/openai.json".to_owned(), openai.to_string().into_bytes()),
     ]);
     let packed = agw_domain::bundle::pack_zip(&files).expect("pack the bundle");
     std::fs::create_dir_all(flows_dir).expect("flows dir");
@@ -264,4 +292,46 @@ async fn an_llm_answer_journaled_before_a_kill_is_never_asked_again() {
         gateway.stop();
         fake.stop();
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_provider_key_reaches_the_provider_and_nowhere_else() {
+    const KEY: &str = "sk-test-4f9a1c77e2b04d5e";
+    let fake = FakeProvider::start().await.expect("fake provider");
+    let temp = tempfile::tempdir().expect("tempdir");
+    let mut setup = setup(temp.path(), "file", &fake);
+    setup.env.push(("OPENAI_BASE_URL".to_owned(), fake.base_url()));
+    setup.env.push(("OPENAI_API_KEY".to_owned(), KEY.to_owned()));
+    let http = Http::default();
+    let gateway = setup.serve(&[]);
+
+    let mut seen = Vec::new();
+    for model in ["fake-chat", "fake-401"] {
+        let body = json!({"bundle_id": BUNDLE, "flow_id": "openai", "input_data": {"model": model}});
+        let run_id = start(&http, &gateway, body).await;
+        let view = http.wait_for(&gateway, &run_id, PATIENCE, ended).await;
+        seen.push(view.to_string());
+        seen.push(serde_json::to_string(&ledger(&http, &gateway, &run_id).await).unwrap_or_default());
+        if model == "fake-401" {
+            let error = view["error"].as_str().unwrap_or_default();
+            assert_eq!(view["status"], "failed", "{view}");
+            assert!(error.contains("provider 'openai'") && error.contains(&fake.base_url()), "{error}");
+            assert!(error.contains("401"), "{error}");
+        } else {
+            assert_eq!(view["status"], "completed", "{view}\n{}", setup.log_text());
+        }
+    }
+    for path in ["/discovery/capabilities", "/plugins"] {
+        seen.push(http.text(&gateway.url(path)).await.unwrap_or_default());
+    }
+    // The key went to the provider, as a bearer token...
+    let sent: Vec<Option<String>> = chats(&fake).into_iter().map(|r| r.authorization).collect();
+    assert_eq!(sent, vec![Some(format!("Bearer {KEY}")); 2]);
+    // ...and appears nowhere the gateway writes or answers.
+    gateway.stop();
+    seen.push(setup.log_text());
+    for text in &seen {
+        assert!(!text.contains(KEY), "the key leaked into: {text}");
+    }
+    fake.stop();
 }
