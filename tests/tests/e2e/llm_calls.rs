@@ -87,3 +87,50 @@ async fn a_rate_limited_call_is_retried_within_its_step() {
     assert_eq!(calls[1]["result"]["metadata"]["attempts"], 2);
     gw.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_that_traps_spins_or_hoards_fails_one_step_and_others_carry_on() {
+    let temp = tempfile::tempdir().expect("tempdir");
+    let flows = temp.path().join("flows");
+    common::standard_flows(&flows);
+    common::llm_bundle(&flows, "hostile-llm", "hostile");
+    let plugins = temp.path().join("plugins");
+    std::fs::create_dir_all(&plugins).expect("plugins dir");
+    std::fs::copy(agw_firstparty::component_path("test-hostile-llm"), plugins.join("test-hostile-llm.wasm"))
+        .expect("copy plugin");
+    let fake = std::sync::Arc::new(agw_fake_provider::FakeProvider::start().await.expect("fake"));
+    let mut options = common::Options::new(flows);
+    options.plugins_dir = Some(plugins);
+    options.plugin_deadline = std::time::Duration::from_millis(500);
+    options.fake_llm = Some(fake.base_url());
+    let gw = TestGateway::start(&temp.path().join("data"), options).await;
+
+    let ask = |model: &str| json!({"bundle_id": "hostile-llm", "input_data": {"prompt": "hi", "model": model}});
+    let mut runs = Vec::new();
+    for model in ["trap", "spin", "oom"] {
+        runs.push((model, gw.start_run(ask(model)).await));
+    }
+    // Meanwhile a well-behaved provider serves another run, and the hostile one answers a
+    // polite request.
+    let plain = gw.start_run(json!({"bundle_id": "dur-llm", "flow_id": "plain"})).await;
+    let polite = gw.start_run(ask("ok")).await;
+    for (model, run_id) in &runs {
+        let view = gw.wait_terminal(run_id).await;
+        assert_eq!(view["status"], "failed", "{model}: {view}");
+        let error = view["error"].as_str().unwrap_or_default();
+        assert!(
+            error.contains("llm_call node 'llm'") && error.contains("plugin 'test-hostile-llm'"),
+            "{model}: {error}"
+        );
+        let cause = match *model {
+            "trap" => "trapped",
+            "spin" => "exceeded its deadline",
+            _ => "ran out of memory",
+        };
+        assert!(error.contains(cause), "{model}: {error}");
+    }
+    assert_eq!(gw.wait_terminal(&plain).await["status"], "completed");
+    let polite = gw.wait_terminal(&polite).await;
+    assert_eq!((polite["status"].as_str(), polite["output"]["response"].as_str()), (Some("completed"), Some("ok")));
+    gw.stop().await;
+}

@@ -3,7 +3,7 @@
 
 use crate::common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -28,33 +28,6 @@ fn build_hello_llm() -> PathBuf {
     target_dir.join("wasm32-wasip2/release/hello_llm.wasm")
 }
 
-/// A bundle whose flow asks `hello-llm` (model `fake-chat`) to answer a prompt.
-fn write_bundle(flows: &Path) {
-    let flow = json!({"id": "ask", "name": "ask", "nodes": [
-        {"id": "start", "type": "on_flow_start", "data": {"nodeType": "on_flow_start", "inputs": [],
-            "outputs": [{"id": "exec-out", "type": "execution"}, {"id": "prompt", "type": "string"}]}},
-        {"id": "llm", "type": "llm_call", "data": {"nodeType": "llm_call",
-            "effectConfig": {"provider": "hello-llm", "model": "fake-chat"},
-            "inputs": [{"id": "exec-in", "type": "execution"}, {"id": "prompt", "type": "string"}],
-            "outputs": [{"id": "exec-out", "type": "execution"}, {"id": "response", "type": "string"}]}},
-        {"id": "end", "type": "on_flow_end", "data": {"nodeType": "on_flow_end",
-            "inputs": [{"id": "exec-in", "type": "execution"}, {"id": "response", "type": "string"}], "outputs": []}}],
-        "edges": [
-            {"source": "start", "sourceHandle": "exec-out", "target": "llm", "targetHandle": "exec-in"},
-            {"source": "start", "sourceHandle": "prompt", "target": "llm", "targetHandle": "prompt"},
-            {"source": "llm", "sourceHandle": "exec-out", "target": "end", "targetHandle": "exec-in"},
-            {"source": "llm", "sourceHandle": "response", "target": "end", "targetHandle": "response"}]});
-    let manifest = json!({"bundle_format_version": "1", "bundle_id": "hello-llm-flow", "bundle_version": "0.1.0",
-        "created_at": "2026-12-05T12:00:00+00:00", "entrypoints": [{"flow_id": "ask", "name": "ask", "interfaces": []}],
-        "default_entrypoint": "ask", "flows": {"ask": "flows/ask.json"}});
-    let files = [
-        ("manifest.json".to_owned(), manifest.to_string().into_bytes()),
-        ("flows/ask.json".to_owned(), flow.to_string().into_bytes()),
-    ];
-    let zip = agw_domain::bundle::pack_zip(&files.into_iter().collect()).expect("pack");
-    std::fs::write(flows.join("hello-llm-flow@0.1.0.flow"), zip).expect("write bundle");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_guide_s_llm_provider_serves_a_flow_once_dropped_in() {
     let wasm = build_hello_llm();
@@ -62,7 +35,7 @@ async fn the_guide_s_llm_provider_serves_a_flow_once_dropped_in() {
     let temp = tempfile::tempdir().expect("tempdir");
     let (flows, plugins) = (temp.path().join("flows"), temp.path().join("plugins"));
     standard_flows(&flows);
-    write_bundle(&flows);
+    common::llm_bundle(&flows, "hello-llm-flow", "hello-llm");
     std::fs::create_dir_all(&plugins).expect("plugins dir");
     let port = fake.base_url().split(':').nth(2).and_then(|p| p.split('/').next()).unwrap_or_default().to_owned();
     let policy = format!(
@@ -75,7 +48,9 @@ async fn the_guide_s_llm_provider_serves_a_flow_once_dropped_in() {
     let gw = TestGateway::start(&temp.path().join("data"), options).await;
 
     // Before the plugin is there, the flow's provider is named as missing.
-    let run_id = gw.start_run(json!({"bundle_id": "hello-llm-flow", "input_data": {"prompt": "hi"}})).await;
+    let run_id = gw
+        .start_run(json!({"bundle_id": "hello-llm-flow", "input_data": {"prompt": "hi", "model": "fake-chat"}}))
+        .await;
     let run = gw.wait_terminal(&run_id).await;
     assert!(
         run["error"].as_str().unwrap_or_default().contains("no loaded plugin serves the LLM provider 'hello-llm'"),
@@ -89,7 +64,9 @@ async fn the_guide_s_llm_provider_serves_a_flow_once_dropped_in() {
         assert!(Instant::now() < deadline, "the plugin never loaded: {:?}", gw.gateway.plugins.problems());
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let run_id = gw.start_run(json!({"bundle_id": "hello-llm-flow", "input_data": {"prompt": "hi"}})).await;
+    let run_id = gw
+        .start_run(json!({"bundle_id": "hello-llm-flow", "input_data": {"prompt": "hi", "model": "fake-chat"}}))
+        .await;
     let run = gw.wait_terminal(&run_id).await;
     assert_eq!(run["status"], "completed", "{run}");
     let response = run["output"]["response"].as_str().unwrap_or_default();

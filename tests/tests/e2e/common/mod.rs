@@ -116,7 +116,8 @@ impl TestGateway {
             config.plugins.dir = dir;
         }
         if let Some(base_url) = options.fake_llm {
-            let dir = data_dir.with_file_name("llm-plugins");
+            let dir = config.plugins.dir.clone();
+            let dir = if dir.starts_with(data_dir) { data_dir.with_file_name("llm-plugins") } else { dir };
             std::fs::create_dir_all(&dir).expect("plugins dir");
             let routes = ["LMSTUDIO_BASE_URL", "OPENAI_BASE_URL", "OPENAI_COMPATIBLE_BASE_URL", "VLLM_BASE_URL"]
                 .map(|key| format!("{key} = \"{base_url}\""))
@@ -266,4 +267,38 @@ pub fn ledger_summary(records: &[Value]) -> Vec<Value> {
 /// An object's keys, in order (answers are compared key order included, as clients see them).
 pub fn keys(value: &Value) -> Vec<&str> {
     value.as_object().map(|m| m.keys().map(String::as_str).collect()).unwrap_or_default()
+}
+
+/// Writes `<bundle_id>@0.1.0.flow` into `flows`: one flow, `ask`, whose `llm_call` asks
+/// `provider` with the run's `prompt` and `model` inputs and ends with its `response`.
+pub fn llm_bundle(flows: &Path, bundle_id: &str, provider: &str) {
+    let pin = |id: &str, kind: &str| json!({"id": id, "label": id, "type": kind});
+    let node = |id: &str, kind: &str, inputs: Vec<Value>, outputs: Vec<Value>, extra: Value| {
+        let mut data = json!({"nodeType": kind, "inputs": inputs, "outputs": outputs});
+        if let (Some(data), Some(extra)) = (data.as_object_mut(), extra.as_object()) {
+            data.extend(extra.clone());
+        }
+        json!({"id": id, "type": kind, "data": data})
+    };
+    let exec = |id: &str| pin(id, "execution");
+    let edge = |s: &str, sh: &str, t: &str, th: &str| json!({"source": s, "sourceHandle": sh, "target": t, "targetHandle": th});
+    let flow = json!({"id": "ask", "name": "ask", "nodes": [
+        node("start", "on_flow_start", vec![], vec![exec("exec-out"), pin("prompt", "string"), pin("model", "string")], json!({})),
+        node("llm", "llm_call", vec![exec("exec-in"), pin("prompt", "string"), pin("model", "model")],
+            vec![exec("exec-out"), pin("response", "string")], json!({"effectConfig": {"provider": provider}})),
+        node("end", "on_flow_end", vec![exec("exec-in"), pin("response", "string")], vec![], json!({}))],
+        "edges": [
+            edge("start", "exec-out", "llm", "exec-in"), edge("start", "prompt", "llm", "prompt"),
+            edge("start", "model", "llm", "model"), edge("llm", "exec-out", "end", "exec-in"),
+            edge("llm", "response", "end", "response")]});
+    let manifest = json!({"bundle_format_version": "1", "bundle_id": bundle_id, "bundle_version": "0.1.0",
+        "created_at": "2026-12-05T12:00:00+00:00", "entrypoints": [{"flow_id": "ask", "name": "ask", "interfaces": []}],
+        "default_entrypoint": "ask", "flows": {"ask": "flows/ask.json"}});
+    let files = [("manifest.json", manifest), ("flows/ask.json", flow)]
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value.to_string().into_bytes()))
+        .collect();
+    let zip = agw_domain::bundle::pack_zip(&files).expect("pack");
+    std::fs::create_dir_all(flows).expect("flows dir");
+    std::fs::write(flows.join(format!("{bundle_id}@0.1.0.flow")), zip).expect("write bundle");
 }
