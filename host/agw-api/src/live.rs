@@ -26,7 +26,7 @@ pub struct LiveFrame {
     pub parent_run_id: Option<String>,
     pub node_id: String,
     pub call_id: String,
-    /// Per call, from 1.
+    /// Per call, from 0; the end frame takes the next number.
     pub seq: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
@@ -58,7 +58,8 @@ impl LiveFrame {
 struct Open {
     call: CallRef,
     text: String,
-    seq: u64,
+    /// The number of the next frame.
+    next: u64,
 }
 
 /// The hub. Cheap to clone.
@@ -83,7 +84,7 @@ impl LiveDeltas {
         let receiver = self.frames.subscribe();
         let snapshot = open
             .values()
-            .map(|o| LiveFrame { snapshot: true, ..text_frame(&o.call, o.seq, o.text.clone()) })
+            .map(|o| LiveFrame { snapshot: true, ..text_frame(&o.call, o.next.saturating_sub(1), o.text.clone()) })
             .filter(|f| f.concerns(run_id))
             .collect();
         (snapshot, receiver)
@@ -115,14 +116,14 @@ impl DeltaSink for LiveDeltas {
                 let entry = open.entry(call.call_id.clone()).or_insert_with(|| Open {
                     call: call.clone(),
                     text: String::new(),
-                    seq: 0,
+                    next: 0,
                 });
-                entry.seq += 1;
                 entry.text.push_str(&text);
-                text_frame(call, entry.seq, text)
+                entry.next += 1;
+                text_frame(call, entry.next - 1, text)
             }
             Delta::End { reason, detail } => {
-                let seq = open.remove(&call.call_id).map_or(1, |o| o.seq + 1);
+                let seq = open.remove(&call.call_id).map_or(0, |o| o.next);
                 LiveFrame {
                     kind: "llm.delta_end",
                     text: None,
@@ -164,8 +165,8 @@ mod tests {
 
         let (snapshot, _late) = hub.subscribe("root");
         let texts: Vec<_> = snapshot.iter().map(|f| (f.run_id.as_str(), f.text.as_deref(), f.seq)).collect();
-        assert!(texts.contains(&("root", Some("Hello"), 2)), "{texts:?}");
-        assert!(texts.contains(&("child", Some("x"), 1)), "{texts:?}");
+        assert!(texts.contains(&("root", Some("Hello"), 1)), "{texts:?}");
+        assert!(texts.contains(&("child", Some("x"), 0)), "{texts:?}");
         assert_eq!(texts.len(), 2, "{texts:?}");
 
         hub.publish(&call("root", None), Delta::End { reason: "completed".into(), detail: None });
@@ -178,10 +179,10 @@ mod tests {
         assert_eq!(
             seen,
             vec![
-                ("llm.delta", 1, Some("Hel".to_owned())),
-                ("llm.delta", 1, Some("x".to_owned())),
-                ("llm.delta", 2, Some("lo".to_owned())),
-                ("llm.delta_end", 3, None),
+                ("llm.delta", 0, Some("Hel".to_owned())),
+                ("llm.delta", 0, Some("x".to_owned())),
+                ("llm.delta", 1, Some("lo".to_owned())),
+                ("llm.delta_end", 2, None),
             ]
         );
         let end = LiveFrame { snapshot: false, ..text_frame(&call("root", None), 3, String::new()) };

@@ -58,7 +58,20 @@ async fn a_streamed_call_sends_live_deltas_that_are_never_persisted() {
     let joined: String = deltas.iter().filter_map(|d| d["text"].as_str()).collect();
     assert_eq!(Some(joined.as_str()), run["output"]["response"].as_str());
     let seqs: Vec<u64> = deltas.iter().filter_map(|d| d["seq"].as_u64()).collect();
-    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "{seqs:?}");
+    assert_eq!(seqs, (0..seqs.len() as u64).collect::<Vec<_>>(), "numbered from 0, as the reference");
+    assert_eq!(end["seq"], seqs.len(), "the end frame takes the next number");
+    // The frames' fields, in the reference's order (recorded in tests/data/reference-llm).
+    let reference =
+        std::fs::read_to_string(common::repo().join("tests/data/reference-llm/stream-sse.txt")).expect("recording");
+    let keys_of = |frame: &str| -> Vec<String> {
+        let data = frame.lines().find_map(|l| l.strip_prefix("data: ")).unwrap_or("{}");
+        let value: serde_json::Map<String, Value> = serde_json::from_str(data).unwrap_or_default();
+        value.keys().cloned().collect()
+    };
+    for event in ["llm.delta", "llm.delta_end"] {
+        let find = |text: &str| text.split("\n\n").find(|f| f.starts_with(&format!("event: {event}\n"))).map(keys_of);
+        assert_eq!(find(&text), find(&reference), "{event} frames have the reference's fields");
+    }
     let ledger = gw.ledger(&run_id).await;
     let call = ledger.iter().find(|r| r["effect"]["type"] == "llm_call").expect("an llm_call record");
     assert!(deltas.iter().all(|d| d["call_id"] == call["step_id"] && d["run_id"] == run_id.as_str()));
