@@ -116,7 +116,8 @@ fn instantiate(shared: &Shared, plugin: &LoadedPlugin) -> Result<LiveLlm, String
 }
 
 /// Routes `request` (an `llm_call` step of `call`) to its provider and answers the whole
-/// response. Streamed text goes to `sink` as it arrives; the call's end is published too.
+/// response. Streamed text goes to `sink` as it arrives. The call's end is answered too,
+/// when streamed, for the caller to publish once the answer is journaled.
 pub(crate) fn chat(
     shared: &Shared,
     registry: &Registry,
@@ -124,17 +125,17 @@ pub(crate) fn chat(
     request: &ChatRequest,
     sink: Option<&Arc<dyn DeltaSink>>,
     sleep: &dyn Fn(Duration),
-) -> Result<ChatAnswer, NodeFailure> {
+) -> (Result<ChatAnswer, NodeFailure>, Option<Delta>) {
     let sink = sink.filter(|_| request.stream);
     let answer = route_and_call(shared, registry, call, request, sink, sleep);
-    if let Some(sink) = sink {
+    let end = sink.map(|_| {
         let (reason, detail) = match &answer {
             Ok(_) => ("completed", None),
             Err(failure) => ("failed", Some(failure.message.clone())),
         };
-        sink.publish(call, Delta::End { reason: reason.to_owned(), detail });
-    }
-    answer
+        Delta::End { reason: reason.to_owned(), detail }
+    });
+    (answer, end)
 }
 
 fn route_and_call(

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use agw_domain::llm::{CallRef, ChatAnswer, ChatRequest, DeltaSink};
+use agw_domain::llm::{CallRef, ChatAnswer, ChatRequest, Delta, DeltaSink};
 use agw_domain::{NodeCall, NodeExecutor, NodeFailure};
 use serde_json::{Map, Value, json};
 use wasmtime::{Store, Trap, UpdateDeadline};
@@ -38,11 +38,14 @@ pub struct TickSession {
     last_fuel: Option<u64>,
     /// Where streamed LLM text goes.
     deltas: Option<Arc<dyn DeltaSink>>,
+    /// Ends of streamed calls, published when the session is dropped: after the tick's
+    /// checkpoint, so a reader who sees a call end finds its answer in the ledger.
+    ended: Vec<(CallRef, Delta)>,
 }
 
 impl TickSession {
     pub(crate) fn new(shared: Arc<Shared>, registry: Arc<Registry>, workspace: Option<PathBuf>) -> Self {
-        Self { shared, registry, workspace, live: HashMap::new(), last_fuel: None, deltas: None }
+        Self { shared, registry, workspace, live: HashMap::new(), last_fuel: None, deltas: None, ended: Vec::new() }
     }
 
     /// Streamed LLM text of this tick's calls goes to `sink`.
@@ -149,7 +152,20 @@ impl NodeExecutor for TickSession {
     fn llm(&mut self, call: &CallRef, request: &ChatRequest) -> Result<ChatAnswer, NodeFailure> {
         let span = tracing::debug_span!("llm_call", run_id = %call.run_id, node_id = %call.node_id);
         let _entered = span.enter();
-        crate::llm::chat(&self.shared, &self.registry, call, request, self.deltas.as_ref(), &std::thread::sleep)
+        let (answer, end) =
+            crate::llm::chat(&self.shared, &self.registry, call, request, self.deltas.as_ref(), &std::thread::sleep);
+        self.ended.extend(end.map(|end| (call.clone(), end)));
+        answer
+    }
+}
+
+impl Drop for TickSession {
+    fn drop(&mut self) {
+        if let Some(sink) = &self.deltas {
+            for (call, end) in self.ended.drain(..) {
+                sink.publish(&call, end);
+            }
+        }
     }
 }
 

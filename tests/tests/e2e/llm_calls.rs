@@ -52,6 +52,20 @@ async fn a_streamed_call_sends_live_deltas_that_are_never_persisted() {
     );
     let end = frames.iter().find(|f| f.0 == "llm.delta_end").map(|f| &f.2).expect("a delta_end frame");
     assert_eq!(end["reason"], "completed");
+    // As the reference: the `started` step, the deltas, the `completed` step, then the end.
+    let at = |wanted: &dyn Fn(&(&str, Option<&str>, Value)) -> bool| frames.iter().position(wanted).expect("frame");
+    let llm_step = |status: &'static str| {
+        move |f: &(&str, Option<&str>, Value)| {
+            f.0 == "step" && f.2["record"]["effect"]["type"] == "llm_call" && f.2["record"]["status"] == status
+        }
+    };
+    let order = [
+        at(&llm_step("started")),
+        at(&|f| f.0 == "llm.delta"),
+        at(&llm_step("completed")),
+        at(&|f| f.0 == "llm.delta_end"),
+    ];
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "frame order {order:?}: {text}");
 
     // The deltas are the answer, in order, and belong to the llm_call step of the ledger.
     let run = gw.wait_terminal(&run_id).await;
