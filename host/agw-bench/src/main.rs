@@ -5,6 +5,7 @@
 //! cargo run --release -p agw-bench -- --suite durable --runs 200 --out docs/benchmarks/durable.json
 //! cargo run --release -p agw-bench -- --suite plugins --out docs/benchmarks/plugins.json
 //! cargo run --release -p agw-bench -- --suite fairness --out docs/benchmarks/fairness.json
+//! cargo run --release -p agw-bench -- --suite llm --runs 200 --out docs/benchmarks/llm.json
 //! ```
 //!
 //! The `skeleton` suite:
@@ -43,8 +44,12 @@
 //!
 //! The `fairness` suite (`--suite fairness`, see [`fairness`]): quick runs next to slow plugin
 //! loops, and a plugin call blocked past its deadline.
+//!
+//! The `llm` suite (`--suite llm`, see [`llm`]): gateway overhead per `llm_call` step against
+//! the fake provider, and the spacing of streamed `llm.delta` frames.
 
 mod fairness;
+mod llm;
 mod plugins;
 
 use std::path::PathBuf;
@@ -468,6 +473,10 @@ async fn start_to_completed(runs: usize, fsync: bool) -> anyhow::Result<Value> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if args.suite == "llm-bundle" {
+        // For `reference_llm.py`: the `llm` suite's bundle, written into the `--out` directory.
+        return llm::write_bundle(&args.out.context("--out DIR")?);
+    }
     let profile = if cfg!(debug_assertions) { "debug" } else { "release" };
     let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
     let report = match args.suite.as_str() {
@@ -502,11 +511,12 @@ async fn main() -> anyhow::Result<()> {
             "backends": store_suite().await?,
         }),
         "fairness" => fairness::suite().await?,
+        "llm" => llm::suite(args.runs).await?,
         // Off the runtime's threads: plugin calls block the calling thread.
         "plugins" => tokio::task::spawn_blocking(plugins::suite).await??,
         // The child process `plugins` starts to measure memory on a clean heap.
         "plugins-memory" => tokio::task::spawn_blocking(plugins::memory_probe).await??,
-        other => anyhow::bail!("unknown suite '{other}' (skeleton, durable, store, plugins or fairness)"),
+        other => anyhow::bail!("unknown suite '{other}' (skeleton, durable, store, plugins, fairness or llm)"),
     };
     let text = serde_json::to_string_pretty(&report)?;
     println!("{text}");
