@@ -8,6 +8,7 @@ mod flow_cases;
 mod hostile_bundles;
 mod http_contract;
 mod ledger_shapes;
+mod llm_discovery;
 mod openapi;
 mod openapi_shapes;
 mod plugin_steps;
