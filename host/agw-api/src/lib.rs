@@ -50,6 +50,43 @@ pub trait PluginDirectory: Send + Sync {
     fn problems(&self) -> Vec<PluginProblem>;
     /// How the engine runs plugins: allocator, limits, code-generation fingerprint.
     fn engine(&self) -> serde_json::Value;
+    /// Every LLM provider id a loaded plugin serves (ids several plugins claim are withheld).
+    fn llm_providers(&self) -> Vec<LlmProvider>;
+    /// The models `provider` lists, asked of the plugin serving it. **Blocking** (a network
+    /// call through the plugin): call it off the async runtime. The error never holds a
+    /// granted secret's value.
+    fn llm_models(&self, provider: &str) -> Result<Vec<LlmModel>, String>;
+    /// The default route of `llm_call` nodes that name no provider or model.
+    fn llm_defaults(&self) -> LlmDefaultRoute;
+}
+
+/// An LLM provider id a loaded plugin serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LlmProvider {
+    /// The plugin serving it.
+    pub plugin: String,
+    pub id: String,
+    pub display_name: String,
+    /// The base URL it calls (never a key).
+    pub base_url: Option<String>,
+    /// Whether the operator configured it (a base URL or key is set, or it needs none).
+    pub configured: bool,
+}
+
+/// A model a provider lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LlmModel {
+    pub id: String,
+    pub owned_by: Option<String>,
+    pub context_length: Option<u32>,
+}
+
+/// The `output.text` default route, and where it was configured.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LlmDefaultRoute {
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    pub source: Option<String>,
 }
 
 /// A plugin source that could not be loaded, or a conflict between loaded ones.

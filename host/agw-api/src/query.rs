@@ -40,6 +40,22 @@ fn parse<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
     })
 }
 
+/// A boolean query value as FastAPI reads one (`true`/`1`/`yes`/`on`/`t`/`y` and their
+/// opposites, any case); `default` when absent; otherwise the reference's 422.
+pub(crate) fn query_bool(name: &str, raw: Option<&str>, default: bool) -> Result<bool, ApiError> {
+    match raw.map(str::to_ascii_lowercase).as_deref() {
+        None => Ok(default),
+        Some("true" | "1" | "yes" | "on" | "t" | "y") => Ok(true),
+        Some("false" | "0" | "no" | "off" | "f" | "n") => Ok(false),
+        Some(_) => Err(ApiError::invalid(
+            "bool_parsing",
+            &["query", name],
+            "Input should be a valid boolean, unable to interpret input",
+            Value::String(raw.unwrap_or_default().to_owned()),
+        )),
+    }
+}
+
 fn form_urlencoded_pairs(query: &str) -> form_urlencoded::Parse<'_> {
     form_urlencoded::parse(query.as_bytes())
 }

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use agw_api::live::LiveDeltas;
-use agw_api::{PluginDirectory, PluginProblem};
+use agw_api::{LlmDefaultRoute, LlmModel, LlmProvider, PluginDirectory, PluginProblem};
 use agw_app::{DataDir, NodeTypes};
 use agw_domain::NodeExecutor;
 use agw_plugins::policy::PluginPolicy;
@@ -148,5 +148,36 @@ impl PluginDirectory for Plugins {
             "call_deadline_ms": u64::try_from(info.call_deadline.as_millis()).unwrap_or(u64::MAX),
             "fuel": info.fuel,
         })
+    }
+
+    fn llm_providers(&self) -> Vec<LlmProvider> {
+        self.host
+            .llm_providers()
+            .into_iter()
+            .map(|(plugin, p)| LlmProvider {
+                plugin,
+                id: p.id,
+                display_name: p.display_name,
+                base_url: p.base_url,
+                configured: p.configured,
+            })
+            .collect()
+    }
+
+    fn llm_models(&self, provider: &str) -> Result<Vec<LlmModel>, String> {
+        let models = self.host.list_models(provider)?;
+        Ok(models
+            .into_iter()
+            .map(|m| LlmModel { id: m.id, owned_by: m.owned_by, context_length: m.context_length })
+            .collect())
+    }
+
+    fn llm_defaults(&self) -> LlmDefaultRoute {
+        let defaults = self.host.llm_defaults();
+        LlmDefaultRoute {
+            provider: defaults.provider.clone(),
+            model: defaults.model.clone(),
+            source: defaults.source.clone(),
+        }
     }
 }

@@ -9,6 +9,7 @@ mod hostile_bundles;
 mod http_contract;
 mod ledger_shapes;
 mod llm_calls;
+mod llm_discovery;
 mod llm_guide;
 mod openapi;
 mod openapi_shapes;

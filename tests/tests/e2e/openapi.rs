@@ -44,6 +44,8 @@ const SERVED: &[(&str, &str)] = &[
     ("get", "/api/gateway/plugins"),
     ("get", "/api/gateway/plugins/{name}"),
     ("get", "/api/gateway/discovery/capabilities"),
+    ("get", "/api/gateway/discovery/providers"),
+    ("get", "/api/gateway/discovery/providers/{provider_name}/models"),
 ];
 
 /// The body axum's fallback gives an unrouted path (and a wrong method, with 405).

@@ -156,7 +156,7 @@ async fn plugin_and_discovery_views_need_a_token() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn discovery_lists_loaded_plugins_node_types_and_no_unbacked_providers() {
+async fn discovery_lists_loaded_plugins_node_types_and_only_plugin_backed_providers() {
     let temp = tempfile::tempdir().expect("tempdir");
     let gw = TestGateway::standard(&temp, 100).await;
     let (status, body) = gw.get("/api/gateway/discovery/capabilities").await;
@@ -191,8 +191,14 @@ async fn discovery_lists_loaded_plugins_node_types_and_no_unbacked_providers() {
     assert_eq!(count, node_types(summary).len() as u64);
     assert_eq!(caps["node_types"]["available"], true);
 
-    for kind in ["llm", "voice", "vision", "music", "tools"] {
+    for kind in ["voice", "vision", "music", "tools"] {
         assert_eq!(caps[kind], json!({"available": false}), "{kind}: no plugin provides it yet");
     }
+    // LLM calls go through the embedded openai-compatible plugin; LM Studio needs no settings
+    // (it has a default address), so it counts as configured.
+    assert_eq!(caps["llm"]["available"], true, "{}", caps["llm"]);
+    assert_eq!(caps["llm"]["plugins"], json!(["openai-compatible"]));
+    assert!(caps["llm"]["providers"].as_array().is_some_and(|p| p.contains(&json!("lmstudio"))), "{}", caps["llm"]);
+    assert_eq!(caps["streaming"]["run_field"], "_runtime.stream");
     gw.stop().await;
 }

@@ -52,6 +52,8 @@ pub fn gateway_routes(config: &ApiConfig) -> OpenApiRouter<AppState> {
         .routes(routes!(plugins::list))
         .routes(routes!(plugins::detail))
         .routes(routes!(discovery::capabilities))
+        .routes(routes!(discovery::providers))
+        .routes(routes!(discovery::provider_models))
 }
 
 /// Routes anyone may call.

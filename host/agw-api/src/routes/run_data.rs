@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 
-use crate::query::Query;
+use crate::query::{Query, query_bool};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
@@ -71,21 +71,6 @@ fn query_error(loc: &str, kind: &str, msg: &str, input: &str) -> ApiError {
     ApiError {
         status: StatusCode::UNPROCESSABLE_ENTITY,
         detail: json!([{ "type": kind, "loc": ["query", loc], "msg": msg, "input": input }]),
-    }
-}
-
-/// A boolean query value as FastAPI reads one.
-fn query_bool(name: &str, raw: Option<&str>, default: bool) -> ApiResult<bool> {
-    match raw.map(str::to_ascii_lowercase).as_deref() {
-        None => Ok(default),
-        Some("true" | "1" | "yes" | "on" | "t" | "y") => Ok(true),
-        Some("false" | "0" | "no" | "off" | "f" | "n") => Ok(false),
-        Some(_) => Err(query_error(
-            name,
-            "bool_parsing",
-            "Input should be a valid boolean, unable to interpret input",
-            raw.unwrap_or_default(),
-        )),
     }
 }
 
