@@ -51,9 +51,7 @@ fn node(id: &str, kind: &str, inputs: &[&str], outputs: &[&str], extra: Value) -
 }
 
 fn flow(id: &str, model: &str, prompt: &str) -> Value {
-    let edge = |n: usize, s: &str, sp: &str, t: &str, tp: &str| {
-        json!({"id": format!("e{n}"), "source": s, "sourceHandle": sp, "target": t, "targetHandle": tp})
-    };
+    let edge = |n: usize, s: &str, sp: &str, t: &str, tp: &str| json!({"id": format!("e{n}"), "source": s, "sourceHandle": sp, "target": t, "targetHandle": tp});
     json!({
         "id": id, "name": id,
         "nodes": [
@@ -71,17 +69,46 @@ fn flow(id: &str, model: &str, prompt: &str) -> Value {
     })
 }
 
-/// Writes `bench-llm@0.1.0.flow` (flows `chat`, the default, and `slow`) into `flows_dir`.
+/// LLM calls in the `chain` flow: the per-step overhead is the difference between a run of
+/// `chain` and a run of `chat`, divided by `CHAIN - 1`, less the fake's own time.
+const CHAIN: usize = 11;
+
+/// `chain`: `CHAIN` llm_calls one after the other, the last one's answer as the output.
+fn chain_flow() -> Value {
+    let llm = |i: usize| {
+        node(
+            &format!("llm{i}"),
+            "llm_call",
+            &["exec-in", "prompt"],
+            &["exec-out", "response"],
+            json!({"pinDefaults": {"prompt": "hi"}, "effectConfig": {"provider": "lmstudio", "model": "fake-chat"}}),
+        )
+    };
+    let edge = |n: usize, s: &str, sp: &str, t: &str, tp: &str| json!({"id": format!("e{n}"), "source": s, "sourceHandle": sp, "target": t, "targetHandle": tp});
+    let mut nodes = vec![node("start", "on_flow_start", &[], &["exec-out"], json!({}))];
+    nodes.extend((0..CHAIN).map(llm));
+    nodes.push(node("end", "on_flow_end", &["exec-in", "response"], &[], json!({})));
+    let mut names: Vec<String> = vec!["start".into()];
+    names.extend((0..CHAIN).map(|i| format!("llm{i}")));
+    names.push("end".into());
+    let mut edges: Vec<Value> =
+        names.windows(2).enumerate().map(|(n, w)| edge(n, &w[0], "exec-out", &w[1], "exec-in")).collect();
+    edges.push(edge(CHAIN + 1, &format!("llm{}", CHAIN - 1), "response", "end", "response"));
+    json!({"id": "chain", "name": "chain", "nodes": nodes, "edges": edges, "entryNode": "start"})
+}
+
+/// Writes `bench-llm@0.1.0.flow` (flows `chat`, the default, `chain` and `slow`) into `flows_dir`.
 pub(crate) fn write_bundle(flows_dir: &Path) -> anyhow::Result<()> {
     let manifest = json!({
         "bundle_format_version": "1", "bundle_id": BUNDLE, "bundle_version": "0.1.0",
-        "entrypoints": [{"flow_id": "chat", "name": "chat"}, {"flow_id": "slow", "name": "slow"}],
+        "entrypoints": [{"flow_id": "chat", "name": "chat"}, {"flow_id": "chain", "name": "chain"}, {"flow_id": "slow", "name": "slow"}],
         "default_entrypoint": "chat",
-        "flows": {"chat": "flows/chat.json", "slow": "flows/slow.json"},
+        "flows": {"chat": "flows/chat.json", "chain": "flows/chain.json", "slow": "flows/slow.json"},
     });
     let files = BTreeMap::from([
         ("manifest.json".to_owned(), manifest.to_string().into_bytes()),
         ("flows/chat.json".to_owned(), flow("chat", "fake-chat", "hi").to_string().into_bytes()),
+        ("flows/chain.json".to_owned(), chain_flow().to_string().into_bytes()),
         (
             "flows/slow.json".to_owned(),
             flow("slow", &format!("fake-slow-{SLOW_MS}"), LONG_PROMPT).to_string().into_bytes(),
@@ -92,7 +119,11 @@ pub(crate) fn write_bundle(flows_dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn gateway(temp: &tempfile::TempDir, fake: &FakeProvider, fsync: bool) -> anyhow::Result<abstractgateway::Launched> {
+async fn gateway(
+    temp: &tempfile::TempDir,
+    fake: &FakeProvider,
+    fsync: bool,
+) -> anyhow::Result<abstractgateway::Launched> {
     let flows = temp.path().join("flows");
     write_bundle(&flows)?;
     let plugins = temp.path().join("plugins");
@@ -151,6 +182,14 @@ async fn run_wall_and_overhead(runs: usize, fsync: bool) -> anyhow::Result<Value
             walls.push(elapsed); // the first ten warm up connections, caches and the plugin
         }
     }
+    let chain = json!({"bundle_id": BUNDLE, "flow_id": "chain"});
+    let mut chains = Vec::with_capacity(runs);
+    for i in 0..runs / 2 + 5 {
+        let elapsed = one_run(&client, &base, &chain).await?;
+        if i >= 5 {
+            chains.push(elapsed);
+        }
+    }
     // The chat request the gateway sent, replayed straight to the fake with the same client.
     let requests = fake.requests();
     let chat = requests.iter().rev().find(|r| r.path == "/v1/chat/completions").context("no chat request")?;
@@ -171,11 +210,19 @@ async fn run_wall_and_overhead(runs: usize, fsync: bool) -> anyhow::Result<Value
     sorted.sort();
     let alone_median = ms(sorted[(sorted.len() - 1) / 2]);
     let overhead = walls.iter().map(|w| ms(*w) - alone_median).collect();
+    // Per step: each chain run against the median single-call run, per extra call, less the
+    // fake's time for it.
+    let mut single = walls.clone();
+    single.sort();
+    let single_median = ms(single[(single.len() - 1) / 2]);
+    let per_step = chains.iter().map(|c| (ms(*c) - single_median) / (CHAIN - 1) as f64 - alone_median).collect();
     Ok(json!({
         "chat_requests_seen_by_fake": requests.iter().filter(|r| r.path == "/v1/chat/completions").count(),
         "run_wall": stats(walls),
+        "chain_run_wall": stats(chains),
         "fake_alone": stats(alone),
-        "overhead": stats_ms(overhead),
+        "overhead_per_run": stats_ms(overhead),
+        "overhead_per_llm_call_step": stats_ms(per_step),
     }))
 }
 
@@ -206,13 +253,16 @@ async fn delta_gaps(runs: usize) -> anyhow::Result<Value> {
     let body = json!({"bundle_id": BUNDLE, "flow_id": "slow", "input_data": {"_runtime": {"stream": true}}});
     let mut via_gateway = Vec::new();
     let mut deltas_seen = Vec::new();
+    let mut latency = Vec::new();
     for _ in 0..runs {
+        fake.take_chunk_times();
         let run_id = start_run(&client, &base, &body).await?;
         let stream = client.get(format!("{base}/runs/{run_id}/ledger/stream")).bearer_auth("bench").send().await?;
         let mut arrivals = Vec::new();
         let mut done = false;
         read_frames(stream, |at, frame| {
-            if frame.starts_with("event: llm.delta\n") {
+            // A reader who joins mid-call gets the text so far in one snapshot frame first.
+            if frame.starts_with("event: llm.delta\n") && !frame.contains("\"snapshot\": true") {
                 arrivals.push(at);
             }
             done |= frame.starts_with("event: done");
@@ -221,6 +271,9 @@ async fn delta_gaps(runs: usize) -> anyhow::Result<Value> {
         anyhow::ensure!(done, "run {run_id}: stream ended without done");
         deltas_seen.push(arrivals.len());
         gaps(&arrivals, &mut via_gateway);
+        // Chunk i (counted from the end, past any snapshot) became frame i.
+        let sent = fake.take_chunk_times();
+        latency.extend(sent.iter().rev().zip(arrivals.iter().rev()).map(|(s, a)| ms(a.saturating_duration_since(*s))));
     }
     // The same streamed request straight to the fake: the fake's own spacing.
     let requests = fake.requests();
@@ -244,6 +297,7 @@ async fn delta_gaps(runs: usize) -> anyhow::Result<Value> {
     Ok(json!({
         "model": format!("fake-slow-{SLOW_MS}"), "runs": runs,
         "llm_delta_frames_per_run": {"min": deltas_seen.iter().min(), "max": deltas_seen.iter().max()},
+        "chunk_to_sse_frame": stats_ms(latency),
         "gateway_delta_gap_minus_50ms": stats_ms(via_gateway),
         "fake_direct_chunk_gap_minus_50ms": stats_ms(direct),
     }))
@@ -256,10 +310,10 @@ pub(crate) async fn suite(runs: usize) -> anyhow::Result<Value> {
         "profile": if cfg!(debug_assertions) { "debug" } else { "release" },
         "machine": {"cpus": cpus},
         "store": "file",
-        "overhead_definition": "per run: run_wall (POST /runs/start to SSE done) minus the median of fake_alone (the same chat body POSTed straight to the fake, same client)",
+        "overhead_definition": "overhead_per_run: run_wall (POST /runs/start to SSE done, one llm_call) minus the median of fake_alone (the same chat body POSTed straight to the fake, same client); overhead_per_llm_call_step: (a chain run of 11 sequential llm_calls minus the median one-call run) / 10, minus the fake_alone median",
         "llm_call_no_fsync": run_wall_and_overhead(runs, false).await?,
         "llm_call_fsync": run_wall_and_overhead(runs, true).await?,
         "stream_delta_gaps": delta_gaps(20).await?,
-        "delta_note": "the fake does not expose chunk send times: figures are arrival gap minus the fake's 50 ms spacing, via the gateway's ledger stream and straight from the fake",
+        "delta_note": "chunk_to_sse_frame: from the fake handing a text chunk to its connection (FakeProvider::take_chunk_times, same process) to the client reading the llm.delta frame on the run's SSE stream (provider plugin parse, llm-stream emit, hub, SSE write, loopback). Gaps: arrival gap minus the fake's 50 ms spacing, via the gateway and straight from the fake",
     }))
 }

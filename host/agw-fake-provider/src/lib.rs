@@ -54,6 +54,8 @@ pub struct Recorded {
 struct Shared {
     faults: Mutex<VecDeque<Fault>>,
     log: Mutex<Vec<Recorded>>,
+    /// When each streamed text chunk was handed to the connection, oldest first.
+    sent: Mutex<Vec<std::time::Instant>>,
 }
 
 impl Shared {
@@ -126,6 +128,12 @@ impl FakeProvider {
         self.shared.log.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
+    /// When each streamed text chunk was sent, oldest first, and forgets them (for measuring
+    /// how long a chunk takes to reach a client through the gateway).
+    pub fn take_chunk_times(&self) -> Vec<std::time::Instant> {
+        std::mem::take(&mut *self.shared.sent.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
     /// Stops serving.
     pub fn stop(self) {
         self.task.abort();
@@ -180,7 +188,7 @@ async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
     let id = format!("chatcmpl-fake-{n}");
     if request.get("stream").and_then(Value::as_bool) == Some(true) {
         let usage = request.get("stream_options").and_then(|o| o.get("include_usage")).and_then(Value::as_bool);
-        return stream(id, model, answer, usage == Some(true), delay, truncated);
+        return stream(shared.clone(), id, model, answer, usage == Some(true), delay, truncated);
     }
     let mut message = Map::new();
     message.insert("role".into(), json!("assistant"));
@@ -305,7 +313,15 @@ pub fn example(schema: &Value) -> Value {
 
 /// The answer as SSE chunks: the role, the text a word at a time (or the tool calls), the
 /// finish reason, the usage when asked, then `[DONE]`.
-fn stream(id: String, model: String, answer: Answer, usage: bool, delay: Duration, truncated: bool) -> Response {
+fn stream(
+    shared: Arc<Shared>,
+    id: String,
+    model: String,
+    answer: Answer,
+    usage: bool,
+    delay: Duration,
+    truncated: bool,
+) -> Response {
     let chunk = move |delta: Value, finish: Value| {
         json!({
             "id": id,
@@ -344,6 +360,10 @@ fn stream(id: String, model: String, answer: Answer, usage: bool, delay: Duratio
     }
     let body = async_stream::stream! {
         for chunk in chunks {
+            let text = chunk["choices"][0]["delta"]["content"].as_str().is_some_and(|t| !t.is_empty());
+            if text {
+                shared.sent.lock().unwrap_or_else(PoisonError::into_inner).push(std::time::Instant::now());
+            }
             yield Ok::<Bytes, Infallible>(Bytes::from(format!("data: {chunk}\n\n")));
             tokio::time::sleep(delay).await;
         }
