@@ -86,13 +86,14 @@ pub(crate) struct Worlds {
 pub(crate) fn worlds(component: &wasmtime::component::Component) -> Result<Worlds, String> {
     let has = |name: &str| component.get_export_index(None, name).is_some();
     let worlds = Worlds { nodes: has(WORLD_EXPORTS[1]), llm: has(LLM_EXPORT) };
+    let mut missing = Vec::new();
     if !has(WORLD_EXPORTS[0]) {
-        return Err(format!("missing export {}", WORLD_EXPORTS[0]));
+        missing.push(WORLD_EXPORTS[0].to_owned());
     }
     if !worlds.nodes && !worlds.llm {
-        return Err(format!("missing export {} or {LLM_EXPORT}", WORLD_EXPORTS[1]));
+        missing.push(format!("{} or {LLM_EXPORT}", WORLD_EXPORTS[1]));
     }
-    Ok(worlds)
+    if missing.is_empty() { Ok(worlds) } else { Err(format!("missing export {}", missing.join(", "))) }
 }
 
 /// Why an instance could not be made (see [`instantiate_checked`]).

@@ -54,9 +54,14 @@ pub(crate) fn load_one(
         .linker
         .instantiate_pre(&component)
         .map_err(|e| format!("needs imports the host does not provide: {e:#}"))?;
-    let unknown = |e: wasmtime::Error| format!("does not implement a known world ({KNOWN_WORLDS}): {e:#}");
-    let pre = worlds.nodes.then(|| NodeExecutorPre::new(instance_pre.clone())).transpose().map_err(unknown)?;
-    let llm = worlds.llm.then(|| LlmProviderPre::new(instance_pre)).transpose().map_err(unknown)?;
+    let unknown =
+        |world: &'static str| move |e: wasmtime::Error| format!("does not implement a known world ({world}): {e:#}");
+    let pre = worlds
+        .nodes
+        .then(|| NodeExecutorPre::new(instance_pre.clone()))
+        .transpose()
+        .map_err(unknown("node-executor"))?;
+    let llm = worlds.llm.then(|| LlmProviderPre::new(instance_pre)).transpose().map_err(unknown("llm-provider"))?;
 
     // Ask the plugin who it is, in a throwaway store with no grants and the operator's
     // default limits. Its name is not known yet: host log lines are attributed to the label.

@@ -66,7 +66,8 @@ async fn hostile_plugins_fail_their_step_and_the_gateway_keeps_serving() {
     let gw = hostile_gateway(&temp, Duration::from_millis(300), &[("junk.wasm", b"not a component")]).await;
 
     let (_, health) = gw.get("/api/health").await;
-    assert_eq!(health["plugins"]["loaded"], 2, "std-nodes and test-hostile: {health}");
+    let first_party = agw_firstparty::EMBEDDED.len();
+    assert_eq!(health["plugins"]["loaded"], first_party + 1, "the first-party plugins and test-hostile: {health}");
     let warnings = health["runner"]["runners"][0]["boot_warnings"].to_string();
     assert!(warnings.contains("junk.wasm") && warnings.contains("not a WebAssembly component"), "{warnings}");
 

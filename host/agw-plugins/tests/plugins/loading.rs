@@ -104,8 +104,8 @@ fn a_partial_or_mistyped_world_is_reported_by_name() {
     let reason = |label: &str| problem(&report, label);
     assert_eq!(
         reason("empty.wasm"),
-        "does not implement a known world (node-executor): missing export \
-         abstractgateway:plugin/plugin@0.1.0, abstractgateway:plugin/nodes@0.1.0"
+        "does not implement a known world (node-executor, llm-provider): missing export \
+         abstractgateway:plugin/plugin@0.1.0, abstractgateway:plugin/nodes@0.1.0 or abstractgateway:plugin/llm@0.1.0"
     );
     let partial = reason("partial.wasm");
     assert!(

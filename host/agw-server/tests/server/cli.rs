@@ -79,7 +79,7 @@ fn plugins_list_shows_first_party_and_directory_plugins_and_problems() {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let listing: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     let names: Vec<&str> = listing["plugins"].as_array().unwrap().iter().filter_map(|p| p["name"].as_str()).collect();
-    assert_eq!(names, ["std-nodes", "test-hostile"]);
+    assert_eq!(names, ["std-nodes", "openai-compatible", "anthropic", "test-hostile"]);
     assert_eq!(listing["plugins"][0]["origin"], "first-party");
     assert_eq!(listing["problems"][0]["label"], "broken.wasm");
 

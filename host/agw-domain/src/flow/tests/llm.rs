@@ -150,7 +150,7 @@ fn without_a_provider_the_default_executor_names_what_is_missing() {
         let mut run = RunState::new(NewRun {
             run_id: "r1".into(),
             flow: FlowRef { bundle_id: "b".into(), bundle_version: "1".into(), flow_id: "f".into() },
-            input_data: Map::new(),
+            input_data: Map::from_iter([("prompt".to_owned(), json!("hi"))]),
             session_id: None,
             parent_run_id: None,
             workspace_root: "/tmp/ws".into(),
