@@ -8,6 +8,9 @@ use common::{TOKEN, TestGateway};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
+/// An SSE frame: its event, its id, its data.
+type Frame<'a> = (&'a str, Option<&'a str>, Value);
+
 /// The whole SSE stream of a run, from its start to `done`.
 async fn stream_of(gw: &TestGateway, run_id: &str) -> String {
     let url = gw.url(&format!("/api/gateway/runs/{run_id}/ledger/stream?after=0"));
@@ -34,7 +37,7 @@ async fn a_streamed_call_sends_live_deltas_that_are_never_persisted() {
         .await;
     let text = stream_of(&gw, &run_id).await;
 
-    let frames: Vec<(&str, Option<&str>, Value)> = text
+    let frames: Vec<Frame> = text
         .split("\n\n")
         .filter(|f| !f.trim().is_empty() && !f.starts_with(':'))
         .map(|frame| {
@@ -53,9 +56,9 @@ async fn a_streamed_call_sends_live_deltas_that_are_never_persisted() {
     let end = frames.iter().find(|f| f.0 == "llm.delta_end").map(|f| &f.2).expect("a delta_end frame");
     assert_eq!(end["reason"], "completed");
     // As the reference: the `started` step, the deltas, the `completed` step, then the end.
-    let at = |wanted: &dyn Fn(&(&str, Option<&str>, Value)) -> bool| frames.iter().position(wanted).expect("frame");
+    let at = |wanted: &dyn Fn(&Frame) -> bool| frames.iter().position(wanted).expect("frame");
     let llm_step = |status: &'static str| {
-        move |f: &(&str, Option<&str>, Value)| {
+        move |f: &Frame| {
             f.0 == "step" && f.2["record"]["effect"]["type"] == "llm_call" && f.2["record"]["status"] == status
         }
     };
