@@ -1,7 +1,7 @@
 //! Control nodes besides the loops: `loop_limit` (a counter on an execution path),
 //! `join_exec` (execution fan-in that says which way came in), the trigger nodes
-//! `on_user_request` and `on_agent_message`, and the bookkeeping they need: the execution
-//! wire taken last, and the start node's defaults seeded into the run's variables.
+//! `on_user_request` and `on_agent_message`, and the execution wire taken last (which a
+//! `join_exec` reads).
 
 use serde_json::{Map, Value, json};
 
@@ -43,18 +43,6 @@ impl Interp<'_> {
         }
         self.exec().cursor = next;
         taken
-    }
-
-    /// `on_flow_start` seeds its pin defaults into the run's variables, where the input has
-    /// no such variable (so `get_var` reads them), as the reference does.
-    pub(super) fn seed_start_defaults(&mut self, node: &CNode) {
-        let declared = &node.data_outputs;
-        for (key, value) in &node.pin_defaults {
-            let wanted = declared.is_empty() || declared.contains(key);
-            if wanted && !key.starts_with('_') && !self.run.input_data.contains_key(key) {
-                self.exec().vars.entry(key.clone()).or_insert_with(|| value.clone());
-            }
-        }
     }
 
     pub(super) fn trigger(&mut self, node: &CNode, trigger: Trigger) -> Result<Step> {

@@ -258,7 +258,6 @@ impl Interp<'_> {
         self.run.current_node = Some(node.id.clone());
         match node.kind {
             NodeKind::FlowStart => {
-                self.seed_start_defaults(node);
                 let outputs = self.start_outputs(node);
                 self.produce(node, outputs);
                 self.follow(node, "exec-out")
