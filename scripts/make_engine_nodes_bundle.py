@@ -21,6 +21,7 @@ Flows (each ends in `on_flow_end` unless its name starts with `end-`):
   a per-path value for one input (`inputRouteOverrides`: join_exec + path_mux).
 - `user-request`, `agent-message`: the trigger nodes as entries.
 - `datetime-trace`: system_datetime and agent_trace_report.
+- `template-vars`: string_template reading the run's variables after its pins and `vars`.
 
     python3 scripts/make_engine_nodes_bundle.py
 """
@@ -449,9 +450,24 @@ def datetime_trace():
     ]))
 
 
+def template_vars():
+    return flow("template-vars", "string_template falls back to the run's variables.", [
+        node("start", "on_flow_start", 0, outputs=[EXEC_OUT, ("who", "string")], pinDefaults={"who": "pin"}),
+        node("t", "string_template", 100, inputs=[("template", "string"), ("who", "string"), ("vars", "object")],
+             outputs=[("result", "string")],
+             pinDefaults={"template": "{{ who }}/{{ user.name }}/{{ n }}/{{ shadow }}/{{ _hidden }}/{{ missing }}",
+                          "vars": {"shadow": "from vars"}}),
+        end("text"),
+    ], wire([
+        ("start", "exec-out", "end", "exec-in"),
+        ("start", "who", "t", "who"),
+        ("t", "result", "end", "text"),
+    ]))
+
+
 def main() -> None:
     all_flows = [var_reads(), var_writes(), *end_flows(), messages(), *parallel_flows(), *loop_limit_flows(),
-                 multi_entry(), *triggers(), datetime_trace()]
+                 multi_entry(), *triggers(), datetime_trace(), template_vars()]
     flows = {f["id"]: f for f in all_flows}
     manifest = {
         "bundle_format_version": "1",

@@ -639,3 +639,38 @@ fn the_new_state_survives_a_checkpoint() {
         .expect("a frame saved before entry tags");
     assert_eq!(old, super::super::exec::Frame::While { node: "w".into(), index: 2, entry: 0 });
 }
+
+#[test]
+fn string_template_is_given_the_run_variables() {
+    struct Template(Option<Value>);
+    impl NodeExecutor for Template {
+        fn execute(&mut self, call: NodeCall<'_>) -> Result<Map<String, Value>, NodeFailure> {
+            self.0 = call.inputs.get("_run_vars").cloned();
+            Ok(Map::from_iter([("result".into(), json!("rendered"))]))
+        }
+    }
+    let flow = flow(
+        vec![
+            start(&[], json!({})),
+            node("t", "string_template", &["template"], &["result"], json!({"template": "{{ n }}"})),
+            end(&["text"]),
+        ],
+        vec![edge("start", "end"), edge("t.result", "end.text")],
+    );
+    let compiled = CompiledFlow::compile(&flow, &|t| (t == "string_template").then_some(true)).expect("compiles");
+    let env = FakeEnv::default();
+    let mut run = RunState::new(NewRun {
+        run_id: "r1".into(),
+        flow: FlowRef { bundle_id: "b".into(), bundle_version: "1".into(), flow_id: "f".into() },
+        input_data: json!({"n": 3, "_hidden": 1}).as_object().cloned().unwrap_or_default(),
+        session_id: None,
+        parent_run_id: None,
+        workspace_root: "/tmp/ws".into(),
+        entry_node: compiled.entry.clone(),
+        now: env.now_iso(),
+    });
+    let mut template = Template(None);
+    while tick(&compiled, &mut run, &mut template, &env, TickLimits::default()) == TickOutcome::Yielded {}
+    assert_eq!(output(&run)["text"], "rendered");
+    assert_eq!(template.0, Some(json!({"n": 3})), "the variables, without their `_` keys");
+}
