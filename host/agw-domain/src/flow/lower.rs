@@ -175,18 +175,17 @@ fn lower_loop_limits(mut flow: VisualFlow) -> Result<VisualFlow, FlowError> {
 
     for node in &mut flow.nodes {
         let keys = rekey.get(&node.id);
-        if let Some(keys) = keys {
-            if let Some(Value::Object(overrides)) = node.data.get("inputRouteOverrides") {
-                let mut rewritten = Map::new();
-                for (pin, per_route) in overrides {
-                    let Value::Object(per_route) = per_route else { continue };
-                    let routes = per_route
-                        .iter()
-                        .map(|(rk, r)| (keys.get(rk).cloned().unwrap_or_else(|| rk.clone()), r.clone()));
-                    rewritten.insert(pin.clone(), Value::Object(routes.collect()));
-                }
-                node.data.insert("inputRouteOverrides".into(), Value::Object(rewritten));
+        if let Some(keys) = keys
+            && let Some(Value::Object(overrides)) = node.data.get("inputRouteOverrides")
+        {
+            let mut rewritten = Map::new();
+            for (pin, per_route) in overrides {
+                let Value::Object(per_route) = per_route else { continue };
+                let routes =
+                    per_route.iter().map(|(rk, r)| (keys.get(rk).cloned().unwrap_or_else(|| rk.clone()), r.clone()));
+                rewritten.insert(pin.clone(), Value::Object(routes.collect()));
             }
+            node.data.insert("inputRouteOverrides".into(), Value::Object(rewritten));
         }
         let added = new_entries.get(&node.id);
         if keys.is_none() && added.is_none() {
@@ -221,7 +220,7 @@ fn text(value: Option<&Value>) -> Option<String> {
 
 /// The ways into `node`, in the order of its `entryRoutes` (else of its incoming wires):
 /// `(key, source, handle)`, checked against the wires as the reference checks them.
-fn entry_routes(node: &VisualNode, incoming: &[&Edge]) -> Result<Vec<(String, String, String)>, FlowError> {
+fn entry_routes(node: &VisualNode, incoming: &[&Edge]) -> Result<Vec<Route>, FlowError> {
     let mut routes = Vec::new();
     if let Some(Value::Array(raw)) = node.data.get("entryRoutes") {
         for r in raw {
@@ -276,8 +275,11 @@ fn entry_routes(node: &VisualNode, incoming: &[&Edge]) -> Result<Vec<(String, St
     Ok(routes)
 }
 
-/// `inputRouteOverrides`: pin -> route key -> (source, handle), in document order.
-fn overrides(node: &VisualNode) -> Vec<(String, Vec<(String, String, String)>)> {
+/// A way in: `(route key, source node, source handle)`.
+type Route = (String, String, String);
+
+/// `inputRouteOverrides`: each pin with its `(route key, source, handle)` values, pins sorted.
+fn overrides(node: &VisualNode) -> Vec<(String, Vec<Route>)> {
     let Some(Value::Object(raw)) = node.data.get("inputRouteOverrides") else { return Vec::new() };
     let mut out = Vec::new();
     for (pin, per_route) in raw {

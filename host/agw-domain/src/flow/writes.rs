@@ -55,10 +55,10 @@ impl Interp<'_> {
         let mut own = Map::new();
         for pin in &node.data_inputs {
             let wired = self.flow.source_of(&node.id, pin).is_some();
-            if wired || node.pin_defaults.contains_key(pin) {
-                if let Some(value) = self.input(node, pin)? {
-                    own.insert(pin.clone(), value);
-                }
+            if (wired || node.pin_defaults.contains_key(pin))
+                && let Some(value) = self.input(node, pin)?
+            {
+                own.insert(pin.clone(), value);
             }
         }
         Ok(own)
