@@ -21,6 +21,7 @@ Flows (each ends in `on_flow_end` unless its name starts with `end-`):
   a per-path value for one input (`inputRouteOverrides`: join_exec + path_mux).
 - `user-request`, `agent-message`: the trigger nodes as entries.
 - `datetime-trace`: system_datetime and agent_trace_report.
+- `join-exec`: a join_exec placed by hand after an If/Else.
 - `template-vars`: string_template reading the run's variables after its pins and `vars`.
 
     python3 scripts/make_engine_nodes_bundle.py
@@ -450,6 +451,26 @@ def datetime_trace():
     ]))
 
 
+def join_exec():
+    return flow("join-exec", "A join_exec placed by hand says which of its ways came in.", [
+        node("start", "on_flow_start", 0, outputs=[EXEC_OUT, ("go", "boolean")], pinDefaults={"go": True}),
+        node("if", "if", 100, inputs=[EXEC_IN, ("condition", "boolean")],
+             outputs=[("true", "execution"), ("false", "execution")]),
+        node("join", "join_exec", 200, inputs=[EXEC_IN], outputs=[EXEC_OUT, ("which", "number"), ("from", "string"),
+                                                                   ("from_handle", "string")]),
+        end("which", "from", "from_handle", "branch"),
+    ], wire([
+        ("start", "exec-out", "if", "exec-in"),
+        ("start", "go", "if", "condition"),
+        ("if", "false", "join", "exec-in"),
+        ("if", "true", "join", "exec-in"),
+        ("join", "exec-out", "end", "exec-in"),
+        ("join", "which", "end", "which"),
+        ("join", "from", "end", "from"),
+        ("join", "from_handle", "end", "from_handle"),
+    ]))
+
+
 def template_vars():
     return flow("template-vars", "string_template falls back to the run's variables.", [
         node("start", "on_flow_start", 0, outputs=[EXEC_OUT, ("who", "string")], pinDefaults={"who": "pin"}),
@@ -467,7 +488,7 @@ def template_vars():
 
 def main() -> None:
     all_flows = [var_reads(), var_writes(), *end_flows(), messages(), *parallel_flows(), *loop_limit_flows(),
-                 multi_entry(), *triggers(), datetime_trace(), template_vars()]
+                 multi_entry(), *triggers(), datetime_trace(), template_vars(), join_exec()]
     flows = {f["id"]: f for f in all_flows}
     manifest = {
         "bundle_format_version": "1",

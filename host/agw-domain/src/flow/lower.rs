@@ -5,10 +5,10 @@
 //!   target of its other branch gets `L.limit_reached` (the flow goes on as if the `if` had
 //!   chosen the other way). Per-path values and entry lists keyed on the rewritten wire are
 //!   re-keyed to the limit's `again`.
-//! - A node entered by several execution wires that has per-path input values
-//!   (`inputRouteOverrides`) gets a `join_exec` in front of it, which says which way came in,
-//!   and one `path_mux` per overridden pin, which picks that way's value. (Without overrides
-//!   the engine's own fan-in needs no junction: a join would only add `which`.)
+//! - A node entered by several execution wires gets a `join_exec` in front of it, which says
+//!   which way came in, and one `path_mux` per input with per-path values
+//!   (`inputRouteOverrides`), which picks that way's value. Its entry list (`entryRoutes`)
+//!   must name exactly its incoming wires.
 //! - Every `join_exec` learns its incoming routes, in wire order (`JOIN_ROUTES` in its data).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -240,7 +240,8 @@ fn entry_routes(node: &VisualNode, incoming: &[&Edge]) -> Result<Vec<Route>, Flo
     let mut seen = HashSet::new();
     let dups: Vec<&str> = routes.iter().filter(|(k, ..)| !seen.insert(k.as_str())).map(|(k, ..)| k.as_str()).collect();
     if !dups.is_empty() {
-        return Err(invalid(format!("Node '{}' has duplicate entryRoutes keys: {dups:?}", node.id)));
+        let dups: Vec<String> = dups.iter().map(|k| format!("'{k}'")).collect();
+        return Err(invalid(format!("Node '{}' has duplicate entryRoutes keys: [{}]", node.id, dups.join(", "))));
     }
     let pairs: Vec<(String, String)> =
         incoming.iter().map(|e| (e.source.clone(), source_handle(e).to_owned())).collect();
@@ -321,7 +322,7 @@ fn lower_multi_entry(mut flow: VisualFlow) -> Result<VisualFlow, FlowError> {
         let Some(&at) = index.get(target) else { continue };
         let node = &flow.nodes[at];
         let pins = overrides(node);
-        if wires.len() < 2 || pins.is_empty() {
+        if wires.len() < 2 {
             continue;
         }
         let ins: Vec<&Edge> = wires.iter().map(|&i| &flow.edges[i]).collect();

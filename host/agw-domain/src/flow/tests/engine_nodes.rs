@@ -576,28 +576,43 @@ fn lowering_refuses_what_the_reference_refuses() {
 }
 
 #[test]
-fn a_join_exec_says_which_way_came_in() {
+fn every_node_entered_several_ways_gets_a_join_that_says_which() {
+    // As in the reference, even a join placed by hand gets one in front of it (recorded in
+    // `engine-join-exec-*`): it is then entered one way only.
     let flow = flow(
         vec![
             start(&["go"], json!({})),
             node("if", "if", &[">", "condition"], &[">true", ">false"], json!({})),
             node("j", "join_exec", &[">"], &[">"], json!({})),
-            node("end", "on_flow_end", &[">", "which", "from"], &[], json!({})),
+            node("end", "on_flow_end", &[">", "which", "from", "from_handle", "branch"], &[], json!({})),
         ],
         vec![
             edge("start", "if"),
             edge("start.go", "if.condition"),
-            edge("if.true", "j"),
             edge("if.false", "j"),
+            edge("if.true", "j"),
             edge("j", "end"),
             edge("j.which", "end.which"),
             edge("j.from", "end.from"),
+            edge("j.from_handle", "end.from_handle"),
         ],
     );
-    for (go, which) in [(true, 0), (false, 1)] {
+    for (go, which, branch) in [(true, 1, "true"), (false, 0, "false")] {
         let (run, _) = run_flow(&flow, json!({"go": go}), 100);
-        assert_eq!(output(&run), json!({"which": which, "from": "if", "success": true}));
+        let from = "__internal_join_exec__j";
+        assert_eq!(
+            output(&run),
+            json!({"which": 0, "from": from, "from_handle": "exec-out", "branch": branch, "success": true})
+        );
+        assert_eq!(run.exec.outputs[from], json!({"which": which, "from": "if", "from_handle": branch}));
     }
+
+    // Two identical wires into one node are ambiguous.
+    let twice = super::flow(vec![start(&[], json!({})), end(&[])], vec![edge("start", "end"), edge("start", "end")]);
+    assert_eq!(
+        CompiledFlow::compile(&twice, &provides).err(),
+        Some(FlowError::Invalid("Node 'end' has duplicate entryRoutes keys: ['start::exec-out']".into()))
+    );
 }
 
 #[test]
