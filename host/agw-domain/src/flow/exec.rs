@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 
 use super::compile::{CNode, CompiledFlow, NodeKind};
 use super::effects::WaitStep;
-use super::value::{number, py_str, set_path, truthy};
+use super::value::{number, py_str, truthy};
 use crate::env::Env;
 use crate::run::{RunState, RunStatus, Wait};
 
@@ -287,7 +287,8 @@ impl Interp<'_> {
                     Some(v) => v,
                     None => typed_default(node),
                 };
-                set_path(&mut self.exec().vars, &name, value.clone());
+                super::writes::set_by_path(&mut self.exec().vars, &name, value.clone())
+                    .map_err(|e| failure(node, format!("Failed to set variable '{name}': {e}")))?;
                 self.exec().outputs.insert(node.id.clone(), json!({ "value": value }));
                 self.follow(node, "exec-out")
             }

@@ -242,7 +242,11 @@ fn get_by_path<'v>(root: &'v Map<String, Value>, path: &str) -> Option<&'v Value
 
 /// The reference's dotted write: empty parts skipped, intermediate non-objects replaced by
 /// `{}`; a path with no part is refused.
-fn set_by_path(root: &mut Map<String, Value>, path: &str, value: Value) -> std::result::Result<(), &'static str> {
+pub(super) fn set_by_path(
+    root: &mut Map<String, Value>,
+    path: &str,
+    value: Value,
+) -> std::result::Result<(), &'static str> {
     let mut parts: Vec<&str> = path.split('.').filter(|p| !p.is_empty()).collect();
     let Some(last) = parts.pop() else { return Err("Variable name must be non-empty") };
     let mut current = root;

@@ -689,3 +689,19 @@ fn string_template_is_given_the_run_variables() {
     assert_eq!(output(&run)["text"], "rendered");
     assert_eq!(template.0, Some(json!({"n": 3})), "the variables, without their `_` keys");
 }
+
+#[test]
+fn set_var_writes_dotted_paths_as_the_reference() {
+    let set = |name: &str| {
+        let flow = flow(
+            vec![
+                start(&[], json!({})),
+                node("s", "set_var", &[">", "name", "value"], &[">", "value"], json!({"name": name, "value": 1})),
+            ],
+            vec![edge("start", "s")],
+        );
+        run_flow(&flow, json!({"a": [0]}), 100).0
+    };
+    assert_eq!(set("a..b.").exec.vars["a"], json!({"b": 1}), "empty parts are skipped, a list replaced");
+    failed_with(&set("."), "Failed to set variable '.': Variable name must be non-empty");
+}
