@@ -149,6 +149,13 @@ fn lower_loop_limits(mut flow: VisualFlow) -> Result<VisualFlow, FlowError> {
     // (both loop back: the path ends at the limit instead).
     let limited_wires: HashSet<(String, String)> =
         limits.iter().map(|(w, _)| (w.source.clone(), w.source_handle.clone().unwrap_or_default())).collect();
+    // The first execution wire out of each (node, handle).
+    let mut exits: HashMap<(&str, &str), &str> = HashMap::new();
+    for x in &original {
+        if let (Some(handle), Some("exec-in")) = (x.source_handle.as_deref(), x.target_handle.as_deref()) {
+            exits.entry((x.source.as_str(), handle)).or_insert(x.target.as_str());
+        }
+    }
     for (wire, limit_id) in &limits {
         if types.get(&wire.source).map(String::as_str) != Some("if") {
             continue;
@@ -161,14 +168,9 @@ fn lower_loop_limits(mut flow: VisualFlow) -> Result<VisualFlow, FlowError> {
         if limited_wires.contains(&(wire.source.clone(), other.to_owned())) {
             continue;
         }
-        let exit = original.iter().find(|x| {
-            x.source == wire.source
-                && x.source_handle.as_deref() == Some(other)
-                && x.target_handle.as_deref() == Some("exec-in")
-        });
-        let Some(exit) = exit else { continue };
-        flow.edges.push(new_edge(limit_id, "limit_reached", &exit.target, "exec-in"));
-        new_entries.entry(exit.target.clone()).or_default().push(json!({
+        let Some(&exit) = exits.get(&(wire.source.as_str(), other)) else { continue };
+        flow.edges.push(new_edge(limit_id, "limit_reached", exit, "exec-in"));
+        new_entries.entry(exit.to_owned()).or_default().push(json!({
             "key": route_key(limit_id, "limit_reached"), "sourceNodeId": limit_id, "sourceHandle": "limit_reached",
         }));
     }
@@ -263,8 +265,9 @@ fn entry_routes(node: &VisualNode, incoming: &[&Edge]) -> Result<Vec<Route>, Flo
     let show = |list: Vec<&(String, String)>| {
         format!("[{}]", list.iter().map(|(s, h)| format!("('{s}', '{h}')")).collect::<Vec<_>>().join(", "))
     };
-    let missing: Vec<&(String, String)> = route_pairs.iter().filter(|p| !pairs.contains(p)).collect();
-    let extra: Vec<&(String, String)> = pairs.iter().filter(|p| !route_pairs.contains(p)).collect();
+    let routed: HashSet<&(String, String)> = route_pairs.iter().collect();
+    let missing: Vec<&(String, String)> = route_pairs.iter().filter(|p| !counts.contains_key(p)).collect();
+    let extra: Vec<&(String, String)> = pairs.iter().filter(|p| !routed.contains(p)).collect();
     if !missing.is_empty() || !extra.is_empty() {
         return Err(invalid(format!(
             "Node '{}' entryRoutes mismatch with incoming exec edges. missing={} extra={}. Reconnect the exec wires or resave the flow.",
@@ -315,6 +318,14 @@ fn lower_multi_entry(mut flow: VisualFlow) -> Result<VisualFlow, FlowError> {
     }
     let index: HashMap<String, usize> = flow.nodes.iter().enumerate().map(|(i, n)| (n.id.clone(), i)).collect();
     let mut used: HashSet<String> = index.keys().cloned().collect();
+    // Data wires by (target, pin), for the value a path_mux falls back to.
+    let mut data_into: HashMap<(String, String), Vec<usize>> = HashMap::new();
+    for (i, edge) in flow.edges.iter().enumerate() {
+        if !is_exec_edge(edge) {
+            let pin = edge.target_handle.clone().unwrap_or_default();
+            data_into.entry((edge.target.clone(), pin)).or_default().push(i);
+        }
+    }
     let mut removed: HashSet<usize> = HashSet::new();
     let mut added_nodes = Vec::new();
     let mut added_edges = Vec::new();
@@ -361,11 +372,8 @@ fn lower_multi_entry(mut flow: VisualFlow) -> Result<VisualFlow, FlowError> {
                 return Err(invalid(format!("Internal path_mux id collision: '{mux}' already exists")));
             }
             let mut data = json!({"_internal": true}).as_object().cloned().unwrap_or_default();
-            let base: Vec<usize> = (0..flow.edges.len())
-                .filter(|i| !removed.contains(i))
-                .filter(|&i| !is_exec_edge(&flow.edges[i]))
-                .filter(|&i| flow.edges[i].target == *target && flow.edges[i].target_handle.as_deref() == Some(pin))
-                .collect();
+            let wired = data_into.get(&(target.clone(), pin.clone())).map(Vec::as_slice).unwrap_or_default();
+            let base: Vec<usize> = wired.iter().copied().filter(|i| !removed.contains(i)).collect();
             if base.len() > 1 {
                 return Err(invalid(format!(
                     "Node '{target}' has multiple incoming data edges to pin '{pin}'. Use inputRouteOverrides (per-entry overrides) instead of multi-wiring."
@@ -404,17 +412,25 @@ fn lower_multi_entry(mut flow: VisualFlow) -> Result<VisualFlow, FlowError> {
 /// Gives every `join_exec` its incoming routes, and refuses one that leads nowhere.
 fn annotate_joins(flow: &mut VisualFlow) -> Result<(), FlowError> {
     let joins: Vec<usize> = (0..flow.nodes.len()).filter(|&i| flow.nodes[i].kind() == "join_exec").collect();
+    if joins.is_empty() {
+        return Ok(());
+    }
+    let mut routes: HashMap<&str, Vec<Value>> = HashMap::new();
+    let mut leads: HashSet<&str> = HashSet::new();
+    for e in flow.edges.iter().filter(|e| is_exec_edge(e)) {
+        let handle = e.source_handle.as_deref().filter(|h| !h.is_empty()).unwrap_or("exec-out");
+        routes.entry(e.target.as_str()).or_default().push(json!([e.source, handle]));
+        leads.insert(e.source.as_str());
+    }
+    let mut annotated = Vec::with_capacity(joins.len());
     for i in joins {
-        let id = flow.nodes[i].id.clone();
-        let routes: Vec<Value> = flow
-            .edges
-            .iter()
-            .filter(|e| e.target == id && is_exec_edge(e))
-            .map(|e| json!([e.source, e.source_handle.as_deref().filter(|h| !h.is_empty()).unwrap_or("exec-out")]))
-            .collect();
-        if !flow.edges.iter().any(|e| e.source == id && is_exec_edge(e)) {
+        let id = flow.nodes[i].id.as_str();
+        if !leads.contains(id) {
             return Err(invalid(format!("Join Exec node '{id}' must have an outgoing exec edge.")));
         }
+        annotated.push((i, routes.remove(id).unwrap_or_default()));
+    }
+    for (i, routes) in annotated {
         flow.nodes[i].data.insert(JOIN_ROUTES.into(), Value::Array(routes));
     }
     Ok(())

@@ -705,3 +705,26 @@ fn set_var_writes_dotted_paths_as_the_reference() {
     assert_eq!(set("a..b.").exec.vars["a"], json!({"b": 1}), "empty parts are skipped, a list replaced");
     failed_with(&set("."), "Failed to set variable '.': Variable name must be non-empty");
 }
+
+#[test]
+fn lowering_a_wide_fan_in_takes_linear_time() {
+    // 20 000 ways into one node, each with a per-path value, and as many limited wires.
+    let n = 20_000;
+    let mut nodes = vec![start(&[], json!({})), node("seq", "sequence", &[">"], &[], json!({}))];
+    let mut edges = vec![edge("start", "seq")];
+    let mut overrides = Map::new();
+    for i in 0..n {
+        nodes.push(node(&format!("s{i}"), "set_var", &[">", "name", "value"], &[">"], json!({"name": "v"})));
+        edges.push(edge(&format!("seq.then:{i}"), &format!("s{i}")));
+        let wire = if i % 2 == 0 { edge(&format!("s{i}"), "tgt") } else { limited(&format!("s{i}"), "tgt", json!(1)) };
+        edges.push(wire);
+        let key = if i % 2 == 0 { format!("s{i}::exec-out") } else { format!("loop-limit:s{i}.exec-out->tgt::again") };
+        overrides.insert(key, json!({"sourceNodeId": "start", "sourceHandle": "x"}));
+    }
+    nodes.push(with(add_to_list("tgt", "log", json!(1)), json!({"inputRouteOverrides": {"item": overrides}})));
+    let started = std::time::Instant::now();
+    let provides_mux = |t: &str| if t == "path_mux" { Some(true) } else { provides(t) };
+    let compiled = CompiledFlow::compile(&flow(nodes, edges), &provides_mux).expect("compiles");
+    assert!(compiled.node("__internal_path_mux__tgt__item").is_some());
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "took {:?}", started.elapsed());
+}
