@@ -125,20 +125,18 @@ impl Interp<'_> {
     /// index; `from`, the node; `from_handle`, the wire's handle). Its output never becomes
     /// the ambient.
     pub(super) fn join_exec(&mut self, node: &CNode) -> Result<Step> {
-        let routes: Vec<(String, String)> = match node.data.get(JOIN_ROUTES) {
-            Some(Value::Array(routes)) => routes
-                .iter()
-                .filter_map(|r| Some((r.get(0)?.as_str()?.to_owned(), r.get(1)?.as_str()?.to_owned())))
-                .collect(),
-            _ => Vec::new(),
+        let no_routes = Vec::new();
+        let routes = match node.data.get(JOIN_ROUTES) {
+            Some(Value::Array(routes)) => routes,
+            _ => &no_routes,
         };
         let came = self.exec().came_from.clone();
         let mut which = 0;
         let mut from = Value::Null;
         let mut outputs = Map::new();
         if let Some(CameFrom(prev, handle)) = came {
-            let exact = routes.iter().position(|(s, h)| *s == prev && *h == handle);
-            let by_node = || routes.iter().position(|(s, _)| *s == prev);
+            let exact = routes.iter().position(|r| route(r) == Some((prev.as_str(), handle.as_str())));
+            let by_node = || routes.iter().position(|r| route(r).is_some_and(|(s, _)| s == prev));
             if let Some(i) = exact.or_else(by_node) {
                 which = i;
                 from = Value::String(prev);
@@ -153,6 +151,11 @@ impl Interp<'_> {
         self.exec().outputs.insert(node.id.clone(), Value::Object(out));
         self.follow(node, "exec-out")
     }
+}
+
+/// A `[source, handle]` route of a join.
+fn route(r: &Value) -> Option<(&str, &str)> {
+    Some((r.get(0)?.as_str()?, r.get(1)?.as_str()?))
 }
 
 /// Python's `int()` of a pin value, saturating: `None` when it raises.
