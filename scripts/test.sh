@@ -16,6 +16,6 @@ fi
 
 cargo build --workspace --all-targets
 cargo nextest run --workspace --no-fail-fast
-# std-nodes' logic against the reference's vectors, natively (the wasm build is checked
-# through the host in agw-plugins' tests).
-(cd plugins && cargo test --target-dir ../target/wasm-plugins --target "$(rustc -vV | sed -n 's/host: //p')" -p std-nodes)
+# std-nodes' logic against the reference's vectors, and the LLM providers' wire formats, natively
+# (the wasm build is checked through the host in agw-plugins' tests).
+(cd plugins && cargo test --target-dir ../target/wasm-plugins --target "$(rustc -vV | sed -n 's/host: //p')" -p std-nodes -p openai-compatible -p anthropic)

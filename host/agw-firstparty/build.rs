@@ -7,14 +7,19 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Plugins embedded in the binary: (plugin name, file cargo writes).
-const EMBEDDED: &[(&str, &str)] = &[("std-nodes", "std_nodes.wasm")];
+const EMBEDDED: &[(&str, &str)] = &[
+    ("std-nodes", "std_nodes.wasm"),
+    ("openai-compatible", "openai_compatible.wasm"),
+    ("anthropic", "anthropic.wasm"),
+];
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let root = manifest_dir.join("../..").canonicalize().expect("workspace root");
     let out_dir = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
 
-    for watched in ["plugins/Cargo.toml", "plugins/Cargo.lock", "sdk/Cargo.toml", "sdk/src", "wit"] {
+    for watched in ["plugins/Cargo.toml", "plugins/Cargo.lock", "sdk/Cargo.toml", "sdk/src", "sdk/llm-bindings", "wit"]
+    {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
     for member in std::fs::read_dir(root.join("plugins")).expect("plugins/ exists").flatten() {

@@ -7,6 +7,7 @@ mod auth;
 mod body;
 mod bundle_views;
 mod error;
+pub mod live;
 pub mod openapi;
 mod pyjson;
 mod query;
@@ -116,6 +117,8 @@ pub struct AppState {
     pub sse_permits: Arc<Semaphore>,
     /// Turns true when the server shuts down, so SSE streams end cleanly.
     pub shutdown: watch::Receiver<bool>,
+    /// Streamed LLM text of runs ticking in this process, for their SSE readers.
+    pub live: live::LiveDeltas,
 }
 
 impl AppState {

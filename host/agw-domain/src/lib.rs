@@ -9,6 +9,7 @@ pub mod bundle;
 pub mod command;
 pub mod env;
 pub mod flow;
+pub mod llm;
 pub mod record;
 pub mod run;
 pub mod schedule;

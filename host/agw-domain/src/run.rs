@@ -292,8 +292,9 @@ impl RunState {
         self.finish(RunStatus::Failed, now);
     }
 
-    /// Ends the run as failed because the effect begun by `started` failed.
-    pub fn fail_effect(&mut self, env: &dyn crate::Env, started: StepRecord, message: &str) {
+    /// Ends the run as failed because the effect begun by `started` failed (`journaled`: that
+    /// record is in the ledger already).
+    pub fn fail_effect(&mut self, env: &dyn crate::Env, started: StepRecord, journaled: bool, message: &str) {
         let now = env.now_iso();
         let ctx = self.record_ctx();
         let mut failed = ctx.effect_ended(&started, crate::record::StepStatus::Failed, Value::Null, &now);
@@ -301,7 +302,10 @@ impl RunState {
         failed.error = Some(message.to_owned());
         let status = ctx.terminal_status(env.new_id(), &started.node_id, "failed", &env.now_iso());
         self.current_node = Some(started.node_id.clone());
-        self.outbox.extend([started, failed, status]);
+        if !journaled {
+            self.outbox.push(started);
+        }
+        self.outbox.extend([failed, status]);
         self.error = Some(message.to_owned());
         self.finish(RunStatus::Failed, now);
     }

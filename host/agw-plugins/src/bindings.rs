@@ -40,20 +40,59 @@ mod generated {
     });
 }
 
+/// The `llm-provider` world. Interfaces it shares with `node-executor` are the ones generated
+/// above, so one `PluginState` serves both and their imports are linked once.
+mod llm_generated {
+    #![allow(unused_variables, dead_code, unsafe_code)]
+
+    wasmtime::component::bindgen!({
+        path: "../../wit",
+        world: "llm-provider",
+        exports: { default: async },
+        with: {
+            "abstractgateway:plugin/types": super::generated::abstractgateway::plugin::types,
+            "abstractgateway:plugin/host": super::generated::abstractgateway::plugin::host,
+            "abstractgateway:plugin/config": super::generated::abstractgateway::plugin::config,
+        },
+    });
+}
+
 pub(crate) use generated::abstractgateway::plugin::types::{PluginInfo, WorkspaceAccess};
 use generated::abstractgateway::plugin::{config, host, types};
 pub(crate) use generated::exports::abstractgateway::plugin::nodes::{NodeContext, NodeError, NodeSpec};
 use generated::exports::abstractgateway::plugin::plugin;
 pub(crate) use generated::{NodeExecutor, NodeExecutorPre};
+pub(crate) use llm_generated::abstractgateway::plugin::llm_stream::{self, StreamDelta};
+pub(crate) use llm_generated::exports::abstractgateway::plugin::llm;
+pub(crate) use llm_generated::{LlmProvider, LlmProviderPre};
 
 /// Interfaces a `node-executor` component must export, `plugin` first (the generated code knows
 /// them too, but only reports the first one missing, and only after linking).
 const WORLD_EXPORTS: [&str; 2] = ["abstractgateway:plugin/plugin@0.1.0", "abstractgateway:plugin/nodes@0.1.0"];
 
-/// The `node-executor` interfaces a component does not export, checked before linking so a
-/// component of another kind is named as such rather than as one with odd imports.
-pub(crate) fn missing_exports(component: &wasmtime::component::Component) -> Vec<&'static str> {
-    WORLD_EXPORTS.into_iter().filter(|name| component.get_export_index(None, name).is_none()).collect()
+/// What an `llm-provider` component exports besides `plugin`.
+const LLM_EXPORT: &str = "abstractgateway:plugin/llm@0.1.0";
+
+/// The worlds a component implements, by what it exports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Worlds {
+    pub(crate) nodes: bool,
+    pub(crate) llm: bool,
+}
+
+/// Which worlds `component` implements, or the exports it lacks for any of them, checked
+/// before linking so a component of another kind is named as such rather than as one with
+/// odd imports.
+pub(crate) fn worlds(component: &wasmtime::component::Component) -> Result<Worlds, String> {
+    let has = |name: &str| component.get_export_index(None, name).is_some();
+    let worlds = Worlds { nodes: has(WORLD_EXPORTS[1]), llm: has(LLM_EXPORT) };
+    if !has(WORLD_EXPORTS[0]) {
+        return Err(format!("missing export {}", WORLD_EXPORTS[0]));
+    }
+    if !worlds.nodes && !worlds.llm {
+        return Err(format!("missing export {} or {LLM_EXPORT}", WORLD_EXPORTS[1]));
+    }
+    Ok(worlds)
 }
 
 /// Why an instance could not be made (see [`instantiate_checked`]).
@@ -96,6 +135,7 @@ pub(crate) fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<Plugi
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
     NodeExecutor::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |state| state)?;
+    llm_stream::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |state| state)?;
     Ok(linker)
 }
 
@@ -124,6 +164,8 @@ pub(crate) struct PluginState {
     /// host.
     pub(crate) armed_at: Instant,
     pub(crate) wait_at_arm: Duration,
+    /// Where `llm-stream.emit` goes during a streamed chat; `None` drops deltas.
+    pub(crate) deltas: Option<Box<dyn FnMut(StreamDelta) + Send>>,
 }
 
 impl PluginState {
@@ -156,6 +198,7 @@ impl PluginState {
             limiter: Limiter { limits, memory_denied: false },
             armed_at: Instant::now(),
             wait_at_arm: Duration::ZERO,
+            deltas: None,
         })
     }
 
@@ -262,6 +305,19 @@ impl config::Host for PluginState {
     /// A granted secret (never logged: the host scrubs its value from what the plugin says).
     fn get_secret(&mut self, key: String) -> Option<String> {
         self.grant.secrets.get(&key).map(|secret| secret.expose().to_owned())
+    }
+}
+
+impl llm_stream::Host for PluginState {
+    /// `llm-stream.emit`: a piece of a streamed answer, handed on at once (secrets scrubbed).
+    fn emit(&mut self, delta: StreamDelta) {
+        let delta = match delta {
+            StreamDelta::Text(text) => StreamDelta::Text(self.grant.scrub(&text)),
+            other => other,
+        };
+        if let Some(deltas) = self.deltas.as_mut() {
+            deltas(delta);
+        }
     }
 }
 

@@ -18,6 +18,7 @@ mod cache;
 mod call;
 mod dir;
 mod engine;
+mod llm;
 mod load;
 mod net;
 pub mod policy;
@@ -42,10 +43,12 @@ use crate::registry::Registry;
 
 pub use crate::dir::{DirReport, DirWatcher};
 pub use crate::engine::Allocator;
+pub use crate::llm::{LlmDefaults, ModelSummary};
 pub use crate::policy::{Access, Denied, GrantSummary, GrantedHost, PolicyError};
 pub use crate::session::TickSession;
 pub use crate::summary::{
-    CapabilitiesSummary, HostRequestSummary, LoadProblem, NodeSummary, PinSummary, PluginOrigin, PluginSummary,
+    CapabilitiesSummary, HostRequestSummary, LlmProviderSummary, LoadProblem, NodeSummary, PinSummary, PluginOrigin,
+    PluginSummary,
 };
 
 /// Operator-set defaults and trust settings, and where compiled code is cached. The policy
@@ -70,6 +73,8 @@ pub struct HostConfig {
     pub trusted_keys: signing::TrustedKeys,
     /// Refuse components without a valid signature by a trusted key.
     pub require_signature: bool,
+    /// Where `llm_call` nodes that name no provider or model go.
+    pub llm_defaults: LlmDefaults,
 }
 
 impl Default for HostConfig {
@@ -83,6 +88,7 @@ impl Default for HostConfig {
             http_max_response_bytes: 16 * 1024 * 1024,
             trusted_keys: signing::TrustedKeys::default(),
             require_signature: false,
+            llm_defaults: LlmDefaults::default(),
         }
     }
 }
@@ -109,17 +115,38 @@ pub struct PluginSource {
     pub origin: PluginOrigin,
     /// The detached signature (`<file>.wasm.sig` text), if there is one.
     pub signature: Option<String>,
+    /// What it is granted when the operator's policy does not mention it (first-party
+    /// providers read their settings from the usual environment variables).
+    pub default_policy: Option<Arc<policy::PluginPolicy>>,
 }
 
 impl PluginSource {
     /// A plugin shipped inside the gateway.
     pub fn first_party(name: &str, bytes: &[u8]) -> Self {
-        Self { label: name.to_owned(), bytes: Arc::from(bytes), origin: PluginOrigin::FirstParty, signature: None }
+        Self {
+            label: name.to_owned(),
+            bytes: Arc::from(bytes),
+            origin: PluginOrigin::FirstParty,
+            signature: None,
+            default_policy: None,
+        }
     }
 
     /// A plugin read from the operator's plugin directory.
     pub fn file(label: impl Into<String>, bytes: Vec<u8>) -> Self {
-        Self { label: label.into(), bytes: Arc::from(bytes), origin: PluginOrigin::Directory, signature: None }
+        Self {
+            label: label.into(),
+            bytes: Arc::from(bytes),
+            origin: PluginOrigin::Directory,
+            signature: None,
+            default_policy: None,
+        }
+    }
+
+    /// With the policy it gets when the operator's says nothing about it.
+    pub fn with_default_policy(mut self, policy: policy::PluginPolicy) -> Self {
+        self.default_policy = Some(Arc::new(policy));
+        self
     }
 
     /// With a detached signature.
@@ -305,6 +332,27 @@ impl PluginHost {
     /// (which node types exist, and which are pure) must be derived again.
     pub fn generation(&self) -> u64 {
         self.registry().generation
+    }
+
+    /// Every LLM provider id a loaded plugin serves, with the plugin's name, in load order
+    /// (an id several plugins claim is withheld, and listed as a problem).
+    pub fn llm_providers(&self) -> Vec<(String, LlmProviderSummary)> {
+        let registry = self.registry();
+        registry
+            .plugins()
+            .flat_map(|p| p.summary.llm_providers.iter().map(|l| (p.summary.name.clone(), l.clone())))
+            .filter(|(_, l)| registry.llm_provider(&l.id).is_ok())
+            .collect()
+    }
+
+    /// The models `provider` lists, asked of the plugin that serves it (a network call).
+    pub fn list_models(&self, provider: &str) -> Result<Vec<ModelSummary>, String> {
+        llm::list_models(&self.shared, &self.registry(), provider)
+    }
+
+    /// The `output.text` default route.
+    pub fn llm_defaults(&self) -> &LlmDefaults {
+        &self.shared.config.llm_defaults
     }
 
     /// One loaded plugin's summary, by name.

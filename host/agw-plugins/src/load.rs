@@ -5,13 +5,14 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
-use crate::bindings::{InstantiateError, NodeExecutorPre, PluginState, missing_exports};
+use crate::bindings::{InstantiateError, LlmProviderPre, NodeExecutorPre, PluginState, worlds};
 use crate::cache::Obtained;
 use crate::call::bounded;
+use crate::llm::LiveLlm;
 use crate::policy::{Denied, Policy};
 use crate::registry::LoadedPlugin;
 use crate::session::{Live, explain};
-use crate::summary::{CapabilitiesSummary, PluginSummary, summarize};
+use crate::summary::{CapabilitiesSummary, PluginOrigin, PluginSummary, summarize};
 use crate::{PluginSource, Shared, signing};
 
 /// The binary header of a component: magic, then version 0x0d and layer 1 (core modules have
@@ -39,7 +40,7 @@ pub(crate) fn load_one(
     if let Some(before) = before.filter(|b| b.summary.sha256 == sha256) {
         let mut summary = before.summary.clone();
         summary.signature = signature;
-        return Ok(granted(shared, policy, summary, before.pre.clone()));
+        return granted(shared, policy, source, summary, before.pre.clone(), before.llm.clone());
     }
     let (component, how) = shared
         .cache
@@ -47,16 +48,15 @@ pub(crate) fn load_one(
         .map_err(|e| format!("not a WebAssembly component: {e:#}"))?;
     *obtained = Some(how);
 
-    let missing = missing_exports(&component);
-    if !missing.is_empty() {
-        return Err(format!("does not implement a known world (node-executor): missing export {}", missing.join(", ")));
-    }
+    let worlds =
+        worlds(&component).map_err(|why| format!("does not implement a known world ({KNOWN_WORLDS}): {why}"))?;
     let instance_pre = shared
         .linker
         .instantiate_pre(&component)
         .map_err(|e| format!("needs imports the host does not provide: {e:#}"))?;
-    let pre = NodeExecutorPre::new(instance_pre)
-        .map_err(|e| format!("does not implement a known world (node-executor): {e:#}"))?;
+    let unknown = |e: wasmtime::Error| format!("does not implement a known world ({KNOWN_WORLDS}): {e:#}");
+    let pre = worlds.nodes.then(|| NodeExecutorPre::new(instance_pre.clone())).transpose().map_err(unknown)?;
+    let llm = worlds.llm.then(|| LlmProviderPre::new(instance_pre)).transpose().map_err(unknown)?;
 
     // Ask the plugin who it is, in a throwaway store with no grants and the operator's
     // default limits. Its name is not known yet: host log lines are attributed to the label.
@@ -68,40 +68,81 @@ pub(crate) fn load_one(
         &shared.config.limits(),
         shared.config.fuel.is_some(),
     ));
-    let mut live = Live::checked(shared, Arc::from(label.as_str()), probe, None, &pre).map_err(|e| match e {
-        InstantiateError::Mismatch(why) => {
-            format!("does not implement a known world (node-executor): {why}")
+    let (info, nodes) = match (&pre, &llm) {
+        (Some(pre), _) => {
+            let mut live = Live::checked(shared, Arc::from(label.as_str()), probe, None, pre).map_err(|e| match e {
+                InstantiateError::Mismatch(why) => format!("does not implement a known world (node-executor): {why}"),
+                failed @ InstantiateError::Failed(_) => format!("cannot be instantiated: {failed}"),
+            })?;
+            let clock = live.store.data().clock();
+            let info = bounded(&clock, live.bindings.abstractgateway_plugin_plugin().call_describe(&mut live.store))
+                .map_err(|e| format!("describe() failed: {}", explain(&e, &live.store)))?;
+            live.arm();
+            let clock = live.store.data().clock();
+            let nodes = bounded(&clock, live.bindings.abstractgateway_plugin_nodes().call_list_nodes(&mut live.store))
+                .map_err(|e| format!("list-nodes() failed: {}", explain(&e, &live.store)))?;
+            (info, nodes)
         }
-        failed @ InstantiateError::Failed(_) => format!("cannot be instantiated: {failed}"),
-    })?;
-    let clock = live.store.data().clock();
-    let info = bounded(&clock, live.bindings.abstractgateway_plugin_plugin().call_describe(&mut live.store))
-        .map_err(|e| format!("describe() failed: {}", explain(&e, &live.store)))?;
-    live.arm();
-    let clock = live.store.data().clock();
-    let nodes = bounded(&clock, live.bindings.abstractgateway_plugin_nodes().call_list_nodes(&mut live.store))
-        .map_err(|e| format!("list-nodes() failed: {}", explain(&e, &live.store)))?;
+        (None, Some(llm)) => {
+            let mut live = LiveLlm::new(shared, Arc::from(label.as_str()), probe, llm)
+                .map_err(|e| format!("cannot be instantiated: {}", e.to_string().lines().next().unwrap_or_default()))?;
+            let clock = live.store.data().clock();
+            let info = bounded(&clock, live.bindings.abstractgateway_plugin_plugin().call_describe(&mut live.store))
+                .map_err(|e| format!("describe() failed: {}", explain(&e, &live.store)))?;
+            (info, Vec::new())
+        }
+        (None, None) => unreachable!("worlds() answers at least one world"),
+    };
     if info.name.trim().is_empty() {
         return Err("describe() answered an empty plugin name".to_owned());
     }
-    let summary = summarize(info, nodes, sha256, source.origin, label, signature);
-    Ok(granted(shared, policy, summary, pre))
+    let mut summary = summarize(info, nodes, sha256, source.origin, label, signature);
+    summary.worlds = [(worlds.nodes, "node-executor"), (worlds.llm, "llm-provider")]
+        .into_iter()
+        .filter(|(has, _)| *has)
+        .map(|(_, world)| world.to_owned())
+        .collect();
+    granted(shared, policy, source, summary, pre, llm)
 }
 
+/// The worlds a component may implement, as load errors name them.
+const KNOWN_WORLDS: &str = "node-executor, llm-provider";
+
 /// The loaded plugin with its grant worked out, logged once.
+///
+/// An LLM provider is asked which provider ids it serves (with the grant's configuration), and
+/// a first-party one is granted the hosts of the base URLs it reports for configured providers:
+/// the operator's settings name them, so loopback and private addresses are allowed there.
 fn granted(
     shared: &Shared,
     policy: &Policy,
+    source: &PluginSource,
     mut summary: PluginSummary,
-    pre: NodeExecutorPre<PluginState>,
-) -> Arc<LoadedPlugin> {
-    let grant = policy.grant(
+    pre: Option<NodeExecutorPre<PluginState>>,
+    llm: Option<LlmProviderPre<PluginState>>,
+) -> Result<Arc<LoadedPlugin>, String> {
+    let with_fallback;
+    let policy = match &source.default_policy {
+        Some(fallback) => {
+            with_fallback = policy.with_fallback(&summary.name, &summary.label, fallback);
+            &with_fallback
+        }
+        None => policy,
+    };
+    let mut grant = policy.grant(
         &summary.name,
         &summary.label,
         &summary.capabilities,
         &shared.config.limits(),
         shared.config.fuel.is_some(),
     );
+    if let Some(llm) = &llm {
+        let providers = crate::llm::providers(shared, &summary.name, Arc::new(grant.clone()), llm)?;
+        if summary.origin == PluginOrigin::FirstParty {
+            grant.add_base_url_hosts(providers.iter().filter(|p| p.configured).filter_map(|p| p.base_url.as_deref()));
+        }
+        summary.llm_providers = providers;
+    }
     summary.granted = grant.summary();
     summary.denied = Denied::between(&summary.capabilities, &summary.granted);
     let g = &summary.granted;
@@ -124,7 +165,7 @@ fn granted(
     for note in &g.notes {
         tracing::warn!(plugin = %summary.name, %note, "grant not honoured");
     }
-    Arc::new(LoadedPlugin { name: Arc::from(summary.name.as_str()), summary, pre, grant: Arc::new(grant) })
+    Ok(Arc::new(LoadedPlugin { name: Arc::from(summary.name.as_str()), summary, pre, llm, grant: Arc::new(grant) }))
 }
 
 fn check_header(bytes: &[u8]) -> Result<(), &'static str> {

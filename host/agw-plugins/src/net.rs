@@ -17,11 +17,14 @@
 mod send;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use http::{Method, Request, Response, Uri};
 use http_body_util::BodyExt;
+use hyper::body::{Body, Frame, SizeHint};
 use rustls::pki_types::ServerName;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
@@ -39,6 +42,21 @@ pub(crate) struct HostRule {
     pub(crate) methods: Vec<String>,
     /// `None` allows any port.
     pub(crate) port: Option<u16>,
+    /// Named by the operator's own settings (an LLM provider's base URL): its addresses may be
+    /// loopback or private, as for an IP literal a grant names.
+    pub(crate) operator_named: bool,
+}
+
+/// The host and port an `http://` or `https://` URL points at (the scheme's port by default).
+pub(crate) fn url_host_port(url: &str) -> Option<(String, u16)> {
+    let uri: http::Uri = url.trim().parse().ok()?;
+    let default_port = match uri.scheme_str()? {
+        "http" => 80,
+        "https" => 443,
+        _ => return None,
+    };
+    let host = normalize_host(uri.host()?);
+    (!host.is_empty()).then(|| (host, uri.port_u16().unwrap_or(default_port)))
 }
 
 /// Everything a plugin may do on the network.
@@ -314,9 +332,10 @@ impl NetPolicy {
             return Err(self.refuse(Error::DestinationIpProhibited, &label, why));
         }
         let literal = normalized.parse::<IpAddr>().ok();
-        let named_exactly = literal.is_some_and(|ip| {
-            matching.iter().any(|r| normalize_host(&r.granted).parse::<IpAddr>().is_ok_and(|g| g == ip))
-        });
+        let named_exactly = matching.iter().any(|r| r.operator_named)
+            || literal.is_some_and(|ip| {
+                matching.iter().any(|r| normalize_host(&r.granted).parse::<IpAddr>().is_ok_and(|g| g == ip))
+            });
         let tls = match (tls, literal) {
             (false, _) => None,
             (true, Some(ip)) => Some(ServerName::from(ip)),
@@ -390,9 +409,12 @@ impl NetPolicy {
             .await
             .map_err(|e| self.failed(&target.label, e, &limits))?;
         let policy = self.clone();
+        let waits = self.clone();
         let label = target.label;
-        let response =
-            response.map(move |body| body.map_err(move |e| policy.failed(&label, e, &limits)).boxed_unsync());
+        let response = response.map(move |body| {
+            let inner = body.map_err(move |e| policy.failed(&label, e, &limits)).boxed_unsync();
+            WaitingBody { inner, policy: waits, waiting: false }.boxed_unsync()
+        });
         Ok((response, conn))
     }
 }
@@ -404,21 +426,77 @@ struct WaitClock<'a> {
 
 impl<'a> WaitClock<'a> {
     fn start(policy: &'a NetPolicy) -> Self {
-        let mut waits = policy.waits();
-        waits.in_flight += 1;
-        waits.since.get_or_insert_with(Instant::now);
-        drop(waits);
+        policy.begin_wait();
         Self { policy }
     }
 }
 
 impl Drop for WaitClock<'_> {
     fn drop(&mut self) {
-        let mut waits = self.policy.waits();
+        self.policy.end_wait();
+    }
+}
+
+impl NetPolicy {
+    /// The host starts waiting on the network for the guest.
+    fn begin_wait(&self) {
+        let mut waits = self.waits();
+        waits.in_flight += 1;
+        waits.since.get_or_insert_with(Instant::now);
+    }
+
+    /// One wait begun by [`NetPolicy::begin_wait`] is over.
+    fn end_wait(&self) {
+        let mut waits = self.waits();
         waits.in_flight = waits.in_flight.saturating_sub(1);
         if waits.in_flight == 0 {
             let span = waits.since.take().map_or(Duration::ZERO, |since| since.elapsed());
             waits.done += span;
+        }
+    }
+}
+
+/// A response body whose pending reads count as host waits: a streamed answer that arrives
+/// slowly (an LLM's tokens) is the remote host's time, not the guest's, so it does not use up
+/// the plugin's deadline. Each gap between bytes is still bounded by the request's timeout.
+struct WaitingBody<B> {
+    inner: B,
+    policy: NetPolicy,
+    waiting: bool,
+}
+
+impl<B: Body + Unpin> Body for WaitingBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
+        let this = &mut *self;
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        match (polled.is_pending(), this.waiting) {
+            (true, false) => this.policy.begin_wait(),
+            (false, true) => this.policy.end_wait(),
+            _ => {}
+        }
+        this.waiting = polled.is_pending();
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl<B> Drop for WaitingBody<B> {
+    fn drop(&mut self) {
+        if self.waiting {
+            self.policy.end_wait();
         }
     }
 }
@@ -646,6 +724,7 @@ mod tests {
             granted: granted.into(),
             methods: methods.iter().map(|m| (*m).to_owned()).collect(),
             port,
+            operator_named: false,
         }
     }
 

@@ -120,9 +120,25 @@ pub struct PluginPolicy {
     pub fuel: Option<u64>,
     pub http_timeout_ms: Option<u64>,
     pub http_max_response_bytes: Option<u64>,
+    /// Built-in policies (first-party plugins' defaults) read optional variables: an unset
+    /// one is not worth a warning.
+    #[serde(skip)]
+    pub optional_env: bool,
 }
 
 impl PluginPolicy {
+    /// Grants each of `config` and `secrets` from the environment variable of the same name,
+    /// when set: the built-in policy of a first-party provider, whose settings are the
+    /// variables the operator already knows (`OPENAI_API_KEY`...).
+    pub fn from_same_named_env(config: &[&str], secrets: &[&str]) -> Self {
+        Self {
+            config: config.iter().map(|k| ((*k).to_owned(), ValueSource::Env { env: (*k).to_owned() })).collect(),
+            secrets: secrets.iter().map(|k| ((*k).to_owned(), EnvRef { env: (*k).to_owned() })).collect(),
+            optional_env: true,
+            ..Self::default()
+        }
+    }
+
     fn limits(&self) -> Limits {
         Limits {
             memory_mib: self.memory_mib,
@@ -220,6 +236,17 @@ impl Policy {
         Ok(policy)
     }
 
+    /// This policy, with `fallback` for the plugin `name` when the operator's files say nothing
+    /// about it.
+    pub(crate) fn with_fallback(&self, name: &str, label: &str, fallback: &PluginPolicy) -> Policy {
+        let mut policy = self.clone();
+        if self.entry(name, label).is_none() {
+            let entry = Entry { policy: fallback.clone(), file: "built-in".to_owned() };
+            policy.by_name.insert(name.to_owned(), entry);
+        }
+        policy
+    }
+
     /// The policy for the plugin `name` loaded from `label`: the file beside it wins.
     fn entry(&self, name: &str, label: &str) -> Option<&Entry> {
         self.by_label.get(label).or_else(|| self.by_name.get(name))
@@ -262,6 +289,7 @@ impl Policy {
                         granted: allowed.host.clone(),
                         methods,
                         port: allowed.port,
+                        operator_named: false,
                     });
                 }
             }
@@ -277,6 +305,7 @@ impl Policy {
                     Ok(value) => {
                         config.insert(key.clone(), value);
                     }
+                    Err(_) if policy.optional_env => {}
                     Err(_) => notes.push(format!("config '{key}': environment variable {env} is not set")),
                 },
                 None => {}
@@ -289,6 +318,7 @@ impl Policy {
                     Ok(value) if !value.is_empty() => {
                         secrets.insert(key.clone(), Secret(value.into()));
                     }
+                    _ if policy.optional_env => {}
                     _ => notes.push(format!("secret '{key}': environment variable {env} is not set")),
                 }
             }
@@ -348,6 +378,29 @@ pub(crate) struct Grant {
 }
 
 impl Grant {
+    /// Adds GET and POST to the host and port of each of `urls` (an LLM provider's configured
+    /// base URLs), allowing loopback and private addresses there: the operator named them.
+    pub(crate) fn add_base_url_hosts<'a>(&mut self, urls: impl Iterator<Item = &'a str>) {
+        let mut net = (*self.net).clone();
+        for url in urls {
+            let Some((host, port)) = crate::net::url_host_port(url) else {
+                self.notes.push(format!("base URL '{url}' is not an http(s) URL; no host granted for it"));
+                continue;
+            };
+            if net.rules.iter().any(|r| r.operator_named && r.granted == host && r.port == Some(port)) {
+                continue;
+            }
+            net.rules.push(HostRule {
+                requested: host.clone(),
+                granted: host,
+                methods: vec!["GET".to_owned(), "POST".to_owned()],
+                port: Some(port),
+                operator_named: true,
+            });
+        }
+        self.net = Arc::new(net);
+    }
+
     /// Replaces every occurrence of a granted secret's value in `text` with `***`.
     pub(crate) fn scrub(&self, text: &str) -> String {
         let mut text = text.to_owned();

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::bindings::{NodeExecutorPre, PluginState};
+use crate::bindings::{LlmProviderPre, NodeExecutorPre, PluginState};
 use crate::policy::Grant;
 use crate::summary::{LoadProblem, PluginSummary};
 
@@ -13,8 +13,11 @@ use crate::summary::{LoadProblem, PluginSummary};
 pub(crate) struct LoadedPlugin {
     pub(crate) name: Arc<str>,
     pub(crate) summary: PluginSummary,
-    /// Built once per plugin version; every instance of it starts from here.
-    pub(crate) pre: NodeExecutorPre<PluginState>,
+    /// Built once per plugin version; every instance of it starts from here. `None` when the
+    /// component does not implement `node-executor`.
+    pub(crate) pre: Option<NodeExecutorPre<PluginState>>,
+    /// The same for `llm-provider`.
+    pub(crate) llm: Option<LlmProviderPre<PluginState>>,
     /// What this version may do, fixed at load: a session keeps it even if a reload changes it.
     pub(crate) grant: Arc<Grant>,
 }
@@ -37,47 +40,34 @@ pub(crate) struct Registry {
     pub(crate) generation: u64,
     plugins: Vec<Arc<LoadedPlugin>>,
     index: HashMap<String, Provider>,
+    /// LLM provider ids (`openai`, `lmstudio`...) to the plugins serving them.
+    llm_index: HashMap<String, Provider>,
     problems: Vec<LoadProblem>,
 }
 
 impl Registry {
-    /// Indexes `plugins` by node type; every contested type becomes a problem.
+    /// Indexes `plugins` by node type and by LLM provider id; every contested name becomes a
+    /// problem.
     pub(crate) fn build(plugins: Vec<Arc<LoadedPlugin>>, mut problems: Vec<LoadProblem>) -> Self {
-        let mut providers: HashMap<&str, Vec<usize>> = HashMap::new();
-        let mut order: Vec<&str> = Vec::new();
-        for (i, plugin) in plugins.iter().enumerate() {
-            for node in &plugin.summary.nodes {
-                let list = providers.entry(&node.node_type).or_default();
-                if list.is_empty() {
-                    order.push(&node.node_type);
-                }
-                // A plugin listing a type twice still provides it once.
-                if !list.contains(&i) {
-                    list.push(i);
-                }
+        let index = build_index(&plugins, &mut problems, "node type", |p| {
+            p.summary.nodes.iter().map(|n| n.node_type.as_str()).collect()
+        });
+        let llm_index = build_index(&plugins, &mut problems, "LLM provider", |p| {
+            p.summary.llm_providers.iter().map(|n| n.id.as_str()).collect()
+        });
+        Self { generation: GENERATIONS.fetch_add(1, Ordering::Relaxed), plugins, index, llm_index, problems }
+    }
+
+    /// The one plugin serving LLM provider `id`, or why there is none.
+    pub(crate) fn llm_provider(&self, id: &str) -> Result<&Arc<LoadedPlugin>, String> {
+        match self.llm_index.get(id) {
+            Some(Provider::One(i)) => Ok(&self.plugins[*i]),
+            Some(Provider::Conflict(list)) => {
+                let names: Vec<String> = list.iter().map(|&i| describe(&self.plugins[i])).collect();
+                Err(format!("LLM provider '{id}' is withheld: several plugins serve it ({})", names.join(", ")))
             }
+            None => Err(format!("no loaded plugin serves the LLM provider '{id}'")),
         }
-        let mut index = HashMap::new();
-        for node_type in order {
-            let list = providers.remove(node_type).unwrap_or_default();
-            let provider = match list.as_slice() {
-                [one] => Provider::One(*one),
-                _ => {
-                    let names: Vec<String> = list.iter().map(|&i| describe(&plugins[i])).collect();
-                    let last = list.last().map(|&i| plugins[i].summary.label.clone()).unwrap_or_default();
-                    problems.push(LoadProblem {
-                        label: last,
-                        reason: format!(
-                            "node type '{node_type}' is provided by several plugins ({}); it is withheld until only one provides it",
-                            names.join(", ")
-                        ),
-                    });
-                    Provider::Conflict(list)
-                }
-            };
-            index.insert(node_type.to_owned(), provider);
-        }
-        Self { generation: GENERATIONS.fetch_add(1, Ordering::Relaxed), plugins, index, problems }
     }
 
     pub(crate) fn plugins(&self) -> impl Iterator<Item = &Arc<LoadedPlugin>> {
@@ -105,6 +95,50 @@ impl Registry {
             None => Err(format!("no loaded plugin provides node type '{node_type}'")),
         }
     }
+}
+
+/// Indexes the names `names` gives for each plugin; a name claimed by several is a conflict.
+fn build_index(
+    plugins: &[Arc<LoadedPlugin>],
+    problems: &mut Vec<LoadProblem>,
+    what: &str,
+    names: impl Fn(&LoadedPlugin) -> Vec<&str>,
+) -> HashMap<String, Provider> {
+    let mut providers: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut order: Vec<&str> = Vec::new();
+    for (i, plugin) in plugins.iter().enumerate() {
+        for name in names(plugin) {
+            let list = providers.entry(name).or_default();
+            if list.is_empty() {
+                order.push(name);
+            }
+            // A plugin listing a name twice still provides it once.
+            if !list.contains(&i) {
+                list.push(i);
+            }
+        }
+    }
+    let mut index = HashMap::new();
+    for name in order {
+        let list = providers.remove(name).unwrap_or_default();
+        let provider = match list.as_slice() {
+            [one] => Provider::One(*one),
+            _ => {
+                let owners: Vec<String> = list.iter().map(|&i| describe(&plugins[i])).collect();
+                let last = list.last().map(|&i| plugins[i].summary.label.clone()).unwrap_or_default();
+                problems.push(LoadProblem {
+                    label: last,
+                    reason: format!(
+                        "{what} '{name}' is provided by several plugins ({}); it is withheld until only one provides it",
+                        owners.join(", ")
+                    ),
+                });
+                Provider::Conflict(list)
+            }
+        };
+        index.insert(name.to_owned(), provider);
+    }
+    index
 }
 
 /// `'std-nodes' (std_nodes.wasm)`: the name and where it came from, to tell copies apart.

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use agw_domain::llm::{CallRef, ChatAnswer, ChatRequest, Delta, DeltaSink};
 use agw_domain::{NodeCall, NodeExecutor, NodeFailure};
 use serde_json::{Map, Value, json};
 use wasmtime::{Store, Trap, UpdateDeadline};
@@ -35,11 +36,22 @@ pub struct TickSession {
     live: HashMap<usize, Live>,
     /// Fuel the last call burned, when the engine meters fuel.
     last_fuel: Option<u64>,
+    /// Where streamed LLM text goes.
+    deltas: Option<Arc<dyn DeltaSink>>,
+    /// Ends of streamed calls, published when the session is dropped: after the tick's
+    /// checkpoint, so a reader who sees a call end finds its answer in the ledger.
+    ended: Vec<(CallRef, Delta)>,
 }
 
 impl TickSession {
     pub(crate) fn new(shared: Arc<Shared>, registry: Arc<Registry>, workspace: Option<PathBuf>) -> Self {
-        Self { shared, registry, workspace, live: HashMap::new(), last_fuel: None }
+        Self { shared, registry, workspace, live: HashMap::new(), last_fuel: None, deltas: None, ended: Vec::new() }
+    }
+
+    /// Streamed LLM text of this tick's calls goes to `sink`.
+    pub fn with_deltas(mut self, sink: Arc<dyn DeltaSink>) -> Self {
+        self.deltas = Some(sink);
+        self
     }
 
     /// Runs `node_type` with JSON `config` and `inputs`; the answer is the node's output object.
@@ -49,17 +61,13 @@ impl TickSession {
         let name = plugin.name.clone();
         let grant = plugin.grant.clone();
         let fail = |what: String| NodeFailure { message: grant.scrub(&format!("plugin '{name}' {what}")) };
+        let pre = plugin.pre.as_ref().ok_or_else(|| fail("is not a node executor".to_owned()))?;
         let live = match self.live.entry(index) {
             std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
             std::collections::hash_map::Entry::Vacant(entry) => {
-                let live = Live::new(
-                    &self.shared,
-                    plugin.name.clone(),
-                    plugin.grant.clone(),
-                    self.workspace.as_deref(),
-                    &plugin.pre,
-                )
-                .map_err(|e| fail(format!("could not be instantiated: {}", first_line(&e))))?;
+                let live =
+                    Live::new(&self.shared, plugin.name.clone(), plugin.grant.clone(), self.workspace.as_deref(), pre)
+                        .map_err(|e| fail(format!("could not be instantiated: {}", first_line(&e))))?;
                 entry.insert(live)
             }
         };
@@ -140,6 +148,25 @@ impl NodeExecutor for TickSession {
     fn last_fuel(&self) -> Option<u64> {
         self.last_fuel
     }
+
+    fn llm(&mut self, call: &CallRef, request: &ChatRequest) -> Result<ChatAnswer, NodeFailure> {
+        let span = tracing::debug_span!("llm_call", run_id = %call.run_id, node_id = %call.node_id);
+        let _entered = span.enter();
+        let (answer, end) =
+            crate::llm::chat(&self.shared, &self.registry, call, request, self.deltas.as_ref(), &std::thread::sleep);
+        self.ended.extend(end.map(|end| (call.clone(), end)));
+        answer
+    }
+}
+
+impl Drop for TickSession {
+    fn drop(&mut self) {
+        if let Some(sink) = &self.deltas {
+            for (call, end) in self.ended.drain(..) {
+                sink.publish(&call, end);
+            }
+        }
+    }
 }
 
 /// A live instance of one plugin in its own store.
@@ -198,7 +225,7 @@ impl Live {
 /// The deadline is on guest time: when the epoch deadline passes, the callback extends it by
 /// whatever the host spent waiting on HTTP for the guest, and interrupts only once the guest's
 /// own time is used up.
-fn fresh_store(
+pub(crate) fn fresh_store(
     shared: &Shared,
     plugin: Arc<str>,
     grant: Arc<Grant>,
@@ -218,7 +245,7 @@ fn fresh_store(
 
 /// Gives the next call its full deadline and fuel, counted from now, and forgets refused
 /// growths of earlier calls (a guest may have survived one), so only this call's count.
-fn arm(store: &mut Store<PluginState>) {
+pub(crate) fn arm(store: &mut Store<PluginState>) {
     let state = store.data_mut();
     state.limiter.memory_denied = false;
     state.armed_at = std::time::Instant::now();

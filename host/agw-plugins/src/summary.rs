@@ -39,6 +39,19 @@ pub struct PluginSummary {
     pub denied: Denied,
     pub signature: SignatureStatus,
     pub nodes: Vec<NodeSummary>,
+    /// The LLM provider ids it serves (`llm-provider` world), as it reported them at load.
+    pub llm_providers: Vec<LlmProviderSummary>,
+}
+
+/// An LLM provider id a plugin serves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LlmProviderSummary {
+    pub id: String,
+    pub display_name: String,
+    /// The base URL it calls (never a key).
+    pub base_url: Option<String>,
+    /// Whether the operator configured it (a base URL or key is set, or it needs none).
+    pub configured: bool,
 }
 
 /// Capabilities a plugin requests (not what it is granted).
@@ -123,6 +136,7 @@ pub(crate) fn summarize(
         granted: GrantSummary::default(),
         denied: Denied::default(),
         signature,
+        llm_providers: Vec::new(),
         capabilities: CapabilitiesSummary {
             outbound_hosts: caps
                 .outbound_hosts

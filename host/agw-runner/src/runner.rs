@@ -404,6 +404,9 @@ impl Runner {
     /// Ticks one run; returns whether it can run further.
     fn tick_run(&self, run_id: &str) -> StoreResult<bool> {
         let _span = tracing::info_span!("tick", run_id = %run_id).entered();
+        // Dropped after the tick's checkpoint is committed: what an executor reports on drop
+        // (a streamed LLM call's end) follows the records it journaled.
+        let mut executor = None;
         let outcome = self.with_run(run_id, |run, env| {
             run.wake_timer(env);
             if !run.is_runnable() {
@@ -415,7 +418,8 @@ impl Runner {
             };
             match flow {
                 Ok(flow) => {
-                    let mut executor = self.workflows.executor(&self.runs.data_dir().workspace(&run.run_id));
+                    let executor =
+                        executor.insert(self.workflows.executor(&self.runs.data_dir().workspace(&run.run_id)));
                     Some(tick(&flow, run, executor.as_mut(), env, self.tick_limits()))
                 }
                 Err(message) => {
@@ -425,6 +429,7 @@ impl Runner {
                 }
             }
         })?;
+        drop(executor);
         Ok(matches!(outcome, Some(Change::Done(Some(TickOutcome::Yielded)))))
     }
 

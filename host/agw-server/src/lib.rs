@@ -8,6 +8,7 @@ pub mod wiring;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use agw_api::live::LiveDeltas;
 use agw_api::{ApiConfig, AppState, AuthConfig};
 use agw_app::{App, Catalog, DataDir, Runs};
 use agw_domain::{Env, SystemEnv};
@@ -36,6 +37,8 @@ pub struct Gateway {
     pub plugin_watcher: Option<agw_plugins::DirWatcher>,
     pub env: Arc<dyn Env>,
     pub handle: RunnerHandle,
+    /// Streamed LLM text, from the runner's ticks to SSE readers.
+    pub live: LiveDeltas,
 }
 
 impl Gateway {
@@ -47,7 +50,9 @@ impl Gateway {
         let plugins = wiring::plugin_host(&config)?;
         let plugin_watcher = wiring::watch_plugins(&config, &plugins);
         let data_dir = DataDir::new(&config.data_dir);
-        let catalog = Arc::new(Catalog::load(wiring::bundle_sources(&config), Arc::new(Plugins(plugins.clone())))?);
+        let live = LiveDeltas::default();
+        let node_types = Arc::new(Plugins { host: plugins.clone(), live: live.clone() });
+        let catalog = Arc::new(Catalog::load(wiring::bundle_sources(&config), node_types)?);
         let artifacts = Arc::new(ArtifactStore::open_with_sync(data_dir.artifacts(), config.store.fsync)?);
         let env: Arc<dyn Env> = Arc::new(SystemEnv);
         let handle = RunnerHandle::default();
@@ -55,7 +60,7 @@ impl Gateway {
         let wake = Arc::new(handle.clone());
         let app =
             Arc::new(App::new(store.clone(), artifacts.clone(), catalog.clone(), runs.clone(), env.clone(), wake));
-        Ok(Self { config, store, catalog, runs, app, artifacts, plugins, plugin_watcher, env, handle })
+        Ok(Self { config, store, catalog, runs, app, artifacts, plugins, plugin_watcher, env, handle, live })
     }
 
     /// Starts the runner unless another process holds the data dir's runner lock (then the
@@ -91,7 +96,7 @@ impl Gateway {
         };
         AppState {
             app: self.app.clone(),
-            plugins: Arc::new(Plugins(self.plugins.clone())),
+            plugins: Arc::new(Plugins { host: self.plugins.clone(), live: self.live.clone() }),
             runner: self.handle.clone(),
             env: self.env.clone(),
             auth: Arc::new(AuthConfig {
@@ -102,6 +107,7 @@ impl Gateway {
             sse_permits: Arc::new(tokio::sync::Semaphore::new(config.max_sse)),
             config,
             shutdown,
+            live: self.live.clone(),
         }
     }
 }

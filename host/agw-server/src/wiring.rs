@@ -3,9 +3,11 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use agw_api::live::LiveDeltas;
 use agw_api::{PluginDirectory, PluginProblem};
 use agw_app::{DataDir, NodeTypes};
 use agw_domain::NodeExecutor;
+use agw_plugins::policy::PluginPolicy;
 use agw_plugins::{DirWatcher, PluginHost, PluginSource};
 use agw_store::{BundleSources, FileStore, RunStore, SqliteStore};
 use anyhow::Context;
@@ -13,9 +15,41 @@ use anyhow::Context;
 use crate::config::{Config, StoreBackend};
 use crate::samples::SAMPLES;
 
-/// The plugins shipped inside the binary.
+/// The plugins shipped inside the binary, each provider with its built-in policy.
 pub fn first_party_plugins() -> Vec<PluginSource> {
-    agw_firstparty::EMBEDDED.iter().map(|p| PluginSource::first_party(p.name, p.wasm)).collect()
+    agw_firstparty::EMBEDDED
+        .iter()
+        .map(|p| {
+            let source = PluginSource::first_party(p.name, p.wasm);
+            match built_in_policy(p.name) {
+                Some(policy) => source.with_default_policy(policy),
+                None => source,
+            }
+        })
+        .collect()
+}
+
+/// What a first-party provider reads when `plugins.toml` does not mention it: its base URLs
+/// and keys from the variables the operator already uses for these providers, and nothing
+/// else (each plugin only its own keys). Its hosts are those of the base URLs it reports as
+/// configured.
+fn built_in_policy(name: &str) -> Option<PluginPolicy> {
+    let (config, secrets): (&[&str], &[&str]) = match name {
+        "openai-compatible" => (
+            &[
+                "OPENAI_BASE_URL",
+                "LMSTUDIO_BASE_URL",
+                "OLLAMA_BASE_URL",
+                "VLLM_BASE_URL",
+                "OPENROUTER_BASE_URL",
+                "OPENAI_COMPATIBLE_BASE_URL",
+            ],
+            &["OPENAI_API_KEY", "OPENROUTER_API_KEY", "VLLM_API_KEY", "OPENAI_COMPATIBLE_API_KEY"],
+        ),
+        "anthropic" => (&["ANTHROPIC_BASE_URL"], &["ANTHROPIC_API_KEY"]),
+        _ => return None,
+    };
+    Some(PluginPolicy::from_same_named_env(config, secrets))
 }
 
 /// The plugin host as configured, without anything loaded.
@@ -70,39 +104,42 @@ pub fn run_store(config: &Config) -> anyhow::Result<Arc<dyn RunStore>> {
     })
 }
 
-/// The plugin host as the API and the catalog see it.
+/// The plugin host as the API and the catalog see it, with the hub its LLM calls stream to.
 #[derive(Clone)]
-pub struct Plugins(pub PluginHost);
+pub struct Plugins {
+    pub host: PluginHost,
+    pub live: LiveDeltas,
+}
 
 impl NodeTypes for Plugins {
     fn generation(&self) -> u64 {
-        self.0.generation()
+        self.host.generation()
     }
 
     fn provides(&self, node_type: &str) -> Option<bool> {
-        self.0.provides(node_type)
+        self.host.provides(node_type)
     }
 
     fn executor(&self, workspace: &Path) -> Box<dyn NodeExecutor + Send> {
-        Box::new(self.0.session_in(workspace))
+        Box::new(self.host.session_in(workspace).with_deltas(Arc::new(self.live.clone())))
     }
 }
 
 impl PluginDirectory for Plugins {
     fn plugins(&self) -> Vec<serde_json::Value> {
-        self.0.plugins().iter().filter_map(|p| serde_json::to_value(p).ok()).collect()
+        self.host.plugins().iter().filter_map(|p| serde_json::to_value(p).ok()).collect()
     }
 
     fn plugin(&self, name: &str) -> Option<serde_json::Value> {
-        self.0.plugin(name).and_then(|p| serde_json::to_value(p).ok())
+        self.host.plugin(name).and_then(|p| serde_json::to_value(p).ok())
     }
 
     fn problems(&self) -> Vec<PluginProblem> {
-        self.0.problems().into_iter().map(|p| PluginProblem { label: p.label, reason: p.reason }).collect()
+        self.host.problems().into_iter().map(|p| PluginProblem { label: p.label, reason: p.reason }).collect()
     }
 
     fn engine(&self) -> serde_json::Value {
-        let info = self.0.engine_info();
+        let info = self.host.engine_info();
         serde_json::json!({
             "allocator": info.allocator,
             "pooling_error": info.pooling_error,

@@ -1,7 +1,8 @@
 //! A small blocking HTTP client over `wasi:http/outgoing-handler`.
 //!
 //! Node code is synchronous, and so is this client: [`Request::send`] returns when the whole
-//! response has arrived. Every request passes through the gateway, which lets it out only to
+//! response has arrived; [`Request::send_streaming`] returns once the response head is in and
+//! hands out the body piece by piece as it arrives (for server-sent events, say). Every request passes through the gateway, which lets it out only to
 //! the hosts (and methods) the plugin requested with
 //! [`PluginInfo::outbound_host`](crate::PluginInfo::outbound_host) **and** the operator
 //! granted; anything else fails with [`HttpError::NotGranted`]. Loopback, private, link-local
@@ -144,6 +145,67 @@ impl Request {
         }
         let url = url::Url::parse(&self.url)?;
         wasi::send(&self.method, &url, &self.headers, &self.body, self.timeout)
+    }
+
+    /// Sends the request and returns as soon as the response head (status and headers) has
+    /// arrived; read the body as it comes with [`StreamingResponse::next_chunk`]. The timeout
+    /// still bounds the whole exchange, body included.
+    ///
+    /// ```no_run
+    /// let mut response = abstractgateway_sdk::http::get("https://api.example.com/events").send_streaming()?;
+    /// while let Some(chunk) = response.next_chunk()? {
+    ///     abstractgateway_sdk::log::debug(&format!("{} bytes", chunk.len()));
+    /// }
+    /// # Ok::<(), abstractgateway_sdk::http::HttpError>(())
+    /// ```
+    pub fn send_streaming(self) -> Result<StreamingResponse, HttpError> {
+        if let Some(e) = self.deferred {
+            return Err(e);
+        }
+        let url = url::Url::parse(&self.url)?;
+        wasi::open(&self.method, &url, &self.headers, &self.body, self.timeout)
+    }
+}
+
+/// A response whose body is read as it arrives ([`Request::send_streaming`]). Dropping it
+/// before the end abandons the rest of the body.
+pub struct StreamingResponse {
+    /// The status code.
+    pub status: u16,
+    /// The headers in arrival order, names in lower case.
+    pub headers: Vec<(String, String)>,
+    body: wasi::BodyStream,
+}
+
+impl std::fmt::Debug for StreamingResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamingResponse").field("status", &self.status).field("headers", &self.headers).finish()
+    }
+}
+
+impl StreamingResponse {
+    /// Whether the status is 2xx.
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// The first header named `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// The next piece of the body, as soon as one has arrived; `None` once the body ended.
+    pub fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, HttpError> {
+        self.body.next_chunk()
+    }
+
+    /// Reads the rest of the body and returns the whole response.
+    pub fn into_response(mut self) -> Result<Response, HttpError> {
+        let mut body = Vec::new();
+        while let Some(chunk) = self.body.next_chunk()? {
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Response { status: self.status, headers: std::mem::take(&mut self.headers), body })
     }
 }
 

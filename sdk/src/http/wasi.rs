@@ -17,7 +17,7 @@ use wasip2::io::poll::{Pollable, poll};
 use wasip2::io::streams::StreamError;
 
 use super::url::Url;
-use super::{HttpError, Response};
+use super::{HttpError, Response, StreamingResponse};
 
 /// Bytes asked for per read; the host may hand back fewer.
 const READ_CHUNK: u64 = 64 * 1024;
@@ -32,6 +32,35 @@ pub(super) fn send(
     timeout: Option<Duration>,
 ) -> Result<Response, HttpError> {
     let deadline = Deadline::start(timeout);
+    let response = exchange(method, url, headers, body, timeout, &deadline)?;
+    read_response(response, &deadline)
+}
+
+/// Like [`send`], but hands back the response as soon as its head has arrived; the body is
+/// read piece by piece through the returned [`BodyStream`].
+pub(super) fn open(
+    method: &str,
+    url: &Url<'_>,
+    headers: &[(String, String)],
+    body: &[u8],
+    timeout: Option<Duration>,
+) -> Result<StreamingResponse, HttpError> {
+    let deadline = Deadline::start(timeout);
+    let response = exchange(method, url, headers, body, timeout, &deadline)?;
+    let (status, headers) = head(&response);
+    let body = BodyStream::new(response, deadline)?;
+    Ok(StreamingResponse { status, headers, body })
+}
+
+/// Sends the request and waits for the response head.
+fn exchange(
+    method: &str,
+    url: &Url<'_>,
+    headers: &[(String, String)],
+    body: &[u8],
+    timeout: Option<Duration>,
+    deadline: &Deadline,
+) -> Result<IncomingResponse, HttpError> {
     let request = build_request(method, url, headers, body)?;
     let outgoing_body = if body.is_empty() {
         None
@@ -44,7 +73,7 @@ pub(super) fn send(
     // A failed write usually means the host gave up on the request (refused, unreachable);
     // the response future then holds the real reason, so it wins over the write error.
     let written = match outgoing_body {
-        Some(outgoing) => write_body(outgoing, body, &deadline),
+        Some(outgoing) => write_body(outgoing, body, deadline),
         None => Ok(()),
     };
 
@@ -65,7 +94,7 @@ pub(super) fn send(
     drop(future);
     // A server may answer before it has read the whole body (e.g. 413); its answer counts.
     let _ = written;
-    read_response(response, &deadline)
+    Ok(response)
 }
 
 fn build_request(
@@ -154,14 +183,18 @@ fn write_all(stream: &OutputStream, mut rest: &[u8], deadline: &Deadline) -> Res
     result
 }
 
-fn read_response(response: IncomingResponse, deadline: &Deadline) -> Result<Response, HttpError> {
+fn head(response: &IncomingResponse) -> (u16, Vec<(String, String)>) {
     let status = response.status();
-    let headers = {
-        let fields = response.headers();
-        let entries = fields.entries();
-        drop(fields);
-        entries.into_iter().map(|(n, v)| (n.to_ascii_lowercase(), String::from_utf8_lossy(&v).into_owned())).collect()
-    };
+    let fields = response.headers();
+    let entries = fields.entries();
+    drop(fields);
+    let headers =
+        entries.into_iter().map(|(n, v)| (n.to_ascii_lowercase(), String::from_utf8_lossy(&v).into_owned())).collect();
+    (status, headers)
+}
+
+fn read_response(response: IncomingResponse, deadline: &Deadline) -> Result<Response, HttpError> {
+    let (status, headers) = head(&response);
     let incoming =
         response.consume().map_err(|()| HttpError::Transport("the response body was already taken".into()))?;
     let stream =
@@ -172,6 +205,68 @@ fn read_response(response: IncomingResponse, deadline: &Deadline) -> Result<Resp
     drop(IncomingBody::finish(incoming));
     drop(response);
     Ok(Response { status, headers, body: body? })
+}
+
+/// A response body being read as it arrives. It owns the response's resources and releases
+/// them children first (pollable, stream, body, response), when the body ends or on drop.
+pub(super) struct BodyStream {
+    ready: Option<Pollable>,
+    stream: Option<InputStream>,
+    body: Option<IncomingBody>,
+    response: Option<IncomingResponse>,
+    deadline: Deadline,
+}
+
+impl BodyStream {
+    fn new(response: IncomingResponse, deadline: Deadline) -> Result<Self, HttpError> {
+        let body =
+            response.consume().map_err(|()| HttpError::Transport("the response body was already taken".into()))?;
+        let stream = match body.stream() {
+            Ok(stream) => stream,
+            Err(()) => {
+                drop(body);
+                return Err(HttpError::Transport("the response body stream was already taken".into()));
+            }
+        };
+        let ready = stream.subscribe();
+        Ok(Self { ready: Some(ready), stream: Some(stream), body: Some(body), response: Some(response), deadline })
+    }
+
+    /// The next piece of the body as soon as the host has one, `None` once the body ended.
+    pub(super) fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, HttpError> {
+        let (Some(stream), Some(ready)) = (&self.stream, &self.ready) else {
+            return Ok(None);
+        };
+        let result = loop {
+            match stream.read(READ_CHUNK) {
+                Ok(chunk) if chunk.is_empty() => {
+                    if let Err(e) = self.deadline.wait(ready, "reading the response body") {
+                        break Err(e);
+                    }
+                }
+                Ok(chunk) => return Ok(Some(chunk)),
+                Err(StreamError::Closed) => break Ok(None),
+                Err(StreamError::LastOperationFailed(e)) => break Err(io_error(e)),
+            }
+        };
+        self.release();
+        result
+    }
+
+    fn release(&mut self) {
+        drop(self.ready.take());
+        drop(self.stream.take());
+        if let Some(body) = self.body.take() {
+            drop(IncomingBody::finish(body));
+        }
+        drop(self.response.take());
+    }
+}
+
+impl Drop for BodyStream {
+    fn drop(&mut self) {
+        self.release();
+    }
 }
 
 fn read_all(stream: &InputStream, deadline: &Deadline) -> Result<Vec<u8>, HttpError> {

@@ -8,6 +8,8 @@ mod flow_cases;
 mod hostile_bundles;
 mod http_contract;
 mod ledger_shapes;
+mod llm_calls;
+mod llm_guide;
 mod openapi;
 mod openapi_shapes;
 mod plugin_steps;

@@ -16,6 +16,7 @@ use crate::query::Query;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
 use tokio::time::Instant;
 use utoipa::{IntoParams, ToSchema};
 
@@ -26,6 +27,14 @@ use crate::replay_views::CursorRecord;
 use crate::schema::{ErrorDetail, ValidationError};
 
 const PAGE: usize = 500;
+
+/// What ended a wait for news.
+enum Woke {
+    /// Records may have been appended (or it is time to look, or to say we are alive).
+    Ledger,
+    /// A live LLM frame of this run, ready to send.
+    Live(String),
+}
 
 /// Where a stream starts and how often it says it is alive.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -50,6 +59,9 @@ pub struct DoneFrame {
 /// The stream's description in the OpenAPI document.
 const STREAM_DESCRIPTION: &str = "`text/event-stream`. Each record is a frame `id: <cursor>` / \
 `event: step` / `data: <CursorRecord JSON>`; `: keep-alive` comments after `heartbeat_s` of silence; \
+while a run started with `input_data._runtime.stream: true` streams an LLM call, live frames \
+`event: llm.delta` / `event: llm.delta_end` with no `id:` (never persisted: the ledger holds the whole \
+answer); \
 when the run is terminal and every record is sent, `event: done` / `data: <DoneFrame JSON>` (no `id:`), \
 then the stream closes.";
 
@@ -101,27 +113,32 @@ pub async fn stream(
     let poll = state.config.poll;
     let mut appended = state.runner.subscribe();
     let mut shutdown = state.shutdown.clone();
+    let (open_calls, mut live) = state.live.subscribe(&run_id);
 
     let body = async_stream::stream! {
         let _permit = permit;
         let mut last_sent = Instant::now();
-        loop {
+        for frame in open_calls {
+            yield Ok::<Bytes, Infallible>(Bytes::from(frame.sse()));
+        }
+        let mut live_open = true;
+        'stream: loop {
             // The run first, then its ledger as that state committed it: when the state is
             // terminal, this read already reaches the final record.
             let id = run_id.clone();
             let (run, records) = match state.call(move |app| app.progress(&id, cursor, PAGE)).await {
                 Ok(Some(Progress { run, records })) => (run, records),
-                Ok(None) => break,
+                Ok(None) => break 'stream,
                 Err(e) => {
                     tracing::error!(run_id = %run_id, status = %e.status, "SSE cannot read the run or its ledger");
-                    break;
+                    break 'stream;
                 }
             };
             let full_page = records.len() == PAGE;
             for record in records {
                 cursor += 1;
                 let data = pyjson::to_string(&CursorRecord { cursor, record });
-                yield Ok::<Bytes, Infallible>(Bytes::from(format!("id: {cursor}\nevent: step\ndata: {data}\n\n")));
+                yield Ok(Bytes::from(format!("id: {cursor}\nevent: step\ndata: {data}\n\n")));
                 last_sent = Instant::now();
             }
             if full_page {
@@ -130,16 +147,35 @@ pub async fn stream(
             if run.status.is_terminal() && cursor >= run.committed_ledger_len() {
                 let data = pyjson::to_string(&DoneFrame { run_id: run_id.clone(), cursor, status: "terminal".into() });
                 yield Ok(Bytes::from(format!("event: done\ndata: {data}\n\n")));
-                break;
+                break 'stream;
             }
-            let until_heartbeat = heartbeat.saturating_sub(last_sent.elapsed());
-            tokio::select! {
-                _ = appended.recv() => {}
-                _ = tokio::time::sleep(poll.min(until_heartbeat)) => {}
-                _ = shutdown.changed() => break,
-            }
-            if *shutdown.borrow() {
-                break;
+            // Wait for records (or a heartbeat, or the end); live LLM frames are sent as they
+            // come, without reading the ledger again.
+            loop {
+                let until_heartbeat = heartbeat.saturating_sub(last_sent.elapsed());
+                let woke = tokio::select! {
+                    _ = appended.recv() => Woke::Ledger,
+                    frame = live.recv(), if live_open => match frame {
+                        Ok(frame) if frame.concerns(&run_id) => Woke::Live(frame.sse()),
+                        Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                        Err(broadcast::error::RecvError::Closed) => {
+                            live_open = false;
+                            continue;
+                        }
+                    },
+                    _ = tokio::time::sleep(poll.min(until_heartbeat)) => Woke::Ledger,
+                    _ = shutdown.changed() => break 'stream,
+                };
+                if *shutdown.borrow() {
+                    break 'stream;
+                }
+                match woke {
+                    Woke::Live(frame) => {
+                        yield Ok(Bytes::from(frame));
+                        last_sent = Instant::now();
+                    }
+                    Woke::Ledger => break,
+                }
             }
             if last_sent.elapsed() >= heartbeat {
                 yield Ok(Bytes::from_static(b": keep-alive\n\n"));

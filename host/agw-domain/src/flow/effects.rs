@@ -30,6 +30,7 @@ pub enum EffectKind {
     EmitEvent,
     PublishEvent,
     Subflow,
+    LlmCall,
 }
 
 impl EffectKind {
@@ -44,6 +45,7 @@ impl EffectKind {
             "emit_event" => Self::EmitEvent,
             "publish_event" => Self::PublishEvent,
             "subflow" => Self::Subflow,
+            "llm_call" => Self::LlmCall,
             _ => return None,
         })
     }
@@ -88,20 +90,21 @@ impl Interp<'_> {
                 ))
             }
             EffectKind::Subflow => self.subflow(node),
+            EffectKind::LlmCall => self.llm_call(node),
         }
     }
 
     /// Effect nodes never change the ambient: their outputs are reachable through edges only.
-    fn effect_output(&mut self, node: &CNode, outputs: Map<String, Value>) {
+    pub(super) fn effect_output(&mut self, node: &CNode, outputs: Map<String, Value>) {
         self.exec().outputs.insert(node.id.clone(), Value::Object(outputs));
     }
 
-    fn text_input(&mut self, node: &CNode, pin: &str) -> Result<Option<String>> {
+    pub(super) fn text_input(&mut self, node: &CNode, pin: &str) -> Result<Option<String>> {
         Ok(self.exec_input(node, pin)?.filter(|v| !v.is_null()).map(|v| py_str(&v)))
     }
 
     /// A setting from a wired or defaulted pin, else from `data.<config>` under one of `keys`.
-    fn setting(&mut self, node: &CNode, config: &str, keys: &[&str]) -> Result<Option<String>> {
+    pub(super) fn setting(&mut self, node: &CNode, config: &str, keys: &[&str]) -> Result<Option<String>> {
         for key in keys {
             if let Some(text) = self.text_input(node, key)?.filter(|t| !t.trim().is_empty()) {
                 return Ok(Some(text));
@@ -113,7 +116,7 @@ impl Interp<'_> {
         }))
     }
 
-    fn resume_to(&self, node: &CNode) -> Option<String> {
+    pub(super) fn resume_to(&self, node: &CNode) -> Option<String> {
         self.flow.next(&node.id, "exec-out").map(|n| n.id.clone())
     }
 
@@ -516,13 +519,13 @@ impl Interp<'_> {
     }
 
     /// A `started` record for an effect that is about to fail.
-    fn started(&mut self, node: &CNode, kind: &str, payload: Value) -> crate::record::StepRecord {
+    pub(super) fn started(&mut self, node: &CNode, kind: &str, payload: Value) -> crate::record::StepRecord {
         let effect = Effect { kind: kind.into(), payload, result_key: Some(result_key(node)) };
         self.run.record_ctx().effect_started(self.env.new_id(), &node.id, effect, &self.env.now_iso())
     }
 
     /// Journals a step that completes at once; returns its step id.
-    fn instant(&mut self, node: &CNode, kind: &str, payload: Value, result: Value) -> String {
+    pub(super) fn instant(&mut self, node: &CNode, kind: &str, payload: Value, result: Value) -> String {
         let started = self.started(node, kind, payload);
         let done = self.run.record_ctx().effect_ended(&started, StepStatus::Completed, result, &self.env.now_iso());
         let step_id = started.step_id.clone();
@@ -563,16 +566,21 @@ impl Interp<'_> {
 
 const SCOPES: &[&str] = &["session", "workflow", "run", "global"];
 
-fn result_key(node: &CNode) -> String {
+pub(super) fn result_key(node: &CNode) -> String {
     format!("_temp.effects.{}", node.id)
 }
 
-fn effect_failure(
+pub(super) fn effect_failure(
     node: &CNode,
     started: crate::record::StepRecord,
     message: impl Into<String>,
 ) -> super::exec::Failure {
-    super::exec::Failure { node_id: node.id.clone(), message: message.into(), effect: Some(Box::new(started)) }
+    super::exec::Failure {
+        node_id: node.id.clone(),
+        message: message.into(),
+        effect: Some(Box::new(started)),
+        journaled: false,
+    }
 }
 
 fn millis(seconds: f64) -> Duration {
@@ -643,6 +651,6 @@ fn resumed_outputs(node: &CNode, kind: EffectKind, payload: Value) -> Map<String
         }
         // Timers woken after a real wait output nothing, as in the reference.
         EffectKind::WaitUntil | EffectKind::OnSchedule => obj(json!({ "until": null, "ready": null })),
-        EffectKind::AnswerUser | EffectKind::EmitEvent | EffectKind::PublishEvent => Map::new(),
+        EffectKind::AnswerUser | EffectKind::EmitEvent | EffectKind::PublishEvent | EffectKind::LlmCall => Map::new(),
     }
 }

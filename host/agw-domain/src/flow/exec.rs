@@ -13,6 +13,7 @@ use super::compile::{CNode, CompiledFlow, NodeKind};
 use super::effects::WaitStep;
 use super::value::{number, py_str, truthy};
 use crate::env::Env;
+use crate::llm::{CallRef, ChatAnswer, ChatRequest};
 use crate::run::{RunState, RunStatus, Wait};
 
 /// A call of a plugin-provided node.
@@ -46,6 +47,13 @@ pub trait NodeExecutor {
     /// What the last [`NodeExecutor::execute`] cost, in fuel, when that is metered.
     fn last_fuel(&self) -> Option<u64> {
         None
+    }
+
+    /// Sends `request` to the provider that serves it (an `llm_call` step). Streamed text goes
+    /// to the host's live frames under `call`. The failure names the provider and the cause.
+    fn llm(&mut self, call: &CallRef, request: &ChatRequest) -> std::result::Result<ChatAnswer, NodeFailure> {
+        let _ = (call, request);
+        Err(NodeFailure { message: "no LLM provider plugin is loaded".to_owned() })
     }
 }
 
@@ -128,6 +136,9 @@ pub struct ExecState {
     /// Events emitted so far per `emit_event` node, for their ids.
     #[serde(default)]
     pub event_seq: Map<String, Value>,
+    /// An LLM call whose `started` record is journaled and whose answer is not yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_call: Option<super::llm_call::PendingCall>,
     /// The execution wire taken last (a `join_exec` says which way came in).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub came_from: Option<super::control::CameFrom>,
@@ -190,6 +201,7 @@ pub fn tick(
     for _ in 0..limits.max_steps {
         match interp.step() {
             Ok(Step::Continue) => {}
+            Ok(Step::Checkpoint) => break,
             Ok(Step::Wait(wait)) => {
                 interp.run.status = RunStatus::Waiting;
                 interp.run.waiting = Some(wait);
@@ -213,8 +225,14 @@ pub fn tick(
 
 pub(super) enum Step {
     Continue,
+    /// Continue, but in the next tick: what this step did is checkpointed first (an LLM
+    /// call's answer is journaled before anything else runs, so a crash never repeats it).
+    Checkpoint,
     Wait(Wait),
-    End { node_id: String, output: Map<String, Value> },
+    End {
+        node_id: String,
+        output: Map<String, Value>,
+    },
 }
 
 pub(super) struct Interp<'a> {
@@ -231,12 +249,14 @@ pub(super) struct Failure {
     pub(super) message: String,
     /// The `started` record of the effect that failed, closed by a `failed` record.
     pub(super) effect: Option<Box<crate::record::StepRecord>>,
+    /// That `started` record is already in the ledger (an LLM call journals it first).
+    pub(super) journaled: bool,
 }
 
 pub(super) type Result<T> = std::result::Result<T, Failure>;
 
 pub(super) fn failure(node: &CNode, message: impl Into<String>) -> Failure {
-    Failure { node_id: node.id.clone(), message: message.into(), effect: None }
+    Failure { node_id: node.id.clone(), message: message.into(), effect: None, journaled: false }
 }
 
 impl Interp<'_> {
@@ -254,6 +274,7 @@ impl Interp<'_> {
             message: format!("node '{node_id}' is not in the flow"),
             node_id,
             effect: None,
+            journaled: false,
         })?;
         self.run.current_node = Some(node.id.clone());
         match node.kind {
@@ -431,6 +452,7 @@ impl Interp<'_> {
             node_id: frame.node().to_owned(),
             message: format!("node '{}' is not in the flow", frame.node()),
             effect: None,
+            journaled: false,
         })?;
         self.run.current_node = Some(node.id.clone());
         let max = self.limits.max_loop_iterations;
@@ -528,7 +550,7 @@ impl Interp<'_> {
 
     fn fail(self, env: &dyn Env, failure: Failure) -> TickOutcome {
         match failure.effect {
-            Some(started) => self.run.fail_effect(env, *started, &failure.message),
+            Some(started) => self.run.fail_effect(env, *started, failure.journaled, &failure.message),
             None => self.run.fail(env, &failure.node_id, &failure.message),
         }
         TickOutcome::Finished(RunStatus::Failed)

@@ -4,6 +4,7 @@ mod compile;
 mod control;
 mod effects;
 mod exec;
+mod llm_call;
 mod lower;
 mod model;
 mod resolve;

@@ -54,6 +54,9 @@ fn the_guide_shows_the_example_as_it_is() {
         guide.contains(&format!("```rust\n{source}```")),
         "docs/plugin-authoring.md must show hello-node/src/lib.rs"
     );
+    let llm = std::fs::read_to_string(root.join("sdk/examples/hello-llm/src/lib.rs")).unwrap();
+    assert!(guide.contains(&format!("```rust\n{llm}```")), "docs/plugin-authoring.md must show hello-llm/src/lib.rs");
+    assert!(llm.lines().count() < 60, "the LLM provider example stays under 60 lines");
     assert!(guide.contains("cargo build --release --target wasm32-wasip2\n"));
     assert!(guide.contains("crate-type = [\"cdylib\"]"));
 }

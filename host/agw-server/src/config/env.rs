@@ -73,6 +73,10 @@ pub const SETTINGS: &[&str] = &[
     "PLUGIN_HTTP_MAX_RESPONSE_BYTES",
     "PLUGIN_TRUSTED_KEYS",
     "PLUGIN_REQUIRE_SIGNATURE",
+    // llm
+    "PROVIDER",
+    "MODEL",
+    "CAPABILITY_DEFAULTS",
 ];
 
 /// The environment the configuration is read from: the process's, or a test's.
@@ -168,6 +172,12 @@ impl<'a> Reader<'a> {
     pub(crate) fn into_settings(mut self) -> Vec<Setting> {
         self.seen.sort_by_key(|s| SETTINGS.iter().position(|known| *known == s.name));
         self.seen
+    }
+
+    /// A variable outside the gateway's own prefix that a setting falls back to (AbstractCore's
+    /// `ABSTRACTCORE_CONFIG_FILE`).
+    pub(crate) fn foreign(&self, name: &str) -> Option<&'a str> {
+        self.vars.0.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
     }
 
     pub(crate) fn raw(&self, name: &'static str) -> Option<&'a str> {

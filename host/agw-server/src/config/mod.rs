@@ -13,10 +13,10 @@ use std::time::Duration;
 
 use agw_api::{ApiConfig, SecurityPolicy};
 use agw_domain::bundle::BundleLimits;
-use agw_plugins::HostConfig;
 use agw_plugins::signing::TrustedKeys;
+use agw_plugins::{HostConfig, LlmDefaults};
 use agw_runner::RunnerConfig;
-use anyhow::bail;
+use anyhow::{Context, bail};
 
 use self::env::Reader;
 pub use self::env::{Origin, PREFIX, SETTINGS, Setting, Vars, render, unknown_variables};
@@ -408,9 +408,61 @@ impl PluginSettings {
                 http_max_response_bytes: r.positive("PLUGIN_HTTP_MAX_RESPONSE_BYTES", h.http_max_response_bytes)?,
                 trusted_keys,
                 require_signature,
+                llm_defaults: llm_defaults(r)?,
             },
         })
     }
+}
+
+/// The `output.text` route for `llm_call` nodes that name no provider or model: the
+/// capability-defaults file (`CAPABILITY_DEFAULTS`, else the `capability_defaults` section of
+/// `ABSTRACTCORE_CONFIG_FILE`), then `PROVIDER` / `MODEL`.
+fn llm_defaults(r: &mut Reader) -> anyhow::Result<LlmDefaults> {
+    let opt = |raw: &str| Some(raw.to_owned());
+    let show = |v: &Option<String>| v.clone().unwrap_or_default();
+    let provider = r.text("PROVIDER", None, opt, show);
+    let model = r.text("MODEL", None, opt, show);
+    let file = r.text(
+        "CAPABILITY_DEFAULTS",
+        None,
+        |raw| Some(PathBuf::from(raw)),
+        |p| p.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+    );
+    let file = file.or_else(|| r.foreign("ABSTRACTCORE_CONFIG_FILE").map(PathBuf::from));
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read the capability defaults file {}", path.display()))?;
+        if let Some(route) =
+            text_route(&text).with_context(|| format!("capability defaults file {}", path.display()))?
+        {
+            return Ok(LlmDefaults {
+                provider: route.0.or(provider),
+                model: route.1.or(model),
+                source: Some(path.display().to_string()),
+            });
+        }
+    }
+    let source = provider.as_ref().map(|_| format!("{PREFIX}PROVIDER"));
+    Ok(LlmDefaults { provider, model, source })
+}
+
+/// The `output.text` route (else `input.text`, which AbstractCore derives it from) of a
+/// capability-defaults document: `{"capability_defaults": {"routes": {...}}}` or the section
+/// itself. `None` when it has neither route.
+fn text_route(text: &str) -> anyhow::Result<Option<(Option<String>, Option<String>)>> {
+    let doc: serde_json::Value = serde_json::from_str(text).context("is not JSON")?;
+    let section = doc.get("capability_defaults").unwrap_or(&doc);
+    let routes = section.get("routes");
+    let route = routes.and_then(|r| r.get("output.text").or_else(|| r.get("input.text")));
+    let Some(route) = route else { return Ok(None) };
+    let field = |key: &str| -> anyhow::Result<Option<String>> {
+        match route.get(key) {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(serde_json::Value::String(s)) if !s.trim().is_empty() => Ok(Some(s.trim().to_owned())),
+            Some(other) => bail!("routes.output.text.{key} must be a non-empty string, not {other}"),
+        }
+    };
+    Ok(Some((field("provider")?, field("model")?)))
 }
 
 /// `PLUGIN_FUEL`: `0` or `off` is no metering, `max` meters without a limit, a number is each

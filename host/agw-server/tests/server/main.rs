@@ -4,6 +4,7 @@ mod common;
 
 mod cli;
 mod crash;
+mod llm_crash;
 mod migrate;
 mod plugin_signing;
 mod samples;

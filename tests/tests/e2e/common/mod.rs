@@ -28,8 +28,11 @@ fn plugin_cache() -> PathBuf {
 /// A flows dir holding the project's samples and the reference's pure samples.
 pub fn standard_flows(into: &Path) {
     std::fs::create_dir_all(into).expect("flows dir");
+    let upstream = std::env::var_os("AGW_UPSTREAM_BUNDLES").map(PathBuf::from);
     for dir in
         [repo().join("flows"), repo().join("tests/data/reference-flows"), repo().join("tests/data/durable-flows")]
+            .into_iter()
+            .chain(upstream)
     {
         for entry in std::fs::read_dir(&dir).expect("read flows").flatten() {
             let path = entry.path();
@@ -57,6 +60,10 @@ pub struct Options {
     pub security: bool,
     /// Origins, caps, lockout and audit log settings.
     pub policy: SecurityPolicy,
+    /// Point every LLM provider route (`lmstudio`, `openai`, `openai-compatible`, `vllm`, and
+    /// the `output.text` default `openai`/`fake-chat`) at this base URL, through the operator
+    /// policy of the first-party `openai-compatible` plugin.
+    pub fake_llm: Option<String>,
 }
 
 impl Options {
@@ -76,11 +83,14 @@ impl Options {
             tokens: vec![TOKEN.to_owned()],
             security: defaults.security.enabled,
             policy: defaults.security.policy,
+            fake_llm: None,
         }
     }
 }
 
 pub struct TestGateway {
+    /// The fake LLM provider every provider route points at, when there is one.
+    pub fake: Option<std::sync::Arc<agw_fake_provider::FakeProvider>>,
     pub base: String,
     pub data_dir: PathBuf,
     pub client: reqwest::Client,
@@ -105,6 +115,22 @@ impl TestGateway {
         if let Some(dir) = options.plugins_dir {
             config.plugins.dir = dir;
         }
+        if let Some(base_url) = options.fake_llm {
+            let dir = config.plugins.dir.clone();
+            let dir = if dir.starts_with(data_dir) { data_dir.with_file_name("llm-plugins") } else { dir };
+            std::fs::create_dir_all(&dir).expect("plugins dir");
+            let routes = ["LMSTUDIO_BASE_URL", "OPENAI_BASE_URL", "OPENAI_COMPATIBLE_BASE_URL", "VLLM_BASE_URL"]
+                .map(|key| format!("{key} = \"{base_url}\""))
+                .join(", ");
+            let policy = format!("[plugins.openai-compatible]\nconfig = {{ {routes} }}\n");
+            std::fs::write(dir.join("plugins.toml"), policy).expect("write plugins.toml");
+            config.plugins.dir = dir;
+            config.plugins.host.llm_defaults = agw_plugins::LlmDefaults {
+                provider: Some("openai".into()),
+                model: Some("fake-chat".into()),
+                source: Some("test".into()),
+            };
+        }
         config.plugins.host.cache_dir = Some(plugin_cache());
         config.plugins.host.call_deadline = options.plugin_deadline;
         Self::open(config).await
@@ -116,6 +142,7 @@ impl TestGateway {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let launched = launch(&gateway, listener, true).await.expect("launch");
         Self {
+            fake: None,
             base: format!("http://{}", launched.addr),
             data_dir,
             client: reqwest::Client::new(),
@@ -133,10 +160,14 @@ impl TestGateway {
     pub async fn standard_on(temp: &tempfile::TempDir, tick_max_steps: u32, backend: StoreBackend) -> Self {
         let flows = temp.path().join("flows");
         standard_flows(&flows);
+        let fake = std::sync::Arc::new(agw_fake_provider::FakeProvider::start().await.expect("fake provider"));
         let mut options = Options::new(flows);
         options.tick_max_steps = tick_max_steps;
         options.backend = backend;
-        Self::start(&temp.path().join("data"), options).await
+        options.fake_llm = Some(fake.base_url());
+        let mut gateway = Self::start(&temp.path().join("data"), options).await;
+        gateway.fake = Some(fake);
+        gateway
     }
 
     pub async fn stop(mut self) {
@@ -153,9 +184,12 @@ impl TestGateway {
     /// Like [`restart`](Self::restart), staying down for `downtime` first.
     pub async fn restart_after(self, downtime: Duration) -> Self {
         let config = self.gateway.config.clone();
+        let fake = self.fake.clone();
         self.stop().await;
         tokio::time::sleep(downtime).await;
-        Self::open(config).await
+        let mut gateway = Self::open(config).await;
+        gateway.fake = fake;
+        gateway
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -233,4 +267,38 @@ pub fn ledger_summary(records: &[Value]) -> Vec<Value> {
 /// An object's keys, in order (answers are compared key order included, as clients see them).
 pub fn keys(value: &Value) -> Vec<&str> {
     value.as_object().map(|m| m.keys().map(String::as_str).collect()).unwrap_or_default()
+}
+
+/// Writes `<bundle_id>@0.1.0.flow` into `flows`: one flow, `ask`, whose `llm_call` asks
+/// `provider` with the run's `prompt` and `model` inputs and ends with its `response`.
+pub fn llm_bundle(flows: &Path, bundle_id: &str, provider: &str) {
+    let pin = |id: &str, kind: &str| json!({"id": id, "label": id, "type": kind});
+    let node = |id: &str, kind: &str, inputs: Vec<Value>, outputs: Vec<Value>, extra: Value| {
+        let mut data = json!({"nodeType": kind, "inputs": inputs, "outputs": outputs});
+        if let (Some(data), Some(extra)) = (data.as_object_mut(), extra.as_object()) {
+            data.extend(extra.clone());
+        }
+        json!({"id": id, "type": kind, "data": data})
+    };
+    let exec = |id: &str| pin(id, "execution");
+    let edge = |s: &str, sh: &str, t: &str, th: &str| json!({"source": s, "sourceHandle": sh, "target": t, "targetHandle": th});
+    let flow = json!({"id": "ask", "name": "ask", "nodes": [
+        node("start", "on_flow_start", vec![], vec![exec("exec-out"), pin("prompt", "string"), pin("model", "string")], json!({})),
+        node("llm", "llm_call", vec![exec("exec-in"), pin("prompt", "string"), pin("model", "model")],
+            vec![exec("exec-out"), pin("response", "string")], json!({"effectConfig": {"provider": provider}})),
+        node("end", "on_flow_end", vec![exec("exec-in"), pin("response", "string")], vec![], json!({}))],
+        "edges": [
+            edge("start", "exec-out", "llm", "exec-in"), edge("start", "prompt", "llm", "prompt"),
+            edge("start", "model", "llm", "model"), edge("llm", "exec-out", "end", "exec-in"),
+            edge("llm", "response", "end", "response")]});
+    let manifest = json!({"bundle_format_version": "1", "bundle_id": bundle_id, "bundle_version": "0.1.0",
+        "created_at": "2026-12-05T12:00:00+00:00", "entrypoints": [{"flow_id": "ask", "name": "ask", "interfaces": []}],
+        "default_entrypoint": "ask", "flows": {"ask": "flows/ask.json"}});
+    let files = [("manifest.json", manifest), ("flows/ask.json", flow)]
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value.to_string().into_bytes()))
+        .collect();
+    let zip = agw_domain::bundle::pack_zip(&files).expect("pack");
+    std::fs::create_dir_all(flows).expect("flows dir");
+    std::fs::write(flows.join(format!("{bundle_id}@0.1.0.flow")), zip).expect("write bundle");
 }
