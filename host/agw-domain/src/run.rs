@@ -246,10 +246,11 @@ impl RunState {
             paused_at: None,
             resumed_at: None,
             waiting: None,
+            // As in the reference, the run's variables start as its input.
+            exec: ExecState { vars: new.input_data.clone(), ..ExecState::starting_at(new.entry_node) },
             input_data: new.input_data,
             output: None,
             workspace_root: new.workspace_root,
-            exec: ExecState::starting_at(new.entry_node),
             last_command_seq: 0,
             ledger_base: 0,
             outbox: Vec::new(),

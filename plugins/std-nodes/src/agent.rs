@@ -1,5 +1,6 @@
 //! Agent-context helpers: `make_context`, `make_meta`, `make_scratchpad`, `tools_allowlist`,
-//! `tool_parameters`.
+//! `tool_parameters`, and `add_message` without execution pins (the message it builds; the
+//! engine's `add_message` with execution pins also appends it to the run's context).
 
 use serde_json::{Map, Value, json};
 
@@ -14,6 +15,7 @@ pub fn run(node_type: &str, inputs: &Map<String, Value>, config: &Value) -> Opti
         "make_scratchpad" => Ok(json!({ "scratchpad": scratchpad(inputs) })),
         "tools_allowlist" => Ok(tools_allowlist(config)),
         "tool_parameters" => Ok(tool_parameters(inputs, config)),
+        "add_message" => Ok(json!({ "message": message(inputs, std::time::SystemTime::now()) })),
         _ => return None,
     })
 }
@@ -219,4 +221,28 @@ fn tool_parameters(inputs: &Map<String, Value>, config: &Value) -> Value {
     }
     out.insert("tool_call".into(), json!({ "name": tool_name, "arguments": args }));
     Value::Object(out)
+}
+
+/// A canonical context message: `role` (default `user`) and `content` as Python's `str()`,
+/// the UTC time and a `msg_<uuid4 hex>` id.
+fn message(inputs: &Map<String, Value>, now: std::time::SystemTime) -> Value {
+    let text = |pin: &str, default: &str| match inputs.get(pin) {
+        None | Some(Value::Null) => default.to_owned(),
+        Some(v) => py_str(v),
+    };
+    let since = now.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    json!({
+        "role": text("role", "user"),
+        "content": text("content", ""),
+        "timestamp": crate::report::iso_utc(since.as_secs(), since.subsec_micros()),
+        "metadata": { "message_id": format!("msg_{}", uuid4_hex()) },
+    })
+}
+
+/// `uuid.uuid4().hex`: 32 hex digits, version 4, RFC 4122 variant.
+fn uuid4_hex() -> String {
+    let (hi, lo) = (crate::rng::next_u64(), crate::rng::next_u64());
+    let hi = (hi & !0xF000) | 0x4000;
+    let lo = (lo & !(0b11 << 62)) | (0b10 << 62);
+    format!("{hi:016x}{lo:016x}")
 }

@@ -1,5 +1,6 @@
-//! `std-nodes`: the pure node library (math, string, logic, objects, arrays, JSON and
-//! agent-context helpers), with the reference's node types, pin ids and outputs.
+//! `std-nodes`: the pure node library (math, string, logic, objects, arrays, JSON,
+//! agent-context helpers, the agent trace report and the system time), with the reference's
+//! node types, pin ids and outputs.
 //!
 //! Semantics follow the reference builtins (abstractruntime 0.13.0), which apply Python's
 //! `float()`, `int()`, `str()` and truthiness to whatever JSON arrives on a pin; `pyval`
@@ -17,6 +18,7 @@ mod objects;
 mod pyjson;
 mod pyliteral;
 mod pyval;
+mod report;
 mod rng;
 mod specs;
 mod string;
@@ -56,6 +58,7 @@ pub fn execute(node_type: &str, inputs: &Map<String, Value>, config: &Value) -> 
         .or_else(|| json::run(node_type, inputs))
         .or_else(|| agent::run(node_type, inputs, config))
         .or_else(|| tools::run(node_type, inputs))
+        .or_else(|| report::run(node_type, inputs))
         .unwrap_or_else(|| Err(fail(&format!("unknown node type '{node_type}'"))))?;
     Ok(outputs(returned))
 }

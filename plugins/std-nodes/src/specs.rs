@@ -194,6 +194,13 @@ fn data() -> Vec<NodeSpec> {
             "any",
             "JSON or JSON-ish text to a value; scalars as {value}",
         ),
+        node(
+            "system_datetime",
+            "data",
+            &[],
+            &[("iso", "string"), ("timezone", "string"), ("utc_offset_minutes", "number"), ("locale", "string")],
+            "The current time (ISO 8601, UTC: a plugin sees no local zone or locale)",
+        ),
         pure(
             "stringify_json",
             "data",
@@ -262,6 +269,20 @@ fn agent() -> Vec<NodeSpec> {
             &[("tool_results", "array")],
             "string",
             "One line per tool call: name(primary arg) [STATUS] : observation",
+        ),
+        pure(
+            "agent_trace_report",
+            "agent",
+            &[("scratchpad", "object")],
+            "string",
+            "An agent scratchpad's node traces as a Markdown timeline",
+        ),
+        node(
+            "add_message",
+            "agent",
+            &[("role", "string"), ("content", "string")],
+            &[("message", "object")],
+            "A context message {role, content, timestamp, metadata.message_id}",
         ),
         node("tools_allowlist", "agent", &[], &[("tools", "tools")], "The tools chosen in the editor (literalValue)"),
         node(

@@ -1,7 +1,6 @@
-//! `string_template`: `{{ path | filter }}` placeholders over the inputs and the `vars` object.
-//!
-//! The reference also falls back to the run's variables (`_run_vars`), which the executor
-//! injects; a plugin call carries no run variables, so only inputs and `vars` are read.
+//! `string_template`: `{{ path | filter }}` placeholders over the inputs, the `vars` object
+//! and, last, the run's variables (`_run_vars`, which the engine passes as the reference's
+//! executor does; their `_` keys are never read).
 
 use serde_json::{Map, Value};
 
@@ -14,6 +13,9 @@ pub fn render(inputs: &Map<String, Value>) -> String {
         _ => String::new(),
     };
     let mut vars = Map::new();
+    if let Some(Value::Object(run_vars)) = inputs.get("_run_vars") {
+        vars.extend(run_vars.iter().filter(|(k, _)| !k.starts_with('_')).map(|(k, v)| (k.clone(), v.clone())));
+    }
     if let Some(Value::Object(obj)) = inputs.get("vars") {
         vars.extend(obj.iter().map(|(k, v)| (k.clone(), v.clone())));
     }

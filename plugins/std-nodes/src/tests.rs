@@ -2,7 +2,7 @@
 //! reference by `tools/gen_vectors.py` and `tools/gen_data_vectors.py`). Run natively:
 //! `cargo test --target x86_64-unknown-linux-gnu -p std-nodes` from `plugins/`.
 
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 use crate::execute;
 
@@ -132,4 +132,35 @@ fn odd_inputs_never_panic() {
         let inputs: Map<String, Value> = [("text".to_owned(), Value::String(text))].into_iter().collect();
         assert!(execute("parse_json", &inputs, &Value::Null).is_err());
     }
+}
+
+/// `add_message` without execution pins: the reference's message shape, with a fresh time and
+/// a fresh `msg_<uuid4 hex>` id (so no vector can hold it).
+#[test]
+fn add_message_builds_a_canonical_message() {
+    let inputs: Map<String, Value> =
+        serde_json::from_str(r#"{"role": 5, "content": {"a": [1, null]}}"#).unwrap_or_default();
+    let out = execute("add_message", &inputs, &Value::Null).expect("add_message answers");
+    let message = &out["message"];
+    assert_eq!((&message["role"], &message["content"]), (&Value::from("5"), &Value::from("{'a': [1, None]}")));
+    let stamp = message["timestamp"].as_str().unwrap_or_default();
+    assert!(stamp.ends_with("+00:00") && stamp.len() >= 25 && stamp.as_bytes()[10] == b'T', "{stamp}");
+    let id = message["metadata"]["message_id"].as_str().unwrap_or_default();
+    let hex = id.strip_prefix("msg_").unwrap_or_default();
+    assert!(hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()), "{id}");
+    assert_eq!(&hex[12..13], "4", "a version 4 uuid: {id}");
+    assert!("89ab".contains(&hex[16..17]), "the RFC 4122 variant: {id}");
+    let other = execute("add_message", &Map::new(), &Value::Null).expect("add_message answers");
+    assert_eq!((&other["message"]["role"], &other["message"]["content"]), (&Value::from("user"), &Value::from("")));
+    assert_ne!(other["message"]["metadata"], message["metadata"]);
+    assert_eq!(out["result"], json!({"message": message.clone()}));
+}
+
+/// `system_datetime`: now, in UTC (a plugin sees no local zone or locale).
+#[test]
+fn system_datetime_reports_utc_now() {
+    let out = execute("system_datetime", &Map::new(), &Value::Null).expect("system_datetime answers");
+    assert_eq!((&out["timezone"], &out["utc_offset_minutes"], &out["locale"]), (&json!("UTC"), &json!(0), &json!("")));
+    let iso = out["iso"].as_str().unwrap_or_default();
+    assert!(iso.starts_with("20") && iso.ends_with("+00:00"), "{iso}");
 }

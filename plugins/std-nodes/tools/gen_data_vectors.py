@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Generate the data-node vectors (objects, arrays, JSON, agent-context helpers) from the
+"""Generate the data-node vectors (objects, arrays, JSON, agent-context helpers, the agent
+trace report) from the
 reference implementation, the same way `gen_vectors.py` does for math/string/logic.
 
 How to run (needs only abstractruntime 0.13.0):
@@ -463,11 +464,73 @@ def tool_result_cases():
     return out
 
 
+def trace_report_cases():
+    """agent_trace_report: every branch of the renderer (llm_call, tool_calls with results,
+    offloaded calls, failures, raw results, odd shapes), plus seeded scratchpads."""
+    out = []
+    call = lambda cid, name="read_file", **kw: {"name": name, "call_id": cid, "arguments": {"path": f"{cid}.txt"}, **kw}
+    steps = [
+        {"ts": "2026-01-01T00:00:05Z", "status": "completed", "effect": {"type": "llm_call"}, "duration_ms": 0.0625,
+         "result": {"content": "  Let me look.\n", "model": "m1", "finish_reason": "tool_calls",
+                    "tool_calls": [{"name": "read_file", "call_id": "c1"}, {"name": "x", "call_id": 7}, {"name": ""}, "junk"]}},
+        {"ts": "2026-01-01T00:00:04Z", "status": "completed", "effect": {"type": "llm_call"}, "duration_ms": True,
+         "result": {"content": "   ", "model": "", "tool_calls": []}},
+        {"ts": "2026-01-01T00:00:03Z", "status": "completed", "effect": {"type": "llm_call"}, "duration_ms": -1},
+        {"ts": "2026-01-01T00:00:06Z", "status": "completed", "duration_ms": 1234567.89,
+         "effect": {"type": "tool_calls", "payload": {"tool_calls": [call("c1"), call("c2"), call("c3", id="alt"), {"$artifact": "a"},
+                                                                     {"name": None, "id": "i9", "arguments": None}, 5]}},
+         "result": {"results": [{"call_id": "c1", "success": True, "output": {"text": "hi", "n": [1, 2.5, None]}},
+                                {"call_id": "c2", "success": False, "error": "denied", "output": "no access"},
+                                {"call_id": "c3", "success": "yes", "error": {"code": 1}, "output": [True, {}]},
+                                {"call_id": "c3", "output": None}, {"call_id": ""}, "junk"]}},
+        {"ts": "2026-01-01T00:00:07Z", "status": "completed",
+         "effect": {"type": "tool_calls", "payload": {"tool_calls": {"$artifact": "art-1"}}}},
+        {"ts": "2026-01-01T00:00:08Z", "status": "completed", "effect": {"type": "tool_calls", "payload": {"tool_calls": None}}},
+        {"ts": "2026-01-01T00:00:09Z", "status": "completed", "effect": {"type": "tool_calls", "payload": {"tool_calls": call("c9")}},
+         "result": "not a dict"},
+        {"ts": "2026-01-01T00:00:01Z", "status": "failed", "effect": {"type": "wait"}, "error": {"why": ["a", 1]}},
+        {"ts": "2026-01-01T00:00:02Z", "status": "failed", "effect": "junk"},
+        {"status": "completed", "effect": {"type": "other"}, "result": {"z": 1, "a": {"b": "é"}, "e": [], "o": {}}},
+        {"ts": 5, "status": None, "effect": {"type": 3}, "result": [1]},
+        "not a step",
+    ]
+    full = {"sub_run_id": "sub-1", "workflow_id": "wf", "node_traces": {"n1": {"steps": steps[:5]}, "n2": {"steps": steps[5:]},
+                                                                        "n3": "junk", "n4": {"steps": "junk"}}}
+    for sp in [
+        full, None, "text", [], {}, {"node_traces": {}}, {"node_traces": {"n": {"steps": []}}, "sub_run_id": " ", "workflow_id": 5},
+        {"node_traces": "junk"}, {"node_id": "solo", "steps": steps[:2]}, {"node_id": 12, "steps": steps[7:9], "node_traces": None},
+        {"node_traces": {"only": {"steps": [steps[3]]}}}, {"node_traces": {"é": {"steps": [{"ts": "b"}, {"ts": "a", "status": "failed"}]}}},
+    ]:
+        out.append(vector("agent_trace_report", {"scratchpad": sp}))
+    out.append(vector("agent_trace_report", {}))
+    rng = random.Random(20261206)
+    for _ in range(25):
+        traces = {}
+        for n in range(rng.randint(0, 3)):
+            entries = []
+            for _ in range(rng.randint(0, 3)):
+                kind = rng.choice(["llm_call", "tool_calls", "other", "failed"])
+                entry = {"ts": f"2026-01-01T00:00:{rng.randint(0, 9):02d}Z", "status": "failed" if kind == "failed" else "completed",
+                         "effect": {"type": kind, "payload": {"tool_calls": [call(f"c{i}") for i in range(rng.randint(0, 2))]}}}
+                if rng.random() < 0.5:
+                    entry["duration_ms"] = rng.choice([0, 1, 2.5, 0.0005, 0.0015, 1e-9, 10**12, 3.14159])
+                if kind == "failed":
+                    entry["error"] = rng.choice(["boom", None, 3, ["x"]])
+                else:
+                    entry["result"] = {"content": rng.choice(["hi", "", None]), "model": "m",
+                                       "results": [{"call_id": "c0", "success": rng.random() < 0.5, "output": rng.choice(["o", 1, None])}]}
+                entries.append(entry)
+            traces[f"node{n}"] = {"steps": entries}
+        out.append(vector("agent_trace_report", {"scratchpad": {"node_traces": traces, "sub_run_id": rng.choice(["", "s"])}}))
+    return out
+
+
 def main() -> None:
     default = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data-vectors.json")
     target = sys.argv[1] if len(sys.argv) > 1 else default
     random.seed(20261204)
     vectors = object_cases() + array_cases() + random_element_cases() + json_cases() + agent_cases() + tool_result_cases() + seeded_cases()
+    vectors += trace_report_cases()
     with open(target, "w", encoding="utf-8") as fh:
         json.dump(vectors, fh, ensure_ascii=False, indent=1, allow_nan=False)
         fh.write("\n")

@@ -391,10 +391,26 @@ def seeded_cases():
     return out
 
 
+def run_vars_template_cases():
+    """string_template with `_run_vars`, the run variables the visual executor gives it: read
+    last (after pins and `vars`), never their `_` keys."""
+    out = []
+    run_vars = {"user": {"name": "Ada"}, "n": 3, "_temp": {"secret": 1}, "items": ["a", "b"], "shadow": "run"}
+    for inp in [
+        {"template": "{{ user.name }} {{ n }} {{ items | join('+') }} {{ _temp.secret }}", "_run_vars": run_vars},
+        {"template": "{{ shadow }} {{ n }}", "_run_vars": run_vars, "vars": {"shadow": "vars"}, "n": "pin"},
+        {"template": "{{ shadow }}", "_run_vars": run_vars, "shadow": None},
+        {"template": "{{ n }}", "_run_vars": "not a dict"}, {"template": "{{ n }}", "_run_vars": None},
+    ]:
+        out.append(vector("string_template", inp))
+    return out
+
+
 def main() -> None:
     default = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "vectors.json")
     target = sys.argv[1] if len(sys.argv) > 1 else default
     vectors = math_cases() + string_cases() + logic_cases() + seeded_cases()
+    vectors += run_vars_template_cases()
     with open(target, "w", encoding="utf-8") as fh:
         json.dump(vectors, fh, ensure_ascii=False, indent=1, allow_nan=False)
         fh.write("\n")

@@ -6,8 +6,10 @@ use std::collections::{HashMap, HashSet};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use super::control::Trigger;
 use super::effects::EffectKind;
 use super::model::{Pin, VisualFlow, VisualNode};
+use super::writes::VarWrite;
 
 /// Why a flow cannot run.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -47,6 +49,14 @@ pub enum NodeKind {
     },
     /// A durable wait, an event or a subflow.
     Effect(EffectKind),
+    /// Writes run variables or the context (see `flow::writes`).
+    VarWrite(VarWrite),
+    /// `sequence` that then runs its `completed` chain (see `flow::control`).
+    Parallel,
+    LoopLimit,
+    JoinExec,
+    /// `on_user_request`, `on_agent_message`.
+    Trigger(Trigger),
 }
 
 impl NodeKind {
@@ -70,7 +80,15 @@ impl NodeKind {
             "loop" => Self::Loop,
             "sequence" => Self::Sequence,
             "reroute" => Self::Reroute,
-            other => return EffectKind::builtin(other).map(Self::Effect),
+            "parallel" => Self::Parallel,
+            "loop_limit" => Self::LoopLimit,
+            "join_exec" => Self::JoinExec,
+            other => {
+                return EffectKind::builtin(other)
+                    .map(Self::Effect)
+                    .or_else(|| VarWrite::builtin(other).map(Self::VarWrite))
+                    .or_else(|| Trigger::builtin(other).map(Self::Trigger));
+            }
         })
     }
 
@@ -137,6 +155,7 @@ impl CompiledFlow {
     pub fn compile(flow: &Value, plugin_node: &dyn Fn(&str) -> Option<bool>) -> Result<Self, FlowError> {
         // Read from the borrowed JSON: cloning the whole flow first doubled the peak.
         let flow = VisualFlow::deserialize(flow).map_err(|e| FlowError::Invalid(e.to_string()))?;
+        let flow = super::lower::lower(flow)?;
         let VisualFlow { id: flow_id, nodes: visual_nodes, edges, entry_node, .. } = flow;
         let mut touched: HashSet<&str> = HashSet::with_capacity(edges.len() * 2);
         {
@@ -159,7 +178,12 @@ impl CompiledFlow {
         let mut is_exec = Vec::with_capacity(visual_nodes.len());
         for node in visual_nodes {
             let node_type = node.kind().to_owned();
-            let kind = match NodeKind::builtin(&node_type) {
+            let inputs = node.pins("inputs");
+            let outputs = node.pins("outputs");
+            let declares_exec = inputs.iter().chain(&outputs).any(is_exec_pin);
+            // `add_message` is the engine's only with execution pins; without, std-nodes' pure one.
+            let engine = NodeKind::builtin(&node_type).filter(|k| declares_exec || *k != VarWrite::ADD_MESSAGE);
+            let kind = match engine {
                 Some(kind) => kind,
                 None => match plugin_node(&node_type) {
                     Some(pure) => NodeKind::Plugin { pure },
@@ -170,9 +194,6 @@ impl CompiledFlow {
                     }
                 },
             };
-            let inputs = node.pins("inputs");
-            let outputs = node.pins("outputs");
-            let declares_exec = inputs.iter().chain(&outputs).any(is_exec_pin);
             let no_pins = inputs.is_empty() && outputs.is_empty();
             is_exec.push(kind != NodeKind::Literal && (declares_exec || (no_pins && !kind.is_pure())));
             let pin_defaults = node.pin_defaults();

@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 
 use super::compile::{CNode, CompiledFlow, NodeKind};
 use super::effects::WaitStep;
-use super::value::{number, py_str, set_path, truthy};
+use super::value::{number, py_str, truthy};
 use crate::env::Env;
 use crate::llm::{CallRef, ChatAnswer, ChatRequest};
 use crate::run::{RunState, RunStatus, Wait};
@@ -68,15 +68,22 @@ pub enum Frame {
         step: f64,
         index: u64,
         total: u64,
+        /// The step that entered the loop: tells two entries of one loop apart.
+        #[serde(default)]
+        entry: u64,
     },
     While {
         node: String,
         index: u64,
+        #[serde(default)]
+        entry: u64,
     },
     Loop {
         node: String,
         items: Vec<Value>,
         index: u64,
+        #[serde(default)]
+        entry: u64,
     },
     Sequence {
         node: String,
@@ -132,6 +139,12 @@ pub struct ExecState {
     /// An LLM call whose `started` record is journaled and whose answer is not yet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_call: Option<super::llm_call::PendingCall>,
+    /// The execution wire taken last (a `join_exec` says which way came in).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub came_from: Option<super::control::CameFrom>,
+    /// Each `loop_limit`'s count and the loop iteration it counts in.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub loop_limits: Map<String, Value>,
 }
 
 impl ExecState {
@@ -295,7 +308,8 @@ impl Interp<'_> {
                     Some(v) => v,
                     None => typed_default(node),
                 };
-                set_path(&mut self.exec().vars, &name, value.clone());
+                super::writes::set_by_path(&mut self.exec().vars, &name, value.clone())
+                    .map_err(|e| failure(node, format!("Failed to set variable '{name}': {e}")))?;
                 self.exec().outputs.insert(node.id.clone(), json!({ "value": value }));
                 self.follow(node, "exec-out")
             }
@@ -330,11 +344,21 @@ impl Interp<'_> {
                     return Err(failure(node, "For loop requires a non-zero 'step'."));
                 };
                 let total = ((end - start) / step).ceil().max(0.0) as u64;
-                self.exec().frames.push(Frame::For { node: node.id.clone(), next: start, end, step, index: 0, total });
+                let entry = self.exec().steps;
+                self.exec().frames.push(Frame::For {
+                    node: node.id.clone(),
+                    next: start,
+                    end,
+                    step,
+                    index: 0,
+                    total,
+                    entry,
+                });
                 self.resume_frame()
             }
             NodeKind::While => {
-                self.exec().frames.push(Frame::While { node: node.id.clone(), index: 0 });
+                let entry = self.exec().steps;
+                self.exec().frames.push(Frame::While { node: node.id.clone(), index: 0, entry });
                 self.resume_frame()
             }
             NodeKind::Loop => {
@@ -343,10 +367,11 @@ impl Interp<'_> {
                     Some(Value::Array(items)) => items,
                     Some(other) => vec![other],
                 };
-                self.exec().frames.push(Frame::Loop { node: node.id.clone(), items, index: 0 });
+                let entry = self.exec().steps;
+                self.exec().frames.push(Frame::Loop { node: node.id.clone(), items, index: 0, entry });
                 self.resume_frame()
             }
-            NodeKind::Sequence => {
+            NodeKind::Sequence | NodeKind::Parallel => {
                 let mut branches: Vec<(u64, String)> = node
                     .exec_outputs
                     .iter()
@@ -359,6 +384,10 @@ impl Interp<'_> {
                 self.resume_frame()
             }
             NodeKind::Effect(kind) => self.effect_step(node, kind),
+            NodeKind::VarWrite(write) => self.var_write(node, write),
+            NodeKind::LoopLimit => self.loop_limit(node),
+            NodeKind::JoinExec => self.join_exec(node),
+            NodeKind::Trigger(trigger) => self.trigger(node, trigger),
             NodeKind::Plugin { pure: false } => self.plugin_step(node),
             // A pure node wired into the execution chain passes control straight on.
             NodeKind::Reroute
@@ -384,11 +413,10 @@ impl Interp<'_> {
     /// Moves to where `handle` leads. A chain that ends returns to the innermost frame, or
     /// ends the flow with the node's own output when no frame is left.
     pub(super) fn follow(&mut self, node: &CNode, handle: &str) -> Result<Step> {
-        let next = self.flow.next(&node.id, handle).map(|n| n.id.clone());
-        if next.is_none() && self.exec().frames.is_empty() {
+        if self.flow.next(&node.id, handle).is_none() && self.exec().frames.is_empty() {
             return Ok(Step::End { node_id: node.id.clone(), output: self.implicit_output(node) });
         }
-        self.exec().cursor = next;
+        self.take(node, handle);
         Ok(Step::Continue)
     }
 
@@ -396,7 +424,14 @@ impl Interp<'_> {
     fn implicit_output(&mut self, node: &CNode) -> Map<String, Value> {
         let ambient = self.exec().ambient.clone();
         match node.kind {
-            NodeKind::FlowStart | NodeKind::If | NodeKind::Switch | NodeKind::Plugin { .. } | NodeKind::Effect(_) => {
+            NodeKind::VarWrite(write) => super::writes::end_output(write, self.exec().outputs.get(&node.id), ambient),
+            NodeKind::FlowStart
+            | NodeKind::If
+            | NodeKind::Switch
+            | NodeKind::LoopLimit
+            | NodeKind::Trigger(_)
+            | NodeKind::Plugin { .. }
+            | NodeKind::Effect(_) => {
                 let mut output = ambient;
                 output.entry("success").or_insert(Value::Bool(true));
                 output
@@ -422,7 +457,7 @@ impl Interp<'_> {
         self.run.current_node = Some(node.id.clone());
         let max = self.limits.max_loop_iterations;
         let body = match frame {
-            Frame::For { node: id, next, end, step, index, total } => {
+            Frame::For { node: id, next, end, step, index, total, entry } => {
                 let more = if step > 0.0 { next < end } else { next > end };
                 if more && index >= max {
                     return Err(failure(node, format!("For loop exceeded max_iterations={max}")));
@@ -431,13 +466,13 @@ impl Interp<'_> {
                     let mut out = self.exec().ambient.clone();
                     out.extend(obj(json!({ "i": next, "index": index, "total": total })));
                     (
-                        Frame::For { node: id, next: next + step, end, step, index: index + 1, total },
+                        Frame::For { node: id, next: next + step, end, step, index: index + 1, total, entry },
                         out,
                         "loop".to_owned(),
                     )
                 })
             }
-            Frame::While { node: id, index } => {
+            Frame::While { node: id, index, entry } => {
                 let condition = self.exec_input(node, "condition")?.unwrap_or(Value::Null);
                 let more = truthy(&condition);
                 if more && index >= max {
@@ -447,13 +482,13 @@ impl Interp<'_> {
                     let mut out = self.exec().ambient.clone();
                     let item = out.get("item").cloned().unwrap_or_else(|| Value::Object(out.clone()));
                     out.extend(obj(json!({ "item": item, "index": index })));
-                    (Frame::While { node: id, index: index + 1 }, out, "loop".to_owned())
+                    (Frame::While { node: id, index: index + 1, entry }, out, "loop".to_owned())
                 })
             }
-            Frame::Loop { node: id, items, index } => items.get(index as usize).cloned().map(|item| {
+            Frame::Loop { node: id, items, index, entry } => items.get(index as usize).cloned().map(|item| {
                 let mut out = self.exec().ambient.clone();
                 out.extend(obj(json!({ "item": item, "index": index, "total": items.len() })));
-                (Frame::Loop { node: id, items, index: index + 1 }, out, "loop".to_owned())
+                (Frame::Loop { node: id, items, index: index + 1, entry }, out, "loop".to_owned())
             }),
             Frame::Listen { node: id } => {
                 self.exec().frames.pop();
@@ -463,11 +498,15 @@ impl Interp<'_> {
             Frame::Sequence { node: id, branches, next } => {
                 if let Some(handle) = branches.get(next).cloned() {
                     self.set_top(Frame::Sequence { node: id, branches, next: next + 1 });
-                    self.exec().cursor = flow.next(&node.id, &handle).map(|n| n.id.clone());
+                    self.take(node, &handle);
                     return Ok(Step::Continue);
                 }
                 // A sequence has no `done`: after its last branch, control returns outward.
+                // A parallel joins: its `completed` chain runs, outside the parallel.
                 self.exec().frames.pop();
+                if node.kind == NodeKind::Parallel && self.take(node, "completed") {
+                    return Ok(Step::Continue);
+                }
                 return self.chain_end(node);
             }
         };
@@ -475,18 +514,15 @@ impl Interp<'_> {
             Some((frame, out, handle)) if flow.next(&node.id, &handle).is_some() => {
                 self.set_top(frame);
                 self.produce(node, out);
-                self.exec().cursor = flow.next(&node.id, &handle).map(|n| n.id.clone());
+                self.take(node, &handle);
                 Ok(Step::Continue)
             }
             // Finished, or no body wired: go to `done`.
             _ => {
                 self.exec().frames.pop();
-                match flow.next(&node.id, "done") {
-                    Some(next) => {
-                        self.exec().cursor = Some(next.id.clone());
-                        Ok(Step::Continue)
-                    }
-                    None => self.chain_end(node),
+                match self.take(node, "done") {
+                    true => Ok(Step::Continue),
+                    false => self.chain_end(node),
                 }
             }
         }

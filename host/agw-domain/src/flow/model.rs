@@ -45,6 +45,17 @@ pub struct Edge {
     pub target: String,
     #[serde(rename = "targetHandle", default)]
     pub target_handle: Option<String>,
+    /// Authoring data on the wire (`loopLimit`).
+    #[serde(default, deserialize_with = "object_or_empty")]
+    pub data: Map<String, Value>,
+}
+
+/// An object, or nothing for any other JSON (older editors wrote `null`).
+fn object_or_empty<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Map<String, Value>, D::Error> {
+    Ok(match Value::deserialize(deserializer)? {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    })
 }
 
 impl VisualNode {

@@ -169,6 +169,7 @@ impl Interp<'_> {
     }
 
     fn invoke(&mut self, node: &CNode, inputs: Map<String, Value>) -> Result<Map<String, Value>> {
+        let inputs = super::vars::plugin_inputs(node, inputs, &self.run.exec.vars);
         let call = NodeCall {
             run_id: &self.run.run_id,
             workflow_id: &self.run.workflow_id,

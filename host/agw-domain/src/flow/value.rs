@@ -61,22 +61,6 @@ pub fn get_path<'v>(root: &'v Map<String, Value>, path: &str) -> Option<&'v Valu
     Some(current)
 }
 
-/// Writes a dotted path, replacing intermediate non-objects with `{}`.
-pub fn set_path(root: &mut Map<String, Value>, path: &str, value: Value) {
-    let mut parts: Vec<&str> = path.split('.').collect();
-    let Some(last) = parts.pop() else { return };
-    let mut current = root;
-    for part in parts {
-        let slot = current.entry(part.to_owned()).or_insert_with(|| Value::Object(Map::new()));
-        if !slot.is_object() {
-            *slot = Value::Object(Map::new());
-        }
-        let Value::Object(next) = slot else { return };
-        current = next;
-    }
-    current.insert(last.to_owned(), value);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,14 +87,12 @@ mod tests {
     }
 
     #[test]
-    fn dotted_paths_read_and_write() {
+    fn dotted_paths_read() {
         let mut vars = Map::new();
-        set_path(&mut vars, "a.b.c", json!(1));
-        assert_eq!(Value::Object(vars.clone()), json!({"a": {"b": {"c": 1}}}));
+        vars.insert("a".into(), json!({"b": {"c": 1}}));
         vars.insert("obj".into(), json!({"list": [10, 20]}));
+        assert_eq!(get_path(&vars, "a.b.c"), Some(&json!(1)));
         assert_eq!(get_path(&vars, "obj.list.1"), Some(&json!(20)));
         assert_eq!(get_path(&vars, "a.b.missing"), None);
-        set_path(&mut vars, "obj.list.x", json!(2));
-        assert_eq!(get_path(&vars, "obj.list.x"), Some(&json!(2)));
     }
 }

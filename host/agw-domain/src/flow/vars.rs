@@ -1,6 +1,6 @@
 //! The engine's pure readers of run variables besides `get_var`: `get_vars`, `get_context`,
 //! `bool_var` and `var_decl`, with the reference's outputs and fallbacks. Each reads the
-//! variables as they are when it is read.
+//! variables as they are when it is read. Also the run variables `string_template` reads.
 
 use serde_json::{Map, Value, json};
 
@@ -66,6 +66,21 @@ pub(super) fn read(read: VarRead, node: &CNode, vars: &Map<String, Value>) -> Ma
         Value::Object(map) => map,
         _ => Map::new(),
     }
+}
+
+/// What a plugin node is called with: its inputs, and for `string_template` the run's
+/// variables too (`_run_vars`, read after its pins and `vars`), as the reference's executor
+/// gives them.
+pub(super) fn plugin_inputs(
+    node: &CNode,
+    mut inputs: Map<String, Value>,
+    vars: &Map<String, Value>,
+) -> Map<String, Value> {
+    if node.node_type == "string_template" {
+        let visible = vars.iter().filter(|(k, _)| !k.starts_with('_')).map(|(k, v)| (k.clone(), v.clone()));
+        inputs.insert("_run_vars".into(), Value::Object(visible.collect()));
+    }
+    inputs
 }
 
 /// Whether `value` has the declared type.

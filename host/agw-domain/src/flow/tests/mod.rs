@@ -454,6 +454,7 @@ fn two_edges_into_one_pin_are_refused() {
 
 mod data_edges;
 mod durable;
+mod engine_nodes;
 mod llm;
 
 /// A clock that moves one second at every reading.
