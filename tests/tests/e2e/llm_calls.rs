@@ -164,3 +164,24 @@ async fn a_provider_that_traps_spins_or_hoards_fails_one_step_and_others_carry_o
     assert_eq!((polite["status"].as_str(), polite["output"]["response"].as_str()), (Some("completed"), Some("ok")));
     gw.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_nobody_configured_fails_the_step_naming_what_to_set() {
+    let temp = tempfile::tempdir().expect("tempdir");
+    let flows = temp.path().join("flows");
+    common::llm_bundle(&flows, "ask-openrouter", "openrouter");
+    let fake = agw_fake_provider::FakeProvider::start().await.expect("fake");
+    let mut options = common::Options::new(flows);
+    options.fake_llm = Some(fake.base_url());
+    let gw = TestGateway::start(&temp.path().join("data"), options).await;
+    let run_id =
+        gw.start_run(json!({"bundle_id": "ask-openrouter", "input_data": {"prompt": "hi", "model": "m"}})).await;
+    let view = gw.wait_terminal(&run_id).await;
+    assert_eq!(view["status"], "failed", "{view}");
+    assert_eq!(
+        view["error"],
+        "llm_call node 'llm': LLM provider 'openrouter' is not configured: set OPENROUTER_API_KEY"
+    );
+    assert!(fake.requests().is_empty(), "nothing was sent anywhere");
+    gw.stop().await;
+}

@@ -167,3 +167,33 @@ fn known_and_foreign_variables_get_no_warning() {
     all.extend([("PATH".to_owned(), "/bin".to_owned()), ("RUST_LOG".to_owned(), "info".to_owned())]);
     assert_eq!(unknown_variables(&all.into_iter().collect()), Vec::<String>::new());
 }
+
+#[test]
+fn the_output_text_default_comes_from_the_capability_defaults_file_then_the_variables() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = |pairs: &[(&str, &str)]| Config::from_vars(&vars(pairs)).map(|c| c.plugins.host.llm_defaults);
+    let route = |p: Option<&str>, m: Option<&str>| (p.map(str::to_owned), m.map(str::to_owned));
+
+    let only_vars = config(&[("PROVIDER", "lmstudio"), ("MODEL", "qwen")]).expect("reads");
+    assert_eq!((only_vars.provider, only_vars.model), route(Some("lmstudio"), Some("qwen")));
+
+    // AbstractCore's shape; `output.text` wins over the variables, `input.text` stands in for it.
+    let file = dir.path().join("defaults.json");
+    std::fs::write(
+        &file,
+        r#"{"capability_defaults": {"version": 1, "routes": {"input.text": {"provider": "openai", "model": "gpt"}}}}"#,
+    )
+    .expect("write");
+    let path = file.display().to_string();
+    let from_file = config(&[("PROVIDER", "lmstudio"), ("CAPABILITY_DEFAULTS", &path)]).expect("reads");
+    assert_eq!((from_file.provider, from_file.model), route(Some("openai"), Some("gpt")));
+    assert_eq!(from_file.source.as_deref(), Some(path.as_str()));
+
+    // A file that cannot be used stops the gateway, naming it.
+    std::fs::write(&file, r#"{"capability_defaults": {"routes": {"output.text": {"provider": 7}}}}"#).expect("write");
+    let error = format!("{:#}", config(&[("CAPABILITY_DEFAULTS", &path)]).expect_err("refused"));
+    assert!(error.contains(&path) && error.contains("output.text.provider"), "{error}");
+    let missing =
+        format!("{:#}", config(&[("CAPABILITY_DEFAULTS", "/nonexistent/defaults.json")]).expect_err("refused"));
+    assert!(missing.contains("/nonexistent/defaults.json"), "{missing}");
+}
