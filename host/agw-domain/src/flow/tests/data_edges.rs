@@ -9,16 +9,7 @@ fn run_on_small_stack(flow_json: Value) -> (RunState, usize) {
     let worker = std::thread::Builder::new().stack_size(256 * 1024).spawn(move || {
         let compiled = CompiledFlow::compile(&flow_json, &provides).expect("compiles");
         let env = FakeEnv::default();
-        let mut run = RunState::new(NewRun {
-            run_id: "r1".into(),
-            flow: FlowRef { bundle_id: "b".into(), bundle_version: "1".into(), flow_id: "f".into() },
-            input_data: Map::new(),
-            session_id: None,
-            parent_run_id: None,
-            workspace_root: "/tmp/ws".into(),
-            entry_node: compiled.entry.clone(),
-            now: env.now_iso(),
-        });
+        let mut run = new_run(&compiled, json!({}), &env);
         let mut nodes = FakeNodes { calls: 0 };
         while tick(&compiled, &mut run, &mut nodes, &env, TickLimits::default()) == TickOutcome::Yielded {}
         (run, nodes.calls)

@@ -62,16 +62,7 @@ fn llm_flow(resp_schema: Option<Value>) -> Value {
 fn run_llm(flow_json: &Value, input: Value, answer: &str) -> (RunState, FakeLlm, Vec<TickOutcome>) {
     let compiled = CompiledFlow::compile(flow_json, &provides).expect("compiles");
     let env = FakeEnv::default();
-    let mut run = RunState::new(NewRun {
-        run_id: "r1".into(),
-        flow: FlowRef { bundle_id: "b".into(), bundle_version: "1".into(), flow_id: "f".into() },
-        input_data: input.as_object().cloned().unwrap_or_default(),
-        session_id: None,
-        parent_run_id: None,
-        workspace_root: "/tmp/ws".into(),
-        entry_node: compiled.entry.clone(),
-        now: env.now_iso(),
-    });
+    let mut run = new_run(&compiled, input, &env);
     let mut llm = FakeLlm { answer: answer.into(), requests: Vec::new() };
     let mut outcomes = Vec::new();
     loop {
@@ -147,16 +138,7 @@ fn without_a_provider_the_default_executor_names_what_is_missing() {
     let compiled = CompiledFlow::compile(&llm_flow(None), &provides).expect("compiles");
     let (run, _) = {
         let env = FakeEnv::default();
-        let mut run = RunState::new(NewRun {
-            run_id: "r1".into(),
-            flow: FlowRef { bundle_id: "b".into(), bundle_version: "1".into(), flow_id: "f".into() },
-            input_data: Map::from_iter([("prompt".to_owned(), json!("hi"))]),
-            session_id: None,
-            parent_run_id: None,
-            workspace_root: "/tmp/ws".into(),
-            entry_node: compiled.entry.clone(),
-            now: env.now_iso(),
-        });
+        let mut run = new_run(&compiled, json!({"prompt": "hi"}), &env);
         let mut nodes = FakeNodes { calls: 0 };
         while tick(&compiled, &mut run, &mut nodes, &env, TickLimits::default()) == TickOutcome::Yielded {}
         (run, ())

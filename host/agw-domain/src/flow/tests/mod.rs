@@ -110,10 +110,9 @@ fn flow(nodes: Vec<Value>, edges: Vec<Value>) -> Value {
     json!({"id": "f", "nodes": nodes, "edges": edges})
 }
 
-fn run_flow(flow_json: &Value, input: Value, max_steps: u32) -> (RunState, usize) {
-    let compiled = CompiledFlow::compile(flow_json, &provides).expect("compiles");
-    let env = FakeEnv::default();
-    let mut run = RunState::new(NewRun {
+/// A fresh run `r1` of `compiled` with `input` as its input data.
+fn new_run(compiled: &CompiledFlow, input: Value, env: &FakeEnv) -> RunState {
+    RunState::new(NewRun {
         run_id: "r1".into(),
         flow: FlowRef { bundle_id: "b".into(), bundle_version: "1".into(), flow_id: "f".into() },
         input_data: input.as_object().cloned().unwrap_or_default(),
@@ -122,7 +121,13 @@ fn run_flow(flow_json: &Value, input: Value, max_steps: u32) -> (RunState, usize
         workspace_root: "/tmp/ws".into(),
         entry_node: compiled.entry.clone(),
         now: env.now_iso(),
-    });
+    })
+}
+
+fn run_flow(flow_json: &Value, input: Value, max_steps: u32) -> (RunState, usize) {
+    let compiled = CompiledFlow::compile(flow_json, &provides).expect("compiles");
+    let env = FakeEnv::default();
+    let mut run = new_run(&compiled, input, &env);
     let mut nodes = FakeNodes { calls: 0 };
     let limits = TickLimits { max_steps, ..TickLimits::default() };
     let mut ticks = 0;
