@@ -153,7 +153,10 @@ pub async fn stream(
             // come, without reading the ledger again.
             loop {
                 let until_heartbeat = heartbeat.saturating_sub(last_sent.elapsed());
+                // Records first: a call's end is published after the checkpoint that
+                // journaled its answer, so when both are ready the records go out first.
                 let woke = tokio::select! {
+                    biased;
                     _ = appended.recv() => Woke::Ledger,
                     frame = live.recv(), if live_open => match frame {
                         Ok(frame) if frame.concerns(&run_id) => Woke::Live(frame.sse()),
