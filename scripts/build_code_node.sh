@@ -16,7 +16,7 @@ STAMP="$OUT_DIR/code_node.sha256"
 PYTHON="${PYTHON:-python3}"
 
 hash_inputs() {
-  (cd "$ROOT" && find plugins-py/code-node -name '*.py' ! -name 'test_*' | LC_ALL=C sort \
+  (cd "$ROOT" && find plugins-py/code-node -name '*.py' ! -name 'test_*' ! -name 'smoke_*' ! -name 'gen_*' | LC_ALL=C sort \
      && find wit -type f | LC_ALL=C sort && echo scripts/build_code_node.sh) \
     | while read -r f; do printf '%s  ' "$f"; sha256sum < "$ROOT/$f"; done \
     | { cat; echo "componentize-py==$COMPONENTIZE_PY_VERSION"; } | sha256sum | cut -d' ' -f1
