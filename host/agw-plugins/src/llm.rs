@@ -124,10 +124,9 @@ pub(crate) fn chat(
     call: &CallRef,
     request: &ChatRequest,
     sink: Option<&Arc<dyn DeltaSink>>,
-    sleep: &dyn Fn(Duration),
 ) -> (Result<ChatAnswer, NodeFailure>, Option<Delta>) {
     let sink = sink.filter(|_| request.stream);
-    let answer = route_and_call(shared, registry, call, request, sink, sleep);
+    let answer = route_and_call(shared, registry, call, request, sink);
     let end = sink.map(|_| {
         let (reason, detail) = match &answer {
             Ok(_) => ("completed", None),
@@ -144,7 +143,6 @@ fn route_and_call(
     call: &CallRef,
     request: &ChatRequest,
     sink: Option<&Arc<dyn DeltaSink>>,
-    sleep: &dyn Fn(Duration),
 ) -> Result<ChatAnswer, NodeFailure> {
     let fail = |message: String| NodeFailure { message: format!("llm_call node '{}': {message}", call.node_id) };
     let defaults = &shared.config.llm_defaults;
@@ -194,7 +192,7 @@ fn route_and_call(
                 let backoff = FIRST_BACKOFF.saturating_mul(1 << (attempts - 1));
                 let wait = limit.retry_after_ms.map_or(backoff, Duration::from_millis).min(MAX_RETRY_WAIT);
                 tracing::info!(provider = %provider, attempt = attempts, wait_ms = wait.as_millis() as u64, "LLM provider rate-limited; retrying");
-                sleep(wait);
+                std::thread::sleep(wait);
             }
             Ok(Err(error)) => {
                 let mut message = format!("LLM provider '{provider}' failed: {}", llm_error_text(&error));

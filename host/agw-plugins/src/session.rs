@@ -152,8 +152,7 @@ impl NodeExecutor for TickSession {
     fn llm(&mut self, call: &CallRef, request: &ChatRequest) -> Result<ChatAnswer, NodeFailure> {
         let span = tracing::debug_span!("llm_call", run_id = %call.run_id, node_id = %call.node_id);
         let _entered = span.enter();
-        let (answer, end) =
-            crate::llm::chat(&self.shared, &self.registry, call, request, self.deltas.as_ref(), &std::thread::sleep);
+        let (answer, end) = crate::llm::chat(&self.shared, &self.registry, call, request, self.deltas.as_ref());
         self.ended.extend(end.map(|end| (call.clone(), end)));
         answer
     }
